@@ -1,0 +1,99 @@
+/**
+ * createApp(deps): the OpenAPIHono app. Web-standard APIs only in the request path, so the same app
+ * runs under Bun and Deno. Every error leaves as problem+json with the requestId; never a stack.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { secureHeaders } from "hono/secure-headers";
+import type { Deps } from "./deps.ts";
+import { healthRoutes } from "./health/health.routes.ts";
+import type { AppEnv } from "./http/env.ts";
+import { accessLog, authenticate, requestContext } from "./http/middleware.ts";
+import { fieldErrors, HttpProblem, problem } from "./http/problem.ts";
+import { whoamiRoutes } from "./http/whoami.routes.ts";
+
+export const API_VERSION = "0.1.0";
+
+export function createApp(deps: Deps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const errors = fieldErrors(result.error.issues);
+        return problem(c, 400, errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors });
+      }
+    },
+  });
+
+  app.use("*", async (c, next) => {
+    c.set("deps", deps);
+    await next();
+  });
+  app.use("*", requestContext);
+  app.use("*", accessLog);
+  app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-origin", xFrameOptions: "DENY" }));
+  app.use(
+    "*",
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        problem(c, 405, `${c.req.method} is not allowed here; allowed: ${methods.join(", ")}`, { headers: { Allow: methods.join(", ") } }),
+    }),
+  );
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: deps.config.bodyLimitBytes,
+      onError: (c) => problem(c, 413, `the request body exceeds ${deps.config.bodyLimitBytes} bytes`),
+    }),
+  );
+  app.use("/v1/*", authenticate);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
+  });
+
+  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes);
+
+  app.get("/metrics", async (c) => {
+    const body = await deps.metrics.registry.metrics();
+    return c.body(body, 200, { "content-type": deps.metrics.registry.contentType });
+  });
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Pulse analytics API",
+      version: API_VERSION,
+      description:
+        "Multi-tenant event analytics for ticketing venues and online shops. Every /v1 operation needs a bearer JWT; the tenant always comes from the token. Errors are RFC 9457 problem+json.",
+    },
+    security: [{ bearerAuth: [] }],
+    tags: [
+      { name: "health", description: "Liveness and readiness for operators and orchestrators" },
+      { name: "auth", description: "The identity behind a token" },
+    ],
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Pulse API" }));
+
+  app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  app.onError((err, c) => {
+    if (err instanceof HttpProblem) return problem(c, err.status, err.detail, err.extra);
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      if (status === 400 && /json/i.test(err.message)) return problem(c, 400, "the request body is not valid JSON");
+      return problem(c, status as 400, err.message || undefined);
+    }
+    c.var.logger?.error({ err }, "unhandled error");
+    return problem(c, 500, "an unexpected error occurred; quote the requestId when reporting it");
+  });
+
+  return routes;
+}
+
+export type AppType = ReturnType<typeof createApp>;

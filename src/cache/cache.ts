@@ -1,0 +1,19 @@
+/**
+ * One cache interface; three drivers (memory, Redis over Bun's RedisClient, Upstash REST).
+ * Values are strings (callers serialise). Keys are namespaced by the caller (see keys.ts).
+ */
+export type CacheDriverName = "memory" | "redis" | "upstash";
+
+export interface Cache {
+  readonly driver: CacheDriverName;
+  /** the cached value, or null when absent or expired */
+  get(key: string): Promise<string | null>;
+  /** store with a time to live in seconds (> 0) */
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  del(key: string): Promise<void>;
+  /** atomically add 1 and return the new value (a missing key counts from 0); used for generations */
+  incr(key: string): Promise<number>;
+  /** resolves when the backend answers; rejects otherwise */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

