@@ -34,6 +34,7 @@ const schema = z
 
     NATS_URL: optionalString.pipe(z.url({ protocol: /^(nats|tls|wss?)$/ }).optional()),
     NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default("ANALYTICS"),
+    NATS_SUBJECT_PREFIX: z.string().regex(/^[a-z0-9_-]+$/, "lowercase letters, digits, _ and - only").default("analytics"),
     NATS_DUPLICATE_WINDOW_MS: int(1_000, 86_400_000).default(120_000),
     NATS_STREAM_MAX_AGE_MS: int(0, 365 * 86_400_000).default(7 * 86_400_000),
     NATS_STREAM_MAX_BYTES: z.coerce.number().int().min(-1).default(-1),
@@ -94,6 +95,8 @@ export interface Config {
   nats: {
     url: string | undefined;
     stream: string;
+    /** subjects are <prefix>.<tenantid>.<type>; dead letters go to <prefix>.dlq.<reason> */
+    subjectPrefix: string;
     duplicateWindowMs: number;
     maxAgeMs: number;
     maxBytes: number;
@@ -159,6 +162,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     nats: {
       url: e.NATS_URL,
       stream: e.NATS_STREAM,
+      subjectPrefix: e.NATS_SUBJECT_PREFIX,
       duplicateWindowMs: e.NATS_DUPLICATE_WINDOW_MS,
       maxAgeMs: e.NATS_STREAM_MAX_AGE_MS,
       maxBytes: e.NATS_STREAM_MAX_BYTES,

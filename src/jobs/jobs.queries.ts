@@ -30,9 +30,10 @@ export async function listJobRows(sql: Sql): Promise<JobRow[]> {
            j.scheduled,
            j.hypertable_name,
            s.last_run_status as sched_last_status,
-           s.last_run_started_at as sched_last_start,
-           s.last_successful_finish as sched_last_success,
-           coalesce(s.next_start, j.next_start) as sched_next_start,
+           -- never-run jobs carry -infinity, which is no date: map it to null
+           case when isfinite(s.last_run_started_at) then s.last_run_started_at end as sched_last_start,
+           case when isfinite(s.last_successful_finish) then s.last_successful_finish end as sched_last_success,
+           case when isfinite(coalesce(s.next_start, j.next_start)) then coalesce(s.next_start, j.next_start) end as sched_next_start,
            r.started_at as svc_last_start,
            r.succeeded as svc_last_succeeded,
            r.error as svc_last_error,

@@ -20,9 +20,8 @@ export interface NatsHandle {
   js: JetStreamClient;
   jsm: JetStreamManager;
   stream: string;
+  subjectPrefix: string;
 }
-
-export const SUBJECT_PREFIX = "analytics";
 
 export async function connectNats(cfg: Config["nats"], logger: Logger): Promise<NatsHandle> {
   if (!cfg.url) throw new Error("NATS_URL is not set");
@@ -42,13 +41,13 @@ export async function connectNats(cfg: Config["nats"], logger: Logger): Promise<
   })();
   const jsm = await nc.jetstreamManager({ timeout: 5_000 });
   await ensureStream(jsm, cfg, log);
-  return { nc, js: nc.jetstream(), jsm, stream: cfg.stream };
+  return { nc, js: nc.jetstream(), jsm, stream: cfg.stream, subjectPrefix: cfg.subjectPrefix };
 }
 
 export async function ensureStream(jsm: JetStreamManager, cfg: Config["nats"], log: Logger): Promise<void> {
   const desired = {
     name: cfg.stream,
-    subjects: [`${SUBJECT_PREFIX}.>`],
+    subjects: [`${cfg.subjectPrefix}.>`],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,

@@ -68,7 +68,7 @@ describe("migrate", () => {
 
   test("creates the owner and the non-owner application role that cannot bypass RLS", async () => {
     const roles = await sql`select rolname, rolsuper, rolbypassrls from pg_roles where rolname in ('pulse_owner', 'pulse_app') order by 1`;
-    expect(roles).toEqual([
+    expect([...roles]).toEqual([
       { rolname: "pulse_app", rolsuper: false, rolbypassrls: false },
       { rolname: "pulse_owner", rolsuper: false, rolbypassrls: false },
     ]);

@@ -158,7 +158,7 @@ export class EmbeddedEngine {
     try {
       for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
         const text = decoder.decode(chunk).trim();
-        if (text) this.logger.warn({ stderr: text.slice(0, 2_000) }, "embedded TimescaleDB wrote to stderr");
+        if (text) this.logger.warn({ stderr: text.slice(-2_000) }, "embedded TimescaleDB wrote to stderr");
       }
     } catch {
       // stream closed with the process

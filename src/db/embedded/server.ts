@@ -29,6 +29,12 @@ if (!dataDir || !Number.isInteger(port)) {
 
 const started = performance.now();
 const db = await PGlite.create({ dataDir, extensions: { timescaledb } });
+// On a reopened data dir the engine does not load TimescaleDB's TSL module (compression, policies,
+// continuous aggregates) by itself: load it explicitly. PGlite runs one backend session, so this
+// holds for every connection served below. (A new data dir loads it with CREATE EXTENSION.)
+const installed = await db.query<{ extversion: string }>("select extversion from pg_extension where extname = 'timescaledb'");
+const version = installed.rows[0]?.extversion;
+if (version && /^[0-9A-Za-z.-]+$/.test(version)) await db.exec(`LOAD 'timescaledb'; LOAD 'timescaledb-tsl-${version}'`);
 // the TimescaleDB build is a PGlite of its own package; the socket server only needs its protocol methods
 const server = new PGLiteSocketServer({ db: db as unknown as ConstructorParameters<typeof PGLiteSocketServer>[0]["db"], host: "127.0.0.1", port, connectionQueueTimeout: 60_000 });
 await server.start();
