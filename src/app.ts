@@ -14,6 +14,8 @@ import type { AppEnv } from "./http/env.ts";
 import { accessLog, authenticate, requestContext } from "./http/middleware.ts";
 import { fieldErrors, HttpProblem, problem } from "./http/problem.ts";
 import { whoamiRoutes } from "./http/whoami.routes.ts";
+import { ingestRoutes } from "./ingest/ingest.routes.ts";
+import { schemasRoutes } from "./ingest/schemas.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -58,7 +60,7 @@ export function createApp(deps: Deps) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes);
+  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -77,6 +79,8 @@ export function createApp(deps: Deps) {
     tags: [
       { name: "health", description: "Liveness and readiness for operators and orchestrators" },
       { name: "auth", description: "The identity behind a token" },
+      { name: "ingest", description: "CloudEvents in (HTTP; NATS JetStream is the other door), dead letters and ingest statistics" },
+      { name: "schemas", description: "The event catalog: JSON Schema of every event type and version" },
     ],
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Pulse API" }));

@@ -40,6 +40,22 @@ const schema = z
     NATS_STREAM_MAX_BYTES: z.coerce.number().int().min(-1).default(-1),
     NATS_STREAM_REPLICAS: int(1, 5).default(1),
 
+    NATS_CONSUMER: z.string().regex(/^[A-Za-z0-9_-]+$/).default("pulse-ingest"),
+    NATS_ACK_WAIT_MS: int(1_000, 600_000).default(30_000),
+    NATS_MAX_DELIVER: int(1, 1_000).default(10),
+
+    INGEST_BATCH_SIZE: int(1, 10_000).default(500),
+    INGEST_FLUSH_MS: int(10, 60_000).default(200),
+    INGEST_DEDUP_SIZE: int(0, 10_000_000).default(200_000),
+    INGEST_DEDUP_TTL_MS: int(1_000, 86_400_000).default(600_000),
+    INGEST_MAX_EVENT_BYTES: int(1_024, 1024 * 1024).default(64 * 1024),
+    INGEST_MAX_FUTURE_MS: int(0, 86_400_000).default(300_000),
+    INGEST_HTTP_MAX_EVENTS: int(1, 10_000).default(1_000),
+    RETENTION_DAYS: int(1, 36_500).default(90),
+    COMPRESS_AFTER_DAYS: int(1, 3_650).default(7),
+    BREAKER_FAILURES: int(1, 1_000).default(5),
+    BREAKER_HALF_OPEN_MS: int(100, 3_600_000).default(30_000),
+
     REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
     UPSTASH_REDIS_REST_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     UPSTASH_REDIS_REST_TOKEN: optionalString,
@@ -102,6 +118,21 @@ export interface Config {
     maxBytes: number;
     replicas: number;
   };
+  ingest: {
+    consumer: string;
+    ackWaitMs: number;
+    maxDeliver: number;
+    batchSize: number;
+    flushMs: number;
+    dedupSize: number;
+    dedupTtlMs: number;
+    maxEventBytes: number;
+    maxFutureMs: number;
+    httpMaxEvents: number;
+    breakerFailures: number;
+    breakerHalfOpenMs: number;
+  };
+  storage: { retentionDays: number; compressAfterDays: number };
   cache: {
     redisUrl: string | undefined;
     upstash: { url: string; token: string } | undefined;
@@ -168,6 +199,21 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxBytes: e.NATS_STREAM_MAX_BYTES,
       replicas: e.NATS_STREAM_REPLICAS,
     },
+    ingest: {
+      consumer: e.NATS_CONSUMER,
+      ackWaitMs: e.NATS_ACK_WAIT_MS,
+      maxDeliver: e.NATS_MAX_DELIVER,
+      batchSize: e.INGEST_BATCH_SIZE,
+      flushMs: e.INGEST_FLUSH_MS,
+      dedupSize: e.INGEST_DEDUP_SIZE,
+      dedupTtlMs: e.INGEST_DEDUP_TTL_MS,
+      maxEventBytes: e.INGEST_MAX_EVENT_BYTES,
+      maxFutureMs: e.INGEST_MAX_FUTURE_MS,
+      httpMaxEvents: e.INGEST_HTTP_MAX_EVENTS,
+      breakerFailures: e.BREAKER_FAILURES,
+      breakerHalfOpenMs: e.BREAKER_HALF_OPEN_MS,
+    },
+    storage: { retentionDays: e.RETENTION_DAYS, compressAfterDays: e.COMPRESS_AFTER_DAYS },
     cache: {
       redisUrl: e.REDIS_URL,
       upstash:

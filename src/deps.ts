@@ -5,12 +5,17 @@ import { createCache, type Cache } from "./cache/index.ts";
 import type { Config } from "./config.ts";
 import { createSql, type Sql } from "./db/client.ts";
 import { EmbeddedEngine } from "./db/embedded/manager.ts";
-import { migrate } from "./db/migrate.ts";
+import { migrate, migrateSettings } from "./db/migrate.ts";
 import { createJwtVerifier, type JwtVerifier, resolveJwtSecret } from "./http/auth.ts";
 import { JobsRunner } from "./jobs/timescale-jobs.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics/metrics.ts";
 import { closeNats, connectNats, type NatsHandle } from "./nats/connection.ts";
+import { createPrivacy } from "./ingest/anonymise.ts";
+import { DbBreaker } from "./ingest/breaker.ts";
+import { DedupCache } from "./ingest/dedup.ts";
+import { publishDeadLetter } from "./ingest/dlq.ts";
+import { IngestPipeline } from "./ingest/pipeline.ts";
 
 export interface Deps {
   config: Config;
@@ -24,6 +29,9 @@ export interface Deps {
   metrics: Metrics;
   jwt: JwtVerifier;
   jobs: JobsRunner;
+  breaker: DbBreaker;
+  dedup: DedupCache;
+  ingest: IngestPipeline;
 }
 
 export interface BuildOptions {
@@ -67,7 +75,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   };
 
   try {
-    if (config.db.migrateOnStart) await migrate(sql, { logger });
+    if (config.db.migrateOnStart) await migrate(sql, { logger, settings: migrateSettings(config) });
   } catch (err) {
     await closeSoFar();
     throw err;
@@ -94,7 +102,35 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   });
   if (opts.runJobs ?? true) jobs.start();
 
-  return { config, logger, sql, readSql, cache, nats, engine, metrics, jwt, jobs };
+  const { breaker, dedup, ingest } = buildIngest({ config, logger, sql, metrics, nats });
+  return { config, logger, sql, readSql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest };
+}
+
+/** the ingest pipeline over a database handle (also used by tests with their own engine) */
+export function buildIngest(d: { config: Config; logger: Logger; sql: Sql; metrics: Metrics; nats: NatsHandle | undefined }) {
+  const breaker = new DbBreaker({
+    failures: d.config.ingest.breakerFailures,
+    halfOpenMs: d.config.ingest.breakerHalfOpenMs,
+    logger: d.logger.child({ component: "ingest" }),
+    metrics: d.metrics,
+  });
+  const dedup = new DedupCache({ size: d.config.ingest.dedupSize, ttlMs: d.config.ingest.dedupTtlMs }, d.metrics);
+  const nats = d.nats;
+  const ingest = new IngestPipeline({
+    sql: d.sql,
+    logger: d.logger.child({ component: "ingest" }),
+    metrics: d.metrics,
+    privacy: createPrivacy(d.sql, d.logger),
+    dedup,
+    breaker,
+    limits: {
+      maxFutureMs: d.config.ingest.maxFutureMs,
+      retentionMs: d.config.storage.retentionDays * 86_400_000,
+      maxEventBytes: d.config.ingest.maxEventBytes,
+    },
+    publishDeadLetter: nats ? (row) => publishDeadLetter(nats, row) : undefined,
+  });
+  return { breaker, dedup, ingest };
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {

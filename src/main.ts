@@ -5,6 +5,7 @@
 import { createApp } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { buildDeps, closeDeps } from "./deps.ts";
+import { IngestConsumer } from "./ingest/consumer.ts";
 import { createLogger } from "./logger.ts";
 
 async function main(): Promise<void> {
@@ -21,6 +22,14 @@ async function main(): Promise<void> {
   const logger = createLogger(config.log);
   const started = performance.now();
   const deps = await buildDeps(config, { logger, defaultMetrics: true });
+
+  let consumer: IngestConsumer | undefined;
+  if (config.role !== "api" && deps.nats) {
+    consumer = new IngestConsumer({ nats: deps.nats, pipeline: deps.ingest, cfg: config.ingest, logger: logger.child({ component: "consumer" }), metrics: deps.metrics });
+    await consumer.start();
+  } else if (config.role !== "api") {
+    logger.warn("NATS_URL is not set: no JetStream ingest (POST /v1/events still works)");
+  }
 
   // every role serves HTTP: api/all serve the API; a worker serves health and metrics on the same port
   const app = createApp(deps);
@@ -40,6 +49,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     try {
+      await consumer?.stop(); // stop fetching; flush, commit and ack what was fetched
       await server.stop(false); // finish in-flight requests, accept no new ones
       await closeDeps(deps);
       clearTimeout(budget);

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from "../config.ts";
 import { createLogger } from "../logger.ts";
 import { createSql } from "./client.ts";
 import { EmbeddedEngine } from "./embedded/manager.ts";
-import { migrate } from "./migrate.ts";
+import { migrate, migrateSettings } from "./migrate.ts";
 
 const config = (() => {
   try {
@@ -27,7 +27,7 @@ if (!url) {
 const sql = createSql(url, { max: 1, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded: Boolean(engine) });
 let code = 0;
 try {
-  const result = await migrate(sql, { logger });
+  const result = await migrate(sql, { logger, settings: migrateSettings(config) });
   logger.info({ applied: result.applied, already_applied: result.alreadyApplied, duration_ms: result.durationMs }, "migrate finished");
 } catch (err) {
   logger.fatal({ err: (err as Error).message }, "migrate failed");

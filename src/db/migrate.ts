@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import type { Sql, TxSql } from "./client.ts";
 
@@ -85,7 +86,17 @@ async function appliedChecksum(tx: TxSql, version: number): Promise<string | und
   return row?.checksum as string | undefined;
 }
 
-export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string }): Promise<MigrateResult> {
+/** values the idempotent SQL reads with current_setting('pulse.<name>') */
+export interface MigrateSettings {
+  retention_days?: number;
+  compress_after_days?: number;
+}
+
+export function migrateSettings(config: Config): MigrateSettings {
+  return { retention_days: config.storage.retentionDays, compress_after_days: config.storage.compressAfterDays };
+}
+
+export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string; settings?: MigrateSettings }): Promise<MigrateResult> {
   const started = performance.now();
   const log = opts.logger.child({ component: "migrate" });
   const { numbered, repeatable } = readMigrations(opts.dir);
@@ -136,6 +147,9 @@ export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string }):
   for (const r of repeatable) {
     await sql.begin(async (tx) => {
       await lock(tx);
+      for (const [name, value] of Object.entries(opts.settings ?? {})) {
+        if (value !== undefined) await tx`select set_config(${`pulse.${name}`}, ${String(value)}, true)`;
+      }
       try {
         await tx.unsafe(r.text);
       } catch (err) {

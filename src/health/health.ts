@@ -87,6 +87,15 @@ export async function readiness(deps: Deps): Promise<Readiness> {
     );
   }
 
+  // the database-write circuit breaker: open ⇒ ingest is paused, and readiness says why
+  probes.push(
+    probe(true, t, async () => {
+      const b = deps.breaker.status();
+      if (b.state === "open") throw new Error(`ingest paused: database circuit breaker open since ${b.opened_at} (${b.last_error})`);
+      return { breaker: b.state };
+    }).then((c) => ["ingest", c]),
+  );
+
   const jobsPromise = withTimeout(listJobs(deps.sql, deps.config.jobs.mode, deps.config.jobs.overdueGraceMs), t).then(
     (items): { items: JobStatus[]; error?: string } => ({ items }),
     (err: Error): { items: JobStatus[]; error?: string } => ({ items: [], error: err.message }),

@@ -11,6 +11,12 @@ export interface Metrics {
   timescaleJobFailed: Gauge<"job_id" | "proc_name">;
   timescaleJobRuns: Counter<"proc_name" | "result" | "runner">;
   embeddedRestarts: Gauge;
+  ingestEvents: Counter<"transport" | "outcome">;
+  deadLetters: Counter<"reason">;
+  ingestBatchSeconds: Histogram<"transport">;
+  dedupLookups: Counter<"result">;
+  breakerOpen: Gauge;
+  consumerPending: Gauge;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -52,6 +58,41 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     embeddedRestarts: new Gauge({
       name: "pulse_embedded_engine_restarts",
       help: "How many times the embedded TimescaleDB child was restarted",
+      registers: [registry],
+    }),
+    ingestEvents: new Counter({
+      name: "pulse_ingest_events_total",
+      help: "Events ingested by transport and outcome (accepted, duplicate, rejected)",
+      labelNames: ["transport", "outcome"],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: "pulse_ingest_dead_letters_total",
+      help: "Events rejected into the dead-letter store, by reason",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    ingestBatchSeconds: new Histogram({
+      name: "pulse_ingest_batch_seconds",
+      help: "Time to validate, anonymise and commit one batch",
+      labelNames: ["transport"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    dedupLookups: new Counter({
+      name: "pulse_ingest_dedup_lookups_total",
+      help: "Look-ups in the recent-event-id LRU (hit = duplicate caught before the database)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    breakerOpen: new Gauge({
+      name: "pulse_ingest_breaker_open",
+      help: "1 while the database-write circuit breaker is open",
+      registers: [registry],
+    }),
+    consumerPending: new Gauge({
+      name: "pulse_ingest_consumer_pending",
+      help: "Messages in the stream not yet delivered to the ingest consumer",
       registers: [registry],
     }),
   };

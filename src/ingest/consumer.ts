@@ -1,0 +1,186 @@
+/**
+ * The JetStream side of ingest: a durable pull consumer shared by every worker replica (replicas
+ * split the work), explicit acks, ack wait, max deliveries with backoff. Messages are batched (flush
+ * at INGEST_BATCH_SIZE or INGEST_FLUSH_MS, whichever first) and acked only after the batch's
+ * transaction committed. Invalid ⇒ dead letter + term(); database unavailable ⇒ nak(delay) and stop
+ * fetching until the breaker lets a probe through; messages stay in the stream meanwhile.
+ */
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, nanos } from "nats";
+import type { Config } from "../config.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { NatsHandle } from "../nats/connection.ts";
+import { DatabaseUnavailableError } from "./breaker.ts";
+import type { IngestPipeline } from "./pipeline.ts";
+
+export interface ConsumerStats {
+  batches: number;
+  acked: number;
+  terminated: number;
+  nakked: number;
+  skipped: number;
+}
+
+export async function ensureConsumer(nats: NatsHandle, cfg: Config["ingest"]): Promise<void> {
+  const backoff = [1_000, 5_000, 15_000, 30_000, 60_000].slice(0, Math.max(1, cfg.maxDeliver - 1)).map((ms) => nanos(ms));
+  const config = {
+    durable_name: cfg.consumer,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(cfg.ackWaitMs),
+    max_deliver: cfg.maxDeliver,
+    backoff,
+    filter_subject: `${nats.subjectPrefix}.>`,
+    max_ack_pending: Math.max(cfg.batchSize * 4, 1_000),
+  };
+  try {
+    await nats.jsm.consumers.info(nats.stream, cfg.consumer);
+    await nats.jsm.consumers.update(nats.stream, cfg.consumer, {
+      ack_wait: config.ack_wait,
+      max_deliver: config.max_deliver,
+      backoff: config.backoff,
+      max_ack_pending: config.max_ack_pending,
+    });
+  } catch (err) {
+    if (!/consumer not found/i.test((err as Error).message) && (err as { code?: string }).code !== "404") throw err;
+    await nats.jsm.consumers.add(nats.stream, config);
+  }
+}
+
+export class IngestConsumer {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private messages: ConsumerMessages | undefined;
+  private buffer: JsMsg[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private pausedUntil = 0;
+  private pendingTimer: ReturnType<typeof setInterval> | undefined;
+  readonly stats: ConsumerStats = { batches: 0, acked: 0, terminated: 0, nakked: 0, skipped: 0 };
+
+  constructor(
+    private readonly o: {
+      nats: NatsHandle;
+      pipeline: IngestPipeline;
+      cfg: Config["ingest"];
+      logger: Logger;
+      metrics: Metrics;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    await ensureConsumer(this.o.nats, this.o.cfg);
+    this.running = true;
+    this.loop = this.run();
+    this.pendingTimer = setInterval(() => void this.samplePending(), 5_000);
+    this.o.logger.info({ stream: this.o.nats.stream, consumer: this.o.cfg.consumer }, "ingest consumer started");
+  }
+
+  /** stop fetching, flush and ack what was fetched, then return */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.pendingTimer);
+    await this.messages?.close().catch(() => undefined);
+    await this.loop?.catch(() => undefined);
+    await this.flush();
+    this.o.logger.info(this.stats, "ingest consumer stopped");
+  }
+
+  private async run(): Promise<void> {
+    const consumer = await this.o.nats.js.consumers.get(this.o.nats.stream, this.o.cfg.consumer);
+    while (this.running) {
+      const wait = this.pausedUntil - Date.now();
+      if (wait > 0) {
+        await Bun.sleep(Math.min(wait, 1_000));
+        continue;
+      }
+      try {
+        this.messages = await consumer.consume({ max_messages: this.o.cfg.batchSize * 2, expires: 5_000 });
+        for await (const m of this.messages) {
+          this.enqueue(m);
+          if (this.buffer.length >= this.o.cfg.batchSize) await this.flush();
+          if (!this.running || this.pausedUntil > Date.now()) break;
+        }
+      } catch (err) {
+        if (!this.running) break;
+        this.o.logger.error({ err: (err as Error).message }, "ingest consumer error; retrying in 1 s");
+        await Bun.sleep(1_000);
+      } finally {
+        await this.messages?.close().catch(() => undefined);
+      }
+      // messages fetched but not yet handed out are redelivered after ack_wait; flush what we hold
+      await this.flush();
+    }
+  }
+
+  private enqueue(m: JsMsg): void {
+    this.buffer.push(m);
+    this.timer ??= setTimeout(() => void this.flush(), this.o.cfg.flushMs);
+  }
+
+  private flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.buffer.splice(0);
+    if (batch.length > 0) this.chain = this.chain.then(() => this.handle(batch));
+    return this.chain;
+  }
+
+  private async handle(batch: JsMsg[]): Promise<void> {
+    const prefix = this.o.nats.subjectPrefix;
+    const dlqPrefix = `${prefix}.dlq.`;
+    const work: JsMsg[] = [];
+    for (const m of batch) {
+      if (m.subject.startsWith(dlqPrefix)) {
+        m.ack(); // our own dead letters share the stream; not events to ingest
+        this.stats.skipped += 1;
+      } else {
+        work.push(m);
+      }
+    }
+    if (work.length === 0) return;
+    try {
+      const outcomes = await this.o.pipeline.process(
+        work.map((m) => ({
+          input: m.data,
+          expectedTenant: m.subject.split(".")[1] ?? null,
+          transport: "nats" as const,
+          subject: m.subject,
+          streamSequence: m.seq,
+        })),
+      );
+      outcomes.forEach((out, i) => {
+        const m = work[i]!;
+        if (out.status === "rejected") {
+          m.term(out.reason);
+          this.stats.terminated += 1;
+        } else {
+          m.ack();
+          this.stats.acked += 1;
+        }
+      });
+      this.stats.batches += 1;
+    } catch (err) {
+      const delay = err instanceof DatabaseUnavailableError ? err.retryAfterMs : 2_000;
+      for (const m of work) m.nak(delay);
+      this.stats.nakked += work.length;
+      if (err instanceof DatabaseUnavailableError) {
+        this.pausedUntil = Date.now() + delay;
+        this.o.logger.warn({ err: err.message, paused_ms: delay, batch: work.length }, "database unavailable: batch nakked, fetching paused");
+      } else {
+        this.o.logger.error({ err }, "ingest batch failed; nakked for redelivery");
+      }
+    }
+  }
+
+  private async samplePending(): Promise<void> {
+    try {
+      const info = await this.o.nats.jsm.consumers.info(this.o.nats.stream, this.o.cfg.consumer);
+      this.o.metrics.consumerPending.set(info.num_pending + info.num_ack_pending);
+    } catch {
+      // NATS down: readiness reports it
+    }
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * POST /v1/events (ingestEvents), GET /v1/dead-letters (listDeadLetters), GET /v1/ingest/stats
+ * (getIngestStats). The tenant always comes from the token.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { withTenant } from "../db/tenant.ts";
+import type { AppEnv } from "../http/env.ts";
+import { requireRole } from "../http/middleware.ts";
+import { HttpProblem, problem, problemResponses } from "../http/problem.ts";
+import { decodeCursor, encodeCursor, isoDateTime, PageQuery, TimeRangeQuery } from "../http/query.ts";
+import { DatabaseUnavailableError } from "./breaker.ts";
+import type { IncomingMessage } from "./pipeline.ts";
+import { ingestStats, listDeadLetters } from "./read.queries.ts";
+import { EVENT_TYPES, REJECT_REASONS } from "./types.ts";
+
+const SINGLE = "application/cloudevents+json";
+const BATCH = "application/cloudevents-batch+json";
+
+const CloudEventSchema = z
+  .object({
+    specversion: z.literal("1.0"),
+    id: z.string(),
+    source: z.string(),
+    type: z.enum(EVENT_TYPES),
+    time: z.string(),
+    tenantid: z.uuid().optional(),
+    schemaversion: z.enum(["1", "2"]).optional(),
+    traceparent: z.string().optional(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .openapi("CloudEvent", { description: "A CloudEvents 1.0 structured event; `data` per type and version: GET /v1/schemas" });
+
+const RejectedSchema = z.object({
+  id: z.string().nullable(),
+  reason: z.enum(REJECT_REASONS),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })),
+});
+
+const IngestResultSchema = z
+  .object({
+    accepted: z.number().int(),
+    duplicates: z.number().int(),
+    rejected: z.array(RejectedSchema),
+  })
+  .openapi("IngestResult");
+
+const ingestRoute = createRoute({
+  method: "post",
+  path: "/v1/events",
+  operationId: "ingestEvents",
+  tags: ["ingest"],
+  summary: "Ingest one CloudEvent or a batch (up to 1,000 events, 1 MiB)",
+  description:
+    "Role `ingest`. `application/cloudevents+json` (one event) or `application/cloudevents-batch+json` (a JSON array). Each event is validated fail-closed: invalid ones are stored in the dead-letter store with a reason (never in events) and listed in `rejected`; a redelivered event is a duplicate, not an error. 202 after the batch's transaction committed. 503 with Retry-After while database writes are paused (circuit breaker). A batch body that is not a JSON array is a 400 and nothing is stored.",
+  request: {
+    body: {
+      required: true,
+      content: { [SINGLE]: { schema: CloudEventSchema }, [BATCH]: { schema: z.array(CloudEventSchema).max(1000) } },
+    },
+  },
+  responses: {
+    202: { description: "per-event outcomes", content: { "application/json": { schema: IngestResultSchema } } },
+    415: { description: "unsupported content type", content: problemResponses[400].content },
+    ...problemResponses,
+  },
+});
+
+const DeadLetterSchema = z
+  .object({
+    id: z.string(),
+    received_at: z.string(),
+    event_id: z.string().nullable(),
+    subject: z.string().nullable(),
+    type: z.string().nullable(),
+    source: z.string().nullable(),
+    schema_version: z.string().nullable(),
+    reason: z.enum(REJECT_REASONS),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })),
+    payload: z.unknown().openapi({ description: "the original payload with PII fields anonymised" }),
+    payload_excerpt: z.string().nullable().openapi({ description: "start of an unparseable payload, emails and IPs masked" }),
+    transport: z.enum(["nats", "http"]),
+    stream_sequence: z.string().nullable(),
+  })
+  .openapi("DeadLetter");
+
+const DeadLetterQuery = PageQuery.extend({
+  reason: z.enum(REJECT_REASONS).optional(),
+  type: z.string().max(64).optional(),
+  from: isoDateTime.optional(),
+  to: isoDateTime.optional(),
+});
+const CursorSchema = z.object({ r: z.string(), i: z.number().int() });
+
+const deadLettersRoute = createRoute({
+  method: "get",
+  path: "/v1/dead-letters",
+  operationId: "listDeadLetters",
+  tags: ["ingest"],
+  summary: "Rejected events of your tenant, newest first, with the reason and the field issues",
+  request: { query: DeadLetterQuery },
+  responses: {
+    200: {
+      description: "a page of dead letters",
+      content: { "application/json": { schema: z.object({ data: z.array(DeadLetterSchema), next_cursor: z.string().nullable() }) } },
+    },
+    ...problemResponses,
+  },
+});
+
+const IngestStatsSchema = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    accepted: z.number().int(),
+    duplicates: z.number().int(),
+    rejected: z.record(z.string(), z.number().int()),
+    out_of_order: z.number().int(),
+    last_event_time: z.string().nullable(),
+  })
+  .openapi("IngestStats");
+
+const statsRoute = createRoute({
+  method: "get",
+  path: "/v1/ingest/stats",
+  operationId: "getIngestStats",
+  tags: ["ingest"],
+  summary: "What ingest did for your tenant in [from, to): accepted, duplicates, rejected by reason, out of order",
+  description:
+    "By time of receipt. accepted, duplicates and out_of_order are kept per hour (a range is widened to whole hours); rejected counts dead letters exactly; last_event_time is the newest event time stored.",
+  request: { query: TimeRangeQuery },
+  responses: {
+    200: { description: "ingest statistics", content: { "application/json": { schema: IngestStatsSchema } } },
+    ...problemResponses,
+  },
+});
+
+export const ingestRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(deadLettersRoute, async (c) => {
+    const q = c.req.valid("query");
+    const after = q.cursor ? decodeCursor(q.cursor, CursorSchema) : undefined;
+    if (q.cursor && !after) throw new HttpProblem(400, "cursor is not valid", { errors: [{ path: "cursor", message: "not a cursor from this API" }] });
+    const rows = await withTenant(c.var.deps.sql, c.var.principal.tenantId, (tx) =>
+      listDeadLetters(tx, { ...q, after: after ? { received_at: after.r, id: after.i } : undefined }),
+    );
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    return c.json(
+      {
+        data: page.map((r) => ({
+          ...r,
+          id: String(r.id),
+          received_at: r.received_at.toISOString(),
+          reason: r.reason as (typeof REJECT_REASONS)[number],
+          transport: r.transport as "nats" | "http",
+          stream_sequence: r.stream_sequence === null ? null : String(r.stream_sequence),
+        })),
+        next_cursor: rows.length > q.limit && last ? encodeCursor({ r: last.received_at.toISOString(), i: Number(last.id) }) : null,
+      },
+      200,
+    );
+  })
+  .openapi(statsRoute, async (c) => {
+    const { from, to } = c.req.valid("query");
+    const s = await withTenant(c.var.deps.sql, c.var.principal.tenantId, (tx) => ingestStats(tx, from, to));
+    return c.json(
+      {
+        from,
+        to,
+        accepted: Number(s.counters.accepted),
+        duplicates: Number(s.counters.duplicates),
+        rejected: Object.fromEntries(s.rejected.map((r) => [r.reason, Number(r.n)])),
+        out_of_order: Number(s.counters.out_of_order),
+        last_event_time: s.lastEventTime?.toISOString() ?? null,
+      },
+      200,
+    );
+  });
+
+// POST /v1/events reads its body raw (a malformed single event is a dead letter, not a 400), so it
+// is documented through the registry and handled without the JSON validator.
+ingestRoutes.openAPIRegistry.registerPath(ingestRoute);
+ingestRoutes.post("/v1/events", requireRole("ingest", "admin"), async (c) => {
+  const deps = c.var.deps;
+  const contentType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (contentType !== SINGLE && contentType !== BATCH && contentType !== "application/json") {
+    return problem(c, 415, `content type must be ${SINGLE} (one event) or ${BATCH} (a JSON array)`);
+  }
+  if (deps.breaker.open) {
+    const s = Math.ceil(Math.max(1_000, deps.breaker.retryAfterMs()) / 1000);
+    return problem(c, 503, "event ingestion is paused: the database is unavailable", { headers: { "Retry-After": String(s) } });
+  }
+  const text = await c.req.text();
+  const tenantId = c.var.principal.tenantId;
+  let inputs: unknown[];
+  if (contentType === SINGLE) {
+    inputs = [text];
+  } else {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      if (contentType === BATCH) return problem(c, 400, "the batch body is not valid JSON", { errors: [{ path: "(body)", message: "malformed JSON" }] });
+      parsed = undefined;
+    }
+    if (contentType === "application/json" && !Array.isArray(parsed)) inputs = [text];
+    else if (!Array.isArray(parsed)) return problem(c, 400, "a batch must be a JSON array of CloudEvents", { errors: [{ path: "(body)", message: "expected an array" }] });
+    else inputs = parsed;
+  }
+  if (inputs.length === 0) return problem(c, 400, "the batch is empty", { errors: [{ path: "(body)", message: "at least one event" }] });
+  if (inputs.length > deps.config.ingest.httpMaxEvents) {
+    return problem(c, 413, `a batch holds at most ${deps.config.ingest.httpMaxEvents} events (got ${inputs.length})`);
+  }
+  const msgs: IncomingMessage[] = inputs.map((input) => ({ input, expectedTenant: tenantId, transport: "http", subject: null, streamSequence: null }));
+  try {
+    const outcomes = await deps.ingest.process(msgs);
+    return c.json(
+      {
+        accepted: outcomes.filter((o) => o.status === "accepted").length,
+        duplicates: outcomes.filter((o) => o.status === "duplicate").length,
+        rejected: outcomes.flatMap((o) => (o.status === "rejected" ? [{ id: o.id, reason: o.reason, issues: o.issues }] : [])),
+      },
+      202,
+    );
+  } catch (err) {
+    if (err instanceof DatabaseUnavailableError) {
+      return problem(c, 503, "event ingestion is paused: the database is unavailable", {
+        headers: { "Retry-After": String(Math.ceil(err.retryAfterMs / 1000)) },
+      });
+    }
+    throw err;
+  }
+});

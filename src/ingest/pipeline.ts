@@ -1,0 +1,275 @@
+/**
+ * The ingest pipeline shared by NATS and HTTP: validate (fail-closed) → dedup → anonymise → one
+ * transaction per batch (events, side tables, counters, dead letters) → remember → publish dead
+ * letters. Every input ends as exactly one outcome: accepted, duplicate or rejected (dead-lettered).
+ * A transient database failure throws DatabaseUnavailableError and commits nothing: the caller
+ * retries the whole batch (NATS nak) or answers 503 (HTTP).
+ */
+import type { Sql, TxSql } from "../db/client.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import { redactPayload, redactText } from "./anonymise.ts";
+import { type DbBreaker, isTransientDbError } from "./breaker.ts";
+import type { DedupCache } from "./dedup.ts";
+import {
+  addCounters,
+  advanceSequences,
+  type DeadLetterRow,
+  eventKey,
+  insertDeadLetters,
+  insertEvents,
+  lastTimes,
+  upsertCustomers,
+  upsertItems,
+} from "./ingest.queries.ts";
+import type { EventRow, FieldIssue, RejectReason, ValidEvent } from "./types.ts";
+import { validateEvent } from "./validate.ts";
+
+export interface IncomingMessage {
+  input: Uint8Array | string | unknown;
+  /** the tenant the transport vouches for: the NATS subject token or the HTTP token's tenant */
+  expectedTenant: string | null;
+  transport: "nats" | "http";
+  subject: string | null;
+  streamSequence: number | null;
+}
+
+export type Outcome =
+  | { status: "accepted"; id: string; outOfOrder: boolean }
+  | { status: "duplicate"; id: string }
+  | { status: "rejected"; id: string | null; reason: RejectReason; issues: FieldIssue[] };
+
+export interface Privacy {
+  prepare(events: ValidEvent[], now: Date): Promise<(e: ValidEvent) => EventRow>;
+}
+
+export interface PipelineOptions {
+  sql: Sql;
+  logger: Logger;
+  metrics: Metrics;
+  privacy: Privacy;
+  dedup: DedupCache;
+  breaker: DbBreaker;
+  limits: { maxFutureMs: number; retentionMs: number; maxEventBytes: number };
+  /** publish a dead letter to <prefix>.dlq.<reason> (after commit); absent without NATS */
+  publishDeadLetter?: (row: DeadLetterRow) => Promise<void>;
+}
+
+interface Candidate {
+  index: number;
+  key: string;
+  row: EventRow;
+}
+
+export class IngestPipeline {
+  constructor(private readonly o: PipelineOptions) {}
+
+  async process(msgs: IncomingMessage[]): Promise<Outcome[]> {
+    const started = performance.now();
+    const now = new Date();
+    const outcomes: Outcome[] = new Array(msgs.length);
+    const deadLetters: Array<{ index: number; row: DeadLetterRow }> = [];
+    const valid: Array<{ index: number; event: ValidEvent; key: string }> = [];
+    const inBatch = new Set<string>();
+    /** duplicates caught before the database, per tenant (counted with the batch) */
+    const earlyDuplicates = new Map<string, number>();
+
+    msgs.forEach((m, index) => {
+      const r = validateEvent(m.input, {
+        expectedTenant: m.expectedTenant,
+        now,
+        maxFutureMs: this.o.limits.maxFutureMs,
+        retentionMs: this.o.limits.retentionMs,
+        maxBytes: this.o.limits.maxEventBytes,
+      });
+      if (!r.ok) {
+        const j = r.rejection;
+        deadLetters.push({
+          index,
+          row: {
+            tenant_id: j.tenantId,
+            event_id: j.eventId,
+            subject: m.subject,
+            type: j.type,
+            source: j.source,
+            schema_version: j.schemaVersion,
+            reason: j.reason,
+            issues: j.issues,
+            payload: j.payload === undefined ? undefined : redactPayload(j.payload),
+            payload_excerpt: j.excerpt === null ? null : redactText(j.excerpt),
+            transport: m.transport,
+            stream_sequence: m.streamSequence,
+          },
+        });
+        outcomes[index] = { status: "rejected", id: j.eventId, reason: j.reason, issues: j.issues };
+        return;
+      }
+      const key = eventKey(r.event.tenantId, r.event.id, r.event.time);
+      if (inBatch.has(key) || this.o.dedup.seen(key)) {
+        outcomes[index] = { status: "duplicate", id: r.event.id };
+        earlyDuplicates.set(r.event.tenantId, (earlyDuplicates.get(r.event.tenantId) ?? 0) + 1);
+        return;
+      }
+      inBatch.add(key);
+      valid.push({ index, event: r.event, key });
+    });
+
+    const { inserted, outOfOrder, splitRejects } = await this.o.breaker.execute(async () => {
+      const toRow = await this.o.privacy.prepare(
+        valid.map((v) => v.event),
+        now,
+      );
+      const candidates: Candidate[] = valid.map((v) => ({ index: v.index, key: v.key, row: toRow(v.event) }));
+      return this.write(candidates, deadLetters.map((d) => d.row), earlyDuplicates, msgs);
+    });
+
+    for (const v of valid) {
+      if (splitRejects.has(v.index)) {
+        const dl = splitRejects.get(v.index)!;
+        deadLetters.push({ index: v.index, row: dl });
+        outcomes[v.index] = { status: "rejected", id: v.event.id, reason: dl.reason, issues: dl.issues };
+      } else if (inserted.has(v.key)) {
+        outcomes[v.index] = { status: "accepted", id: v.event.id, outOfOrder: outOfOrder.has(v.key) };
+      } else {
+        outcomes[v.index] = { status: "duplicate", id: v.event.id };
+      }
+    }
+    this.o.dedup.remember(valid.filter((v) => !splitRejects.has(v.index)).map((v) => v.key));
+
+    const transport = msgs[0]?.transport ?? "nats";
+    for (const out of outcomes) this.o.metrics.ingestEvents.inc({ transport, outcome: out.status });
+    for (const d of deadLetters) this.o.metrics.deadLetters.inc({ reason: d.row.reason });
+    this.o.metrics.ingestBatchSeconds.observe({ transport }, (performance.now() - started) / 1000);
+
+    if (this.o.publishDeadLetter) {
+      for (const d of deadLetters) {
+        await this.o.publishDeadLetter(d.row).catch((err) =>
+          this.o.logger.error({ err: (err as Error).message, reason: d.row.reason }, "could not publish a dead letter (it is stored)"),
+        );
+      }
+    }
+    return outcomes;
+  }
+
+  /** one transaction; on a data error, split the batch to isolate the bad events */
+  private async write(
+    candidates: Candidate[],
+    deadLetters: DeadLetterRow[],
+    earlyDuplicates: Map<string, number>,
+    msgs: IncomingMessage[],
+  ): Promise<{ inserted: Set<string>; outOfOrder: Set<string>; splitRejects: Map<number, DeadLetterRow> }> {
+    const inserted = new Set<string>();
+    const outOfOrder = new Set<string>();
+    const splitRejects = new Map<number, DeadLetterRow>();
+    try {
+      await this.o.sql.begin(async (tx) => {
+        await this.writeTx(tx, candidates, deadLetters, earlyDuplicates, inserted, outOfOrder);
+      });
+      return { inserted, outOfOrder, splitRejects };
+    } catch (err) {
+      if (isTransientDbError(err) || candidates.length === 0) throw err;
+      this.o.logger.warn({ err: (err as Error).message, batch: candidates.length }, "batch failed for a data reason; splitting it");
+    }
+    inserted.clear();
+    outOfOrder.clear();
+    await this.o.sql.begin(async (tx) => {
+      await insertDeadLetters(tx, deadLetters);
+      await addCounters(tx, [...earlyDuplicates].map(([tenant_id, n]) => ({ tenant_id, accepted: 0, duplicates: n, out_of_order: 0 })));
+    });
+    const bisect = async (part: Candidate[]): Promise<void> => {
+      try {
+        await this.o.sql.begin(async (tx) => this.writeTx(tx, part, [], new Map(), inserted, outOfOrder));
+      } catch (err) {
+        if (isTransientDbError(err)) throw err;
+        if (part.length === 1) {
+          const c = part[0]!;
+          const m = msgs[c.index]!;
+          const dl: DeadLetterRow = {
+            tenant_id: c.row.tenant_id,
+            event_id: c.row.event_id,
+            subject: m.subject,
+            type: c.row.type,
+            source: c.row.source,
+            schema_version: String(c.row.schema_version),
+            reason: "invalid_data",
+            issues: [{ path: "(database)", message: (err as Error).message }],
+            payload: redactPayload(typeof m.input === "object" && !(m.input instanceof Uint8Array) ? m.input : safeParse(m.input)),
+            payload_excerpt: null,
+            transport: m.transport,
+            stream_sequence: m.streamSequence,
+          };
+          await this.o.sql.begin(async (tx) => insertDeadLetters(tx, [dl]));
+          splitRejects.set(c.index, dl);
+          return;
+        }
+        const mid = Math.ceil(part.length / 2);
+        await bisect(part.slice(0, mid));
+        await bisect(part.slice(mid));
+      }
+    };
+    await bisect(candidates);
+    return { inserted, outOfOrder, splitRejects };
+  }
+
+  private async writeTx(
+    tx: TxSql,
+    candidates: Candidate[],
+    deadLetters: DeadLetterRow[],
+    earlyDuplicates: Map<string, number>,
+    inserted: Set<string>,
+    outOfOrder: Set<string>,
+  ) {
+    const rows = candidates.map((c) => c.row);
+    const seqKeys = uniqueBy(rows.map((r) => ({ tenant_id: r.tenant_id, source: r.source })), (k) => `${k.tenant_id}\u0000${k.source}`);
+    const last = await lastTimes(tx, seqKeys);
+    const marked = rows.map((r) => {
+      const k = `${r.tenant_id}\u0000${r.source}`;
+      const prev = last.get(k);
+      const ooo = prev !== undefined && r.time < prev;
+      if (!prev || r.time > prev) last.set(k, r.time);
+      return { ...r, out_of_order: ooo };
+    });
+    const newKeys = await insertEvents(tx, marked);
+    await advanceSequences(
+      tx,
+      seqKeys.map((k) => ({ ...k, last_time: last.get(`${k.tenant_id}\u0000${k.source}`)! })),
+    );
+    const fresh = marked.filter((r) => newKeys.has(eventKey(r.tenant_id, r.event_id, r.time)));
+    await upsertItems(tx, fresh.filter((r) => r.type === "item.upserted" && r.item_id));
+    await upsertCustomers(tx, fresh.filter((r) => r.type === "customer.registered" && r.customer_id));
+
+    const perTenant = new Map<string, { tenant_id: string; accepted: number; duplicates: number; out_of_order: number }>();
+    for (const [tenant_id, n] of earlyDuplicates) perTenant.set(tenant_id, { tenant_id, accepted: 0, duplicates: n, out_of_order: 0 });
+    for (const r of marked) {
+      const c = perTenant.get(r.tenant_id) ?? { tenant_id: r.tenant_id, accepted: 0, duplicates: 0, out_of_order: 0 };
+      const key = eventKey(r.tenant_id, r.event_id, r.time);
+      if (newKeys.has(key)) {
+        c.accepted += 1;
+        if (r.out_of_order) {
+          c.out_of_order += 1;
+          outOfOrder.add(key);
+        }
+        inserted.add(key);
+      } else {
+        c.duplicates += 1;
+      }
+      perTenant.set(r.tenant_id, c);
+    }
+    await addCounters(tx, [...perTenant.values()]);
+    await insertDeadLetters(tx, deadLetters);
+  }
+}
+
+function uniqueBy<T>(xs: T[], key: (x: T) => string): T[] {
+  const seen = new Map<string, T>();
+  for (const x of xs) if (!seen.has(key(x))) seen.set(key(x), x);
+  return [...seen.values()];
+}
+
+function safeParse(input: unknown): unknown {
+  try {
+    return JSON.parse(typeof input === "string" ? input : new TextDecoder().decode(input as Uint8Array));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * validateEvent: the pure first step of ingest. Raw bytes / text / an already-parsed object → a
+ * ValidEvent (data in the version-2 shape) or a Rejection with one reason code of events.md.
+ * Checks, in order (the first failing one decides the reason):
+ *   size → payload_too_large; JSON → malformed_json; envelope → invalid_envelope;
+ *   type → unknown_type; schemaversion → unsupported_schema_version; data → invalid_data;
+ *   tenant → tenant_mismatch (missing altogether ⇒ invalid_envelope); time → too_far_in_future /
+ *   older_than_retention.
+ * No I/O, no clock (ctx.now), schemas built once at module load.
+ */
+import { z } from "zod";
+import { upcastV1 } from "./schemas/upcast.ts";
+import { V1_SCHEMAS } from "./schemas/v1.ts";
+import { Timestamp, V2_SCHEMAS } from "./schemas/v2.ts";
+import {
+  EVENT_TYPES,
+  type EventType,
+  type FieldIssue,
+  type Rejection,
+  type RejectReason,
+  type ValidationContext,
+  type ValidationResult,
+} from "./types.ts";
+
+export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
+export const DEFAULT_MAX_FUTURE_MS = 5 * 60 * 1000;
+export const DEFAULT_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
+const EXCERPT_CHARS = 512;
+
+// ─── envelope ─────────────────────────────────────────────────────────────────────────────────────
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** the CloudEvents attributes (without data), shared with the JSON Schemas the catalog serves */
+export const ENVELOPE_FIELDS = {
+  specversion: z.literal("1.0", { error: 'must be "1.0"' }),
+  id: z.string().min(1).max(128).meta({ description: "unique per source; the dedup key (also sent as Nats-Msg-Id)" }),
+  source: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[^\s\u0000-\u001f\u007f]+$/, "must be a URI-reference (no spaces or control characters)")
+    .meta({ description: "URI-reference of the publisher, e.g. /orders-service" }),
+  type: z.string().min(1).max(128),
+  time: Timestamp.meta({ description: "RFC 3339 time of the fact (not of publishing)" }),
+  tenantid: z.uuid({ error: "must be a uuid" }).meta({ description: "the venue / shop; equals the subject token analytics.<tenantid>.<type>" }),
+  schemaversion: z.string({ error: 'must be the string "1" or "2"' }),
+  traceparent: z
+    .string()
+    .regex(TRACEPARENT, "must be a W3C traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>")
+    .refine((t) => !t.startsWith("ff-") && t.slice(3, 35) !== "0".repeat(32), "must not have version ff or an all-zero trace id")
+    .meta({ description: "W3C trace context; its trace id is stored" }),
+  subject: z.string().max(1024),
+  datacontenttype: z.string().max(255),
+  dataschema: z.string().max(2048),
+} as const;
+
+const DataObject = z.custom<Record<string, unknown>>(
+  (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+  "must be an object",
+);
+
+const Envelope = z.looseObject({
+  specversion: ENVELOPE_FIELDS.specversion,
+  id: ENVELOPE_FIELDS.id,
+  source: ENVELOPE_FIELDS.source,
+  type: ENVELOPE_FIELDS.type,
+  time: ENVELOPE_FIELDS.time,
+  tenantid: ENVELOPE_FIELDS.tenantid.optional(),
+  schemaversion: ENVELOPE_FIELDS.schemaversion.optional(),
+  traceparent: ENVELOPE_FIELDS.traceparent.optional(),
+  subject: ENVELOPE_FIELDS.subject.optional(),
+  datacontenttype: ENVELOPE_FIELDS.datacontenttype.optional(),
+  dataschema: ENVELOPE_FIELDS.dataschema.optional(),
+  data: DataObject,
+});
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
+
+// ─── helpers ──────────────────────────────────────────────────────────────────────────────────────
+
+/** UTF-8 byte length of a string without allocating */
+function utf8Length(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** true when the UTF-8 encoding of s is longer than max (cheap bounds first) */
+function tooLong(s: string, max: number): boolean {
+  if (s.length > max) return true;
+  if (s.length * 3 <= max) return false;
+  return utf8Length(s) > max;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const lenientDecoder = new TextDecoder("utf-8");
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** RFC 3339 (already checked by the schema) → Date; fractions beyond milliseconds are truncated */
+function parseTime(s: string): Date {
+  const d = new Date(s);
+  if (!Number.isNaN(d.getTime())) return d;
+  return new Date(s.replace(/(\.\d{3})\d+/, "$1"));
+}
+
+function issuesFrom(zissues: ReadonlyArray<z.core.$ZodIssue>, prefix: string): FieldIssue[] {
+  return zissues.map((i) => ({
+    path: i.path.length === 0 ? prefix || "(root)" : (prefix ? `${prefix}.` : "") + i.path.map(String).join("."),
+    message: i.message,
+  }));
+}
+
+/** 300000 → "5 min", 7776000000 → "90 days" (messages only) */
+function humanMs(ms: number): string {
+  if (ms >= 86_400_000 && ms % 86_400_000 === 0) return `${ms / 86_400_000} days`;
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${ms / 1000} s`;
+}
+
+/**
+ * The dotted path of the first string (value or key) holding U+0000, or null. PostgreSQL text and jsonb
+ * cannot store it, so such an event would fail every insert (a poison message). Iterative: a 64 KiB
+ * payload can nest tens of thousands of levels deep.
+ */
+function findNul(root: unknown): string | null {
+  const stack: Array<[unknown, string]> = [[root, ""]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop() as [unknown, string];
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) return path || "(root)";
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], path ? `${path}.${i}` : String(i)]);
+    } else if (typeof v === "object" && v !== null) {
+      for (const [k, child] of Object.entries(v)) {
+        const p = path ? `${path}.${k}` : k;
+        if (k.includes("\u0000")) return p;
+        stack.push([child, p]);
+      }
+    }
+  }
+  return null;
+}
+
+const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
+
+interface Known {
+  tenantId: string | null;
+  eventId: string | null;
+  type: string | null;
+  source: string | null;
+  schemaVersion: string | null;
+}
+
+const NOTHING_KNOWN: Known = { tenantId: null, eventId: null, type: null, source: null, schemaVersion: null };
+
+/** whatever can be read from a (possibly invalid) envelope, for the dead-letter row */
+function readKnown(o: Record<string, unknown>): Known {
+  const str = (v: unknown) => (typeof v === "string" ? v : null);
+  const uuid = (v: unknown) => (typeof v === "string" && UUID.test(v) ? v.toLowerCase() : null);
+  const data = o.data;
+  const sv = o.schemaversion;
+  return {
+    tenantId: uuid(o.tenantid) ?? (isObject(data) ? uuid(data.venue_id) : null),
+    eventId: str(o.id),
+    type: str(o.type),
+    source: str(o.source),
+    schemaVersion: sv === undefined ? "2" : str(sv),
+  };
+}
+
+function reject(
+  reason: RejectReason,
+  issues: FieldIssue[],
+  known: Known,
+  payload: unknown,
+  excerpt: string | null = null,
+): ValidationResult {
+  return { ok: false, rejection: { reason, issues, ...known, payload, excerpt } satisfies Rejection };
+}
+
+// ─── the check ────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Validate one event. `input` is the raw message (bytes or text) or an already-parsed JSON value.
+ * Never throws for bad input: every problem becomes a Rejection.
+ */
+export function validateEvent(input: Uint8Array | string | unknown, ctx: ValidationContext): ValidationResult {
+  // 1. size, 2. JSON
+  let parsed: unknown;
+  /** where a NUL character is (checked fully only when one can be there) */
+  let nulPath: string | null = null;
+  if (input instanceof Uint8Array || typeof input === "string") {
+    let text: string;
+    if (typeof input === "string") {
+      if (tooLong(input, ctx.maxBytes)) {
+        return reject("payload_too_large", [{ path: "(root)", message: `the event exceeds ${ctx.maxBytes} bytes` }], NOTHING_KNOWN, undefined, input.slice(0, EXCERPT_CHARS));
+      }
+      text = input;
+    } else {
+      if (input.byteLength > ctx.maxBytes) {
+        const excerpt = lenientDecoder.decode(input.subarray(0, EXCERPT_CHARS * 4)).slice(0, EXCERPT_CHARS);
+        return reject("payload_too_large", [{ path: "(root)", message: `the event is ${input.byteLength} bytes; the limit is ${ctx.maxBytes}` }], NOTHING_KNOWN, undefined, excerpt);
+      }
+      try {
+        text = decoder.decode(input);
+      } catch {
+        const excerpt = lenientDecoder.decode(input.subarray(0, EXCERPT_CHARS * 4)).slice(0, EXCERPT_CHARS);
+        return reject("malformed_json", [{ path: "(root)", message: "the payload is not valid UTF-8" }], NOTHING_KNOWN, undefined, excerpt);
+      }
+    }
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : "not valid JSON";
+      return reject("malformed_json", [{ path: "(root)", message: `not valid JSON: ${message}` }], NOTHING_KNOWN, undefined, text.slice(0, EXCERPT_CHARS));
+    }
+    // JSON can only carry U+0000 as the escape \u0000 (or a raw NUL byte, which JSON.parse rejects)
+    if (text.includes("\\u0000")) nulPath = findNul(parsed);
+  } else {
+    parsed = input;
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(input);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : "not serialisable";
+      return reject("malformed_json", [{ path: "(root)", message: `not a JSON value: ${message}` }], NOTHING_KNOWN, undefined, null);
+    }
+    if (json !== undefined && tooLong(json, ctx.maxBytes)) {
+      return reject("payload_too_large", [{ path: "(root)", message: `the event exceeds ${ctx.maxBytes} bytes` }], isObject(input) ? readKnown(input) : NOTHING_KNOWN, input, json.slice(0, EXCERPT_CHARS));
+    }
+    if (json !== undefined && json.includes("\\u0000")) nulPath = findNul(parsed);
+  }
+
+  // 3. envelope
+  if (!isObject(parsed)) {
+    return reject("invalid_envelope", [{ path: "(root)", message: "the event must be a JSON object (a CloudEvents envelope)" }], NOTHING_KNOWN, parsed);
+  }
+  const known = readKnown(parsed);
+  const env = Envelope.safeParse(parsed);
+  if (!env.success) return reject("invalid_envelope", issuesFrom(env.error.issues, ""), known, parsed);
+  if (nulPath !== null && nulPath !== "data" && !nulPath.startsWith("data.")) {
+    return reject("invalid_envelope", [{ path: nulPath, message: NUL_MESSAGE }], known, parsed);
+  }
+  const e = env.data;
+  const version = e.schemaversion ?? "2";
+  if (version !== "1" && e.tenantid === undefined) {
+    return reject("invalid_envelope", [{ path: "tenantid", message: "is required (the uuid of the venue / shop)" }], known, parsed);
+  }
+
+  // 4. type
+  if (!KNOWN_TYPES.has(e.type)) {
+    return reject("unknown_type", [{ path: "type", message: `unknown event type ${JSON.stringify(e.type)}; see GET /v1/schemas` }], known, parsed);
+  }
+  const type = e.type as EventType;
+
+  // 5. schema version
+  if (version !== "1" && version !== "2") {
+    return reject("unsupported_schema_version", [{ path: "schemaversion", message: `unsupported schemaversion ${JSON.stringify(version)}; use "2" (or "1" for legacy types)` }], known, parsed);
+  }
+  if (version === "1" && !V1_SCHEMAS[type]) {
+    return reject("unsupported_schema_version", [{ path: "schemaversion", message: `${type} has no version 1; send schemaversion "2"` }], known, parsed);
+  }
+
+  // 6. data
+  let data: Record<string, unknown>;
+  if (version === "2") {
+    const r = V2_SCHEMAS[type].safeParse(e.data);
+    if (!r.success) return reject("invalid_data", issuesFrom(r.error.issues, "data"), known, parsed);
+    data = r.data as Record<string, unknown>;
+  } else {
+    const r = upcastV1(type, e.data, { id: e.id });
+    if (!r.ok) return reject("invalid_data", r.issues, known, parsed);
+    data = r.data;
+  }
+
+  if (nulPath !== null) return reject("invalid_data", [{ path: nulPath, message: NUL_MESSAGE }], known, parsed);
+
+  // 7. tenant
+  let tenantId: string;
+  let tenantPath: string;
+  if (version === "1") {
+    const venue = (e.data.venue_id as string).toLowerCase();
+    if (e.tenantid !== undefined && e.tenantid.toLowerCase() !== venue) {
+      return reject("tenant_mismatch", [{ path: "data.venue_id", message: `must equal tenantid (${e.tenantid})` }], known, parsed);
+    }
+    tenantId = venue;
+    tenantPath = e.tenantid !== undefined ? "tenantid" : "data.venue_id";
+  } else {
+    tenantId = (e.tenantid as string).toLowerCase();
+    tenantPath = "tenantid";
+  }
+  if (ctx.expectedTenant !== null && ctx.expectedTenant.toLowerCase() !== tenantId) {
+    return reject("tenant_mismatch", [{ path: tenantPath, message: "does not match the tenant of the subject / token the event arrived with" }], known, parsed);
+  }
+
+  // 8. time bounds
+  const time = parseTime(e.time);
+  const now = ctx.now.getTime();
+  if (time.getTime() > now + ctx.maxFutureMs) {
+    return reject("too_far_in_future", [{ path: "time", message: `is more than ${humanMs(ctx.maxFutureMs)} in the future` }], known, parsed);
+  }
+  if (time.getTime() < now - ctx.retentionMs) {
+    return reject("older_than_retention", [{ path: "time", message: `is older than the retention window (${humanMs(ctx.retentionMs)})` }], known, parsed);
+  }
+
+  const trace = e.traceparent !== undefined ? TRACEPARENT.exec(e.traceparent) : null;
+  return {
+    ok: true,
+    event: {
+      id: e.id,
+      source: e.source,
+      type,
+      time,
+      tenantId,
+      receivedVersion: version === "1" ? 1 : 2,
+      traceId: trace?.[1] ?? null,
+      subject: e.subject ?? null,
+      data,
+    },
+  };
+}
