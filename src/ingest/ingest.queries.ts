@@ -38,7 +38,9 @@ export async function lastTimes(tx: TxSql, keys: Array<{ tenant_id: string; sour
 /** insert events; returns the keys (tenant \0 event_id \0 time-ms) that were new */
 export async function insertEvents(tx: TxSql, rows: Array<EventRow & { out_of_order: boolean }>): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
-  const col = <K extends keyof (EventRow & { out_of_order: boolean })>(k: K) => rows.map((r) => r[k]);
+  // every array goes over as text[] and is cast in SQL: postgres.js infers an array's type from its
+  // elements, which is wrong for booleans and for numbers mixed with nulls
+  const col = <K extends keyof (EventRow & { out_of_order: boolean })>(k: K) => rows.map((r) => asText(r[k]));
   const inserted = await tx<{ tenant_id: string; event_id: string; time: Date }[]>`
     insert into events (time, tenant_id, event_id, type, schema_version, source, customer_id, visitor_id,
                         session_id, order_id, cart_id, item_id, channel, amount_minor, currency, quantity,
@@ -64,12 +66,17 @@ export async function insertEvents(tx: TxSql, rows: Array<EventRow & { out_of_or
       ${col("ip_prefix")}::text[],
       ${col("ua_hash")}::text[],
       ${col("ua_family")}::text[],
-      ${rows.map((r) => JSON.stringify(r.props))}::jsonb[],
-      ${col("out_of_order")}::bool[]
+      ${rows.map((r) => JSON.stringify(r.props))}::text[]::jsonb[],
+      ${rows.map((r) => (r.out_of_order ? "true" : "false"))}::text[]::bool[]
     )
     on conflict (tenant_id, event_id, time) do nothing
     returning tenant_id, event_id, time`;
   return new Set(inserted.map((r) => eventKey(r.tenant_id, r.event_id, r.time)));
+}
+
+function asText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? v : String(v);
 }
 
 export function eventKey(tenantId: string, eventId: string, time: Date): string {
@@ -96,7 +103,7 @@ export async function upsertItems(tx: TxSql, rows: EventRow[]): Promise<void> {
   }
   const items = [...newest.values()];
   if (items.length === 0) return;
-  const p = (r: EventRow, k: string) => (r.props[k] ?? null) as string | number | null;
+  const p = (r: EventRow, k: string) => asText(r.props[k]);
   await tx`
     insert into items (tenant_id, item_id, name, category, kind, currency, base_price_minor, min_price_minor,
                        max_price_minor, capacity, starts_at, updated_at)
@@ -104,7 +111,7 @@ export async function upsertItems(tx: TxSql, rows: EventRow[]): Promise<void> {
       ${items.map((r) => r.tenant_id)}::uuid[], ${items.map((r) => r.item_id)}::text[],
       ${items.map((r) => p(r, "name"))}::text[], ${items.map((r) => p(r, "category"))}::text[],
       ${items.map((r) => p(r, "kind"))}::text[], ${items.map((r) => r.currency)}::text[],
-      ${items.map((r) => r.amount_minor)}::bigint[], ${items.map((r) => p(r, "min_price_minor"))}::bigint[],
+      ${items.map((r) => asText(r.amount_minor))}::bigint[], ${items.map((r) => p(r, "min_price_minor"))}::bigint[],
       ${items.map((r) => p(r, "max_price_minor"))}::bigint[], ${items.map((r) => p(r, "capacity"))}::int[],
       ${items.map((r) => p(r, "starts_at"))}::timestamptz[], ${items.map((r) => r.time.toISOString())}::timestamptz[])
     on conflict (tenant_id, item_id) do update set
@@ -135,8 +142,8 @@ export async function addCounters(
   await tx`
     insert into ingest_counters (tenant_id, hour, accepted, duplicates, out_of_order)
     select t, date_trunc('hour', now()), a, d, o
-      from unnest(${counts.map((c) => c.tenant_id)}::uuid[], ${counts.map((c) => c.accepted)}::bigint[],
-                  ${counts.map((c) => c.duplicates)}::bigint[], ${counts.map((c) => c.out_of_order)}::bigint[]) as x(t, a, d, o)
+      from unnest(${counts.map((c) => c.tenant_id)}::uuid[], ${counts.map((c) => String(c.accepted))}::bigint[],
+                  ${counts.map((c) => String(c.duplicates))}::bigint[], ${counts.map((c) => String(c.out_of_order))}::bigint[]) as x(t, a, d, o)
     on conflict (tenant_id, hour) do update set
       accepted = ingest_counters.accepted + excluded.accepted,
       duplicates = ingest_counters.duplicates + excluded.duplicates,
@@ -152,8 +159,8 @@ export async function insertDeadLetters(tx: TxSql | Sql, rows: DeadLetterRow[]):
       ${rows.map((r) => r.tenant_id)}::uuid[], ${rows.map((r) => r.event_id)}::text[],
       ${rows.map((r) => r.subject)}::text[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.source)}::text[],
       ${rows.map((r) => r.schema_version)}::text[], ${rows.map((r) => r.reason)}::text[],
-      ${rows.map((r) => JSON.stringify(r.issues))}::jsonb[],
-      ${rows.map((r) => (r.payload === undefined ? null : JSON.stringify(r.payload)))}::jsonb[],
+      ${rows.map((r) => JSON.stringify(r.issues))}::text[]::jsonb[],
+      ${rows.map((r) => (r.payload === undefined ? null : JSON.stringify(r.payload)))}::text[]::jsonb[],
       ${rows.map((r) => r.payload_excerpt)}::text[], ${rows.map((r) => r.transport)}::text[],
-      ${rows.map((r) => r.stream_sequence)}::bigint[])`;
+      ${rows.map((r) => asText(r.stream_sequence))}::bigint[])`;
 }

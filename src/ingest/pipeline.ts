@@ -55,6 +55,8 @@ export interface PipelineOptions {
   publishDeadLetter?: (row: DeadLetterRow) => Promise<void>;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 interface Candidate {
   index: number;
   key: string;
@@ -87,7 +89,9 @@ export class IngestPipeline {
         deadLetters.push({
           index,
           row: {
-            tenant_id: j.tenantId,
+            // a tenant mismatch is filed under the tenant the transport vouches for (the publisher
+            // who sent it sees why), never under the tenant the payload claims
+            tenant_id: j.reason === "tenant_mismatch" && m.expectedTenant && UUID.test(m.expectedTenant) ? m.expectedTenant.toLowerCase() : j.tenantId,
             event_id: j.eventId,
             subject: m.subject,
             type: j.type,
@@ -167,7 +171,9 @@ export class IngestPipeline {
       });
       return { inserted, outOfOrder, splitRejects };
     } catch (err) {
-      if (isTransientDbError(err) || candidates.length === 0) throw err;
+      // only a data problem of some row (SQLSTATE class 22 data exception, 23 integrity) is isolated;
+      // anything else (a transient failure, or a bug such as a bad cast) fails the batch for a retry
+      if (!isDataError(err) || candidates.length === 0) throw err;
       this.o.logger.warn({ err: (err as Error).message, batch: candidates.length }, "batch failed for a data reason; splitting it");
     }
     inserted.clear();
@@ -180,7 +186,7 @@ export class IngestPipeline {
       try {
         await this.o.sql.begin(async (tx) => this.writeTx(tx, part, [], new Map(), inserted, outOfOrder));
       } catch (err) {
-        if (isTransientDbError(err)) throw err;
+        if (!isDataError(err)) throw err;
         if (part.length === 1) {
           const c = part[0]!;
           const m = msgs[c.index]!;
@@ -258,6 +264,11 @@ export class IngestPipeline {
     await addCounters(tx, [...perTenant.values()]);
     await insertDeadLetters(tx, deadLetters);
   }
+}
+
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && /^(22|23)/.test(code) && !isTransientDbError(err);
 }
 
 function uniqueBy<T>(xs: T[], key: (x: T) => string): T[] {
