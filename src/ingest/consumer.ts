@@ -82,7 +82,7 @@ export class IngestConsumer {
     if (!this.running) return;
     this.running = false;
     clearInterval(this.pendingTimer);
-    await this.messages?.close().catch(() => undefined);
+    this.messages?.stop();
     await this.loop?.catch(() => undefined);
     await this.flush();
     this.o.logger.info(this.stats, "ingest consumer stopped");
@@ -108,7 +108,9 @@ export class IngestConsumer {
         this.o.logger.error({ err: (err as Error).message }, "ingest consumer error; retrying in 1 s");
         await Bun.sleep(1_000);
       } finally {
-        await this.messages?.close().catch(() => undefined);
+        // stop() (not an awaited close()): the pull is abandoned at once; messages fetched but not
+        // handed out are redelivered after ack_wait
+        this.messages?.stop();
       }
       // messages fetched but not yet handed out are redelivered after ack_wait; flush what we hold
       await this.flush();
@@ -154,7 +156,7 @@ export class IngestConsumer {
       outcomes.forEach((out, i) => {
         const m = work[i]!;
         if (out.status === "rejected") {
-          m.term(out.reason);
+          m.term(); // no reason text: servers before 2.10 ignore "+TERM <reason>"
           this.stats.terminated += 1;
         } else {
           m.ack();
