@@ -7,6 +7,7 @@
 import { createApp } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { buildDeps, closeDeps } from "./deps.ts";
+import { onShutdown } from "./shutdown.ts";
 import { createLogger } from "./logger.ts";
 
 /** the part of the Deno namespace this file uses (the project typechecks against Bun's types) */
@@ -57,28 +58,16 @@ async function main(): Promise<void> {
     app.fetch,
   );
 
-  let shuttingDown = false;
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    logger.info({ signal, budget_ms: config.shutdownTimeoutMs }, "shutting down");
-    const budget = setTimeout(() => {
-      logger.error("shutdown budget exceeded; exiting now");
-      Deno.exit(1);
-    }, config.shutdownTimeoutMs);
-    try {
+  onShutdown({
+    logger,
+    budgetMs: config.shutdownTimeoutMs,
+    steps: async () => {
       await server.shutdown(); // finish in-flight requests, accept no new ones
       await closeDeps(deps);
-      clearTimeout(budget);
-      logger.info("stopped cleanly");
-      Deno.exit(0);
-    } catch (err) {
-      logger.error({ err }, "error during shutdown");
-      Deno.exit(1);
-    }
-  };
-  Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
-  Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
+    },
+    exit: (code) => Deno.exit(code),
+    listen: (signal, handler) => Deno.addSignalListener(signal, handler),
+  });
 }
 
 main().catch((err) => {

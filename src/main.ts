@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { buildDeps, closeDeps } from "./deps.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
 import { createLogger } from "./logger.ts";
+import { onShutdown } from "./shutdown.ts";
 
 async function main(): Promise<void> {
   let config;
@@ -39,29 +40,17 @@ async function main(): Promise<void> {
     "pulse is listening",
   );
 
-  let shuttingDown = false;
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    logger.info({ signal, budget_ms: config.shutdownTimeoutMs }, "shutting down");
-    const budget = setTimeout(() => {
-      logger.error("shutdown budget exceeded; exiting now");
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    try {
+  onShutdown({
+    logger,
+    budgetMs: config.shutdownTimeoutMs,
+    steps: async () => {
       await consumer?.stop(); // stop fetching; flush, commit and ack what was fetched
       await server.stop(false); // finish in-flight requests, accept no new ones
       await closeDeps(deps);
-      clearTimeout(budget);
-      logger.info("stopped cleanly");
-      process.exit(0);
-    } catch (err) {
-      logger.error({ err }, "error during shutdown");
-      process.exit(1);
-    }
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+    },
+    exit: (code) => process.exit(code),
+    listen: (signal, handler) => process.on(signal, handler),
+  });
 }
 
 main().catch((err) => {
