@@ -1,7 +1,8 @@
 /**
  * Ingest benchmark: NATS JetStream → IngestConsumer → pipeline → a fresh embedded TimescaleDB.
  *
- *   bun run bench:ingest [--events N]        (default 200,000; NATS_URL defaults to nats://127.0.0.1:4222)
+ *   bun run bench:ingest [--events N] [--batch-size B] [--no-backoff]
+ *   (N default 200,000; B = INGEST_BATCH_SIZE, default 500; NATS_URL defaults to nats://127.0.0.1:4222)
  *
  * What it does, in one run:
  *   1. builds N realistic mixed events for 20 tenants (pre-serialised): 1 % duplicates (the same bytes
@@ -35,7 +36,7 @@ import type { IngestPipeline, Privacy } from "../../src/ingest/pipeline.ts";
 import type { ValidEvent } from "../../src/ingest/types.ts";
 import { validateEvent } from "../../src/ingest/validate.ts";
 import { createLogger } from "../../src/logger.ts";
-import { createMetrics } from "../../src/metrics/metrics.ts";
+import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 import { closeNats, connectNats, type NatsHandle } from "../../src/nats/connection.ts";
 
 // ─── arguments, configuration ───────────────────────────────────────────────────────────────────────
@@ -44,12 +45,21 @@ const { values: args } = parseArgs({
   args: Bun.argv.slice(2),
   options: {
     events: { type: "string", default: "200000" },
+    "batch-size": { type: "string", default: "500" },
+    /** work around ensureConsumer's backoff (its first step, 1 s, overrides ack_wait): see the report */
+    "no-backoff": { type: "boolean", default: false },
   },
   strict: true,
 });
 const N = Number(args.events);
 if (!Number.isInteger(N) || N < 1_000) {
   console.error("--events must be an integer ≥ 1000");
+  process.exit(2);
+}
+
+const BATCH = Number(args["batch-size"]);
+if (!Number.isInteger(BATCH) || BATCH < 1 || BATCH > 10_000) {
+  console.error("--batch-size must be an integer from 1 to 10000");
   process.exit(2);
 }
 
@@ -75,7 +85,7 @@ const env: Record<string, string> = {
   EMBEDDED_DATA_DIR: join(dataDir, "timescaledb"),
   EMBEDDED_PORT: "0",
   DB_POOL_MAX: "1",
-  INGEST_BATCH_SIZE: "500",
+  INGEST_BATCH_SIZE: String(BATCH),
   INGEST_FLUSH_MS: "200",
   TIMESCALE_JOBS: "service",
 };
@@ -87,9 +97,13 @@ const RAW_PREFIX = `${config.nats.subjectPrefix}_raw`;
 // ─── memory sampling ────────────────────────────────────────────────────────────────────────────────
 
 let peakRss = process.memoryUsage().rss;
+/** the phase running now, and the peak RSS of the bench process per phase */
+let phase = "setup";
+const phasePeaks = new Map<string, number>();
 const rssTimer = setInterval(() => {
   const r = process.memoryUsage().rss;
   if (r > peakRss) peakRss = r;
+  if (r > (phasePeaks.get(phase) ?? 0)) phasePeaks.set(phase, r);
 }, 100);
 
 function procStatusKb(pid: number, field: string): number | null {
@@ -596,15 +610,17 @@ async function consumeAckAll(nats: NatsHandle, stream: string, prefix: string, e
     if (Date.now() - last > 30_000) void messages.close();
   }, 1_000);
   try {
+    // no `break`: with nats 2.29.3, close() after breaking out of the iterator never resolves; closing
+    // while iterating ends the loop cleanly
     for await (const m of messages) {
       m.ack();
       acked += 1;
       last = Date.now();
-      if (acked >= expected) break;
+      if (acked === expected) void messages.close();
     }
   } finally {
     clearInterval(watchdog);
-    await messages.close().catch(() => undefined);
+    await Promise.race([messages.close().catch(() => undefined), Bun.sleep(1_000)]);
   }
   await nats.nc.flush();
   const seconds = (performance.now() - started) / 1000;
@@ -625,9 +641,14 @@ interface Profile {
   txCount: number;
   /** time of the statements run inside transactions (the rest of txMs is begin/commit and client overhead) */
   txStatementsMs: number;
+  /** the largest `insert into events` (its parameters), bytes */
+  maxInsertEventsBytes: number;
+  dlqMs: number;
+  dlqCount: number;
+  metricsMs: number;
   statements: Map<string, { n: number; ms: number }>;
 }
-const prof: Profile = { batches: 0, messages: 0, processMs: 0, prepareMs: 0, toRowMs: 0, txMs: 0, txCount: 0, txStatementsMs: 0, statements: new Map() };
+const prof: Profile = { batches: 0, messages: 0, processMs: 0, prepareMs: 0, toRowMs: 0, txMs: 0, txCount: 0, txStatementsMs: 0, maxInsertEventsBytes: 0, dlqMs: 0, dlqCount: 0, metricsMs: 0, statements: new Map() };
 
 function labelOf(strings: readonly string[]): string {
   const text = strings.join("?").replace(/\s+/g, " ");
@@ -652,6 +673,16 @@ function timeStatement(label: string, query: unknown, inTx: boolean): void {
   q.then(done, done);
 }
 
+/** about the size of a statement's parameters on the wire (text format) */
+function paramBytes(params: unknown[]): number {
+  let n = 0;
+  for (const p of params) {
+    if (!Array.isArray(p)) continue;
+    for (const x of p) n += (x === null ? 4 : Buffer.byteLength(String(x))) + 3; // value, quoting and separator
+  }
+  return n;
+}
+
 function isTemplate(a: unknown): a is TemplateStringsArray {
   return Array.isArray(a) && "raw" in a;
 }
@@ -662,7 +693,11 @@ function instrumentSql(sql: Sql): Sql {
     new Proxy(tx, {
       apply(target, thisArg, argv: unknown[]) {
         const q = Reflect.apply(target as (...a: unknown[]) => unknown, thisArg, argv);
-        if (isTemplate(argv[0])) timeStatement(labelOf(argv[0]), q, true);
+        if (isTemplate(argv[0])) {
+          const label = labelOf(argv[0]);
+          timeStatement(label, q, true);
+          if (label === "insert events") prof.maxInsertEventsBytes = Math.max(prof.maxInsertEventsBytes, paramBytes(argv.slice(1)));
+        }
         return q;
       },
     });
@@ -687,6 +722,30 @@ function instrumentSql(sql: Sql): Sql {
       return q;
     },
   });
+}
+
+/** time the dead-letter publishes (awaited by the pipeline) and the per-message metric updates */
+function instrumentNatsAndMetrics(h: NatsHandle, metrics: Metrics): void {
+  const publish = h.js.publish.bind(h.js);
+  const dlq = `${h.subjectPrefix}.dlq.`;
+  h.js.publish = (async (subject: string, ...rest: Parameters<typeof publish> extends [string, ...infer R] ? R : never) => {
+    if (!subject.startsWith(dlq)) return publish(subject, ...rest);
+    const t0 = performance.now();
+    try {
+      return await publish(subject, ...rest);
+    } finally {
+      prof.dlqMs += performance.now() - t0;
+      prof.dlqCount += 1;
+    }
+  }) as typeof h.js.publish;
+  for (const m of [metrics.ingestEvents, metrics.deadLetters, metrics.dedupLookups] as Array<{ inc: (...a: never[]) => void }>) {
+    const inc = m.inc.bind(m) as (...a: unknown[]) => void;
+    m.inc = ((...a: unknown[]) => {
+      const t0 = performance.now();
+      inc(...a);
+      prof.metricsMs += performance.now() - t0;
+    }) as typeof m.inc;
+  }
 }
 
 function instrumentPipeline(pipeline: IngestPipeline): void {
@@ -742,6 +801,13 @@ function printTable(rows: Row[]): void {
   for (const b of body) console.log(line(b));
 }
 
+function engineDied(eng: EmbeddedEngine): Error {
+  return new Error(
+    `the embedded engine died during the run (restarts: ${eng.status().restarts}; its stderr is above). ` +
+      "With @electric-sql/pglite-socket 0.0.19 a wire-protocol message larger than ~64 KB (one batch's insert) crashes it: try a smaller --batch-size",
+  );
+}
+
 let engine: EmbeddedEngine | undefined;
 let sql: Sql | undefined;
 let nats: NatsHandle | undefined;
@@ -773,15 +839,17 @@ async function main(): Promise<number> {
   console.log(`stream ${config.nats.stream}, subjects ${config.nats.subjectPrefix}.>, batch ${config.ingest.batchSize}, flush ${config.ingest.flushMs} ms, data dir ${dataDir}`);
 
   let t = performance.now();
+  phase = "build events";
   const { msgs, invalidByReason } = buildEvents();
   const bytes = msgs.reduce((s, m) => s + m.data.byteLength, 0);
   console.log(`built ${msgs.length.toLocaleString("en-US")} messages (${(bytes / 1024 / 1024).toFixed(1)} MB, avg ${Math.round(bytes / msgs.length)} B) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   t = performance.now();
-  engine = new EmbeddedEngine({ dataDir: config.db.embedded.dataDir, port: 0, logger });
-  await engine.start();
+  const eng = new EmbeddedEngine({ dataDir: config.db.embedded.dataDir, port: 0, logger });
+  engine = eng;
+  await eng.start();
   const enginePid = engineChildPid();
-  sql = createSql(engine.url, { max: 1, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded: true });
+  sql = createSql(eng.url, { max: 1, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded: true });
   await migrate(sql, { logger, settings: migrateSettings(config) });
   console.log(`embedded engine up and migrated in ${((performance.now() - t) / 1000).toFixed(1)} s (child pid ${enginePid ?? "not found"})`);
 
@@ -789,6 +857,7 @@ async function main(): Promise<number> {
   await addStream(nats, RAW_STREAM, RAW_PREFIX);
 
   // (a) publish ceiling
+  phase = "(a) publish";
   t = performance.now();
   const rawDropped = await publishAll(nats.js, RAW_PREFIX, msgs);
   const publishSeconds = (performance.now() - t) / 1000;
@@ -796,17 +865,26 @@ async function main(): Promise<number> {
   console.log(`(a) publish ceiling: ${publishSeconds.toFixed(2)} s`);
 
   // (b) consume+ack ceiling
+  phase = "(b) consume+ack";
   const consumeSeconds = await consumeAckAll(nats, RAW_STREAM, RAW_PREFIX, N);
   console.log(`(b) consume+ack ceiling: ${consumeSeconds.toFixed(2)} s`);
   await nats.jsm.streams.delete(RAW_STREAM).catch(() => undefined);
 
   // end to end
+  phase = "end to end";
   const metrics = createMetrics({ defaultMetrics: false });
   const timedSql = instrumentSql(sql);
+  instrumentNatsAndMetrics(nats, metrics);
   const { ingest, dedup } = buildIngest({ config, logger, sql: timedSql, metrics, nats });
   instrumentPipeline(ingest);
   worker = new IngestConsumer({ nats, pipeline: ingest, cfg: config.ingest, logger, metrics });
   await worker.start();
+  if (args["no-backoff"]) {
+    // bench-only workaround: ensureConsumer's backoff [1 s, …] makes the server override ack_wait with 1 s
+    await nats.jsm.consumers.update(config.nats.stream, config.ingest.consumer, { ack_wait: nanos(config.ingest.ackWaitMs), backoff: [] });
+  }
+  const consumerInfo0 = await nats.jsm.consumers.info(config.nats.stream, config.ingest.consumer);
+  const effectiveAckWaitS = (consumerInfo0.config.ack_wait ?? 0) / 1e9;
 
   const cpu0 = process.cpuUsage();
   const engineCpu0 = enginePid ? procCpuSeconds(enginePid) : null;
@@ -824,15 +902,45 @@ async function main(): Promise<number> {
     },
   );
 
+  const h = nats;
+  /** nothing left to deliver or to ack (our dead letters, published to the same stream, included) */
+  const drained = async () => {
+    if (!publishDoneAt) return false;
+    const info = await h.jsm.consumers.info(config.nats.stream, config.ingest.consumer);
+    return info.num_pending === 0 && info.num_ack_pending === 0;
+  };
   let stored = 0;
   let dead = 0;
   let polls = 0;
   let pollMs = 0;
-  let lastPoll = 0;
+  const poll = async () => {
+    const p0 = performance.now();
+    if (eng.status().restarts > 0) throw engineDied(eng);
+    let row: { stored: number; dead: number } | undefined;
+    try {
+      [row] = await sql!<Array<{ stored: number; dead: number }>>`
+        select (select count(*) from events)::int as stored, (select count(*) from dead_letter_events)::int as dead`;
+    } catch (err) {
+      throw eng.status().restarts > 0 ? engineDied(eng) : err;
+    }
+    pollMs += performance.now() - p0;
+    polls += 1;
+    stored = row!.stored;
+    dead = row!.dead;
+  };
+  let lastPoll = performance.now();
   let lastProgress = Date.now();
   let lastSeen = -1;
-  let e2eEnd = 0;
   let progressAt = Date.now();
+  /** when the counts first reached the expected ones (the end of the end-to-end clock) */
+  let doneAt = 0;
+  let cpu = process.cpuUsage(cpu0);
+  let engineCpu1: number | null = null;
+  const markDone = () => {
+    doneAt = performance.now();
+    cpu = process.cpuUsage(cpu0);
+    engineCpu1 = enginePid ? procCpuSeconds(enginePid) : null;
+  };
   for (;;) {
     await Bun.sleep(50);
     if (publishError) throw publishError;
@@ -842,25 +950,20 @@ async function main(): Promise<number> {
       lastSeen = handled;
       lastProgress = Date.now();
     }
-    const statsDone = handled >= N;
-    if (statsDone || performance.now() - lastPoll >= 1_000) {
-      const p0 = performance.now();
-      const [row] = await sql<Array<{ stored: number; dead: number }>>`
-        select (select count(*) from events)::int as stored, (select count(*) from dead_letter_events)::int as dead`;
+    // every message handled at least once (and nothing pending): the counts are final
+    if (handled >= N && (await drained())) {
+      await poll();
+      if (!doneAt) markDone();
+      break;
+    }
+    if (performance.now() - lastPoll >= 1_000) {
+      await poll();
       lastPoll = performance.now();
-      pollMs += lastPoll - p0;
-      polls += 1;
-      stored = row!.stored;
-      dead = row!.dead;
-      if (stored === EXPECTED_STORED && dead === EXPECTED_DEAD) {
-        e2eEnd = performance.now();
-        break;
-      }
-      if (stored > EXPECTED_STORED || dead > EXPECTED_DEAD) break;
-      if (statsDone) break; // every message handled, and the counts are not the expected ones
+      if (!doneAt && stored >= EXPECTED_STORED && dead >= EXPECTED_DEAD) markDone();
     }
     if (Date.now() - lastProgress > STALL_MS) {
       console.error(`no progress for ${STALL_MS / 1000} s: stats ${JSON.stringify(s)}`);
+      await poll();
       break;
     }
     if (Date.now() - progressAt > 10_000) {
@@ -869,12 +972,12 @@ async function main(): Promise<number> {
     }
   }
   await publishing;
-  const cpu = process.cpuUsage(cpu0);
-  const engineCpu1 = enginePid ? procCpuSeconds(enginePid) : null;
-  const e2eSeconds = ((e2eEnd || performance.now()) - e2eStart) / 1000;
-  const wallSeconds = (performance.now() - e2eStart) / 1000;
+  const e2eEnd = doneAt || performance.now();
+  const e2eSeconds = (e2eEnd - e2eStart) / 1000;
+  const wallSeconds = e2eSeconds;
   await worker.stop();
 
+  phase = "report";
   const reasons = await sql<Array<{ reason: string; n: number }>>`select reason, count(*)::int as n from dead_letter_events group by reason order by reason`;
   const engineHwmKb = enginePid ? procStatusKb(enginePid, "VmHWM") : null;
   const engineRssKb = enginePid ? procStatusKb(enginePid, "VmRSS") : null;
@@ -905,6 +1008,7 @@ async function main(): Promise<number> {
 
   console.log("");
   console.log(`peak RSS: bench process ${mb(peakRss / 1024)} (sampled every 100 ms; VmHWM ${mb(benchHwmKb)}), embedded engine child VmHWM ${mb(engineHwmKb)} (VmRSS at end ${mb(engineRssKb)})`);
+  console.log(`  bench process peak by phase: ${[...phasePeaks].map(([p, b]) => `${p} ${mb(b / 1024)}`).join(", ")}`);
   console.log(
     `CPU during end to end (${wallSeconds.toFixed(1)} s wall, ${cpus().length} cores): bench process ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${(((cpu.user + cpu.system) / 1e6 / wallSeconds) * 100).toFixed(0)} %), engine child ${engineCpu0 !== null && engineCpu1 !== null ? `${(engineCpu1 - engineCpu0).toFixed(1)} s (${(((engineCpu1 - engineCpu0) / wallSeconds) * 100).toFixed(0)} %)` : "n/a"}`,
   );
@@ -921,11 +1025,19 @@ async function main(): Promise<number> {
     console.log(`      ${label.padEnd(30)} ${ms(s.ms).padStart(9)}  ${share(s.ms).padStart(5)}   (${s.n}×, ${(s.ms / s.n).toFixed(1)} ms each)`);
   }
   console.log(`      begin/commit + client overhead ${ms(Math.max(0, prof.txMs - prof.txStatementsMs)).padStart(9)}`);
-  const rest = prof.processMs - prof.prepareMs - prof.toRowMs - prof.txMs;
-  console.log(`    rest: validate + dedup + metrics + DLQ publish ${ms(rest)}  ${share(rest)}   (validation alone: ${validateUs.toFixed(1)} µs/event standalone ≈ ${ms((validateUs * N) / 1000)})`);
+  console.log(`      (largest insert into events: ≈ ${(prof.maxInsertEventsBytes / 1024).toFixed(0)} KB of parameters, ≈ ${Math.round(prof.maxInsertEventsBytes / config.ingest.batchSize)} B/event)`);
+  console.log(`    dead-letter publishes (awaited)  ${ms(prof.dlqMs).padStart(9)}  ${share(prof.dlqMs).padStart(5)}   (${prof.dlqCount}×, one at a time)`);
+  console.log(`    metric updates (per message)     ${ms(prof.metricsMs).padStart(9)}  ${share(prof.metricsMs).padStart(5)}`);
+  const rest = prof.processMs - prof.prepareMs - prof.toRowMs - prof.txMs - prof.dlqMs - prof.metricsMs;
+  console.log(`    rest: validation, dedup, event-loop waits ${ms(rest)}  ${share(rest)}   (validation alone: ${validateUs.toFixed(1)} µs/event standalone ≈ ${ms((validateUs * N) / 1000)})`);
   console.log(`  outside process (fetch, ack, waits) ${ms(e2eSeconds * 1000 - prof.processMs).padStart(9)}  ${share(e2eSeconds * 1000 - prof.processMs).padStart(5)}`);
   console.log(`  bench polls (${polls} × count(*))${" ".repeat(Math.max(0, 13 - String(polls).length))}${ms(pollMs).padStart(9)}  ${share(pollMs).padStart(5)}   (same connection: they queue behind batches)`);
   console.log(`  dedup cache: ${dedup.hits} hits / ${dedup.misses} misses; consumer stats ${JSON.stringify(worker.stats)}`);
+  const handledTotal = worker.stats.acked + worker.stats.terminated;
+  console.log(
+    `  JetStream: effective ack_wait ${effectiveAckWaitS} s (NATS_ACK_WAIT_MS ${config.ingest.ackWaitMs / 1000} s${args["no-backoff"] ? ", --no-backoff" : ""}), ` +
+      `messages handled ${handledTotal} for ${N} published (${handledTotal - N} redeliveries processed again)`,
+  );
 
   // ── verification ──
   console.log("");
@@ -948,7 +1060,7 @@ let code = 1;
 try {
   code = await main();
 } catch (err) {
-  console.error("benchmark failed:", err);
+  console.error(`benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   code = 1;
 } finally {
   await cleanup();
