@@ -22,14 +22,14 @@ export interface ConsumerStats {
 }
 
 export async function ensureConsumer(nats: NatsHandle, cfg: Config["ingest"]): Promise<void> {
-  const backoff = [1_000, 5_000, 15_000, 30_000, 60_000].slice(0, Math.max(1, cfg.maxDeliver - 1)).map((ms) => nanos(ms));
+  // no `backoff` list: JetStream applies its first value as the ack wait of the first delivery,
+  // which redelivers batches that are merely slow. Retries are paced by nak(delay) instead.
   const config = {
     durable_name: cfg.consumer,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(cfg.ackWaitMs),
     max_deliver: cfg.maxDeliver,
-    backoff,
     filter_subject: `${nats.subjectPrefix}.>`,
     max_ack_pending: Math.max(cfg.batchSize * 4, 1_000),
   };
@@ -38,7 +38,6 @@ export async function ensureConsumer(nats: NatsHandle, cfg: Config["ingest"]): P
     await nats.jsm.consumers.update(nats.stream, cfg.consumer, {
       ack_wait: config.ack_wait,
       max_deliver: config.max_deliver,
-      backoff: config.backoff,
       max_ack_pending: config.max_ack_pending,
     });
   } catch (err) {
