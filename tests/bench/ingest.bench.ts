@@ -1,7 +1,7 @@
 /**
  * Ingest benchmark: NATS JetStream → IngestConsumer → pipeline → a fresh embedded TimescaleDB.
  *
- *   bun run bench:ingest [--events N] [--batch-size B] [--no-backoff]
+ *   bun run bench:ingest [--events N] [--batch-size B]
  *   (N default 200,000; B = INGEST_BATCH_SIZE, default 500; NATS_URL defaults to nats://127.0.0.1:4222)
  *
  * What it does, in one run:
@@ -21,15 +21,12 @@
  * Exit code 1 when the stored / dead-lettered counts are not exactly the expected ones.
  * Stream, subject prefix and consumer names are unique per run; everything is deleted at the end.
  *
- * Known at the time of writing (both in the report of the first runs):
- * - with the default batch of 500 the embedded engine crashes: @electric-sql/pglite-socket 0.0.19 hands
- *   each TCP read to PGlite as if it were whole messages, so one statement over ~64 KB (a batch's
- *   `insert into events`, ~420 B/event) kills it (upstream electric-sql/pglite#775, fixed by #873);
- *   `--batch-size 100` stays under it;
- * - ensureConsumer's backoff starts at 1 s, and the server then uses 1 s as ack_wait (NATS_ACK_WAIT_MS
- *   is ignored): messages held longer than 1 s are redelivered, and a redelivered invalid event is
- *   dead-lettered twice (exit 1). `--no-backoff` removes the backoff from the bench's consumer after
- *   the worker created it, to measure throughput without that bug.
+ * Known at the time of writing: with the default batch of 500 the embedded engine crashes.
+ * @electric-sql/pglite-socket 0.0.19 hands each TCP read to PGlite as if it held whole messages, so one
+ * statement over ~64 KB (a batch's `insert into events`, ~420 B/event) kills it (upstream
+ * electric-sql/pglite#775, fixed by #873); `--batch-size 100` stays under it. The bench says so and
+ * exits 1 instead of waiting. It also prints the consumer's effective ack_wait and how many messages
+ * were processed more than once (a redelivered invalid event is dead-lettered twice: exit 1).
  * The time breakdown comes from bench-only wrappers (sql proxy, pipeline.process, the privacy step,
  * dead-letter publishes, metric updates); event-loop waits show up in whatever was being awaited.
  */
@@ -58,8 +55,6 @@ const { values: args } = parseArgs({
   options: {
     events: { type: "string", default: "200000" },
     "batch-size": { type: "string", default: "500" },
-    /** work around ensureConsumer's backoff (its first step, 1 s, overrides ack_wait): see the report */
-    "no-backoff": { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -740,15 +735,13 @@ function instrumentSql(sql: Sql): Sql {
 function instrumentNatsAndMetrics(h: NatsHandle, metrics: Metrics): void {
   const publish = h.js.publish.bind(h.js);
   const dlq = `${h.subjectPrefix}.dlq.`;
-  h.js.publish = (async (subject: string, ...rest: Parameters<typeof publish> extends [string, ...infer R] ? R : never) => {
+  h.js.publish = ((subject: string, ...rest: Parameters<typeof publish> extends [string, ...infer R] ? R : never) => {
     if (!subject.startsWith(dlq)) return publish(subject, ...rest);
     const t0 = performance.now();
-    try {
-      return await publish(subject, ...rest);
-    } finally {
+    return publish(subject, ...rest).finally(() => {
       prof.dlqMs += performance.now() - t0;
       prof.dlqCount += 1;
-    }
+    });
   }) as typeof h.js.publish;
   for (const m of [metrics.ingestEvents, metrics.deadLetters, metrics.dedupLookups] as Array<{ inc: (...a: never[]) => void }>) {
     const inc = m.inc.bind(m) as (...a: unknown[]) => void;
@@ -891,10 +884,6 @@ async function main(): Promise<number> {
   instrumentPipeline(ingest);
   worker = new IngestConsumer({ nats, pipeline: ingest, cfg: config.ingest, logger, metrics });
   await worker.start();
-  if (args["no-backoff"]) {
-    // bench-only workaround: ensureConsumer's backoff [1 s, …] makes the server override ack_wait with 1 s
-    await nats.jsm.consumers.update(config.nats.stream, config.ingest.consumer, { ack_wait: nanos(config.ingest.ackWaitMs), backoff: [] });
-  }
   const consumerInfo0 = await nats.jsm.consumers.info(config.nats.stream, config.ingest.consumer);
   const effectiveAckWaitS = (consumerInfo0.config.ack_wait ?? 0) / 1e9;
 
@@ -1047,7 +1036,7 @@ async function main(): Promise<number> {
   console.log(`  dedup cache: ${dedup.hits} hits / ${dedup.misses} misses; consumer stats ${JSON.stringify(worker.stats)}`);
   const handledTotal = worker.stats.acked + worker.stats.terminated;
   console.log(
-    `  JetStream: effective ack_wait ${effectiveAckWaitS} s (NATS_ACK_WAIT_MS ${config.ingest.ackWaitMs / 1000} s${args["no-backoff"] ? ", --no-backoff" : ""}), ` +
+    `  JetStream: effective ack_wait ${effectiveAckWaitS} s (NATS_ACK_WAIT_MS ${config.ingest.ackWaitMs / 1000} s), ` +
       `messages handled ${handledTotal} for ${N} published (${handledTotal - N} redeliveries processed again)`,
   );
 
