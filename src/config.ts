@@ -240,3 +240,16 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 export function processEnv(): Record<string, string | undefined> {
   return { ...process.env };
 }
+
+/** loadConfig for entry points: a ConfigError becomes one fatal line (via `report`) and exit code 1 */
+export function loadConfigOrExit(report: (fields: Record<string, unknown>, message: string) => void, exit: (code: number) => never): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      report({ variables: err.variables }, err.message);
+      return exit(1);
+    }
+    throw err;
+  }
+}

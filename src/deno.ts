@@ -5,10 +5,10 @@
  * SIGTERM/SIGINT → stop accepting, finish in-flight requests, close deps, within SHUTDOWN_TIMEOUT_MS.
  */
 import { createApp } from "./app.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { loadConfigOrExit } from "./config.ts";
 import { buildDeps, closeDeps } from "./deps.ts";
 import { onShutdown } from "./shutdown.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger, fatalLine } from "./logger.ts";
 
 /** the part of the Deno namespace this file uses (the project typechecks against Bun's types) */
 declare const Deno: {
@@ -22,16 +22,7 @@ declare const Deno: {
 };
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      createLogger({ level: "fatal", format: "json" }).fatal({ variables: err.variables }, err.message);
-      Deno.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(fatalLine, (code) => Deno.exit(code));
   const logger = createLogger(config.log);
   if (!config.db.url) {
     logger.fatal(

@@ -48,3 +48,8 @@ export function createLogger(opts: LoggerOptions): Logger {
   }
   return pino(base);
 }
+
+/** log a fatal start-up error as one JSON line (before the configured logger exists) */
+export function fatalLine(fields: Record<string, unknown>, message: string): void {
+  createLogger({ level: "fatal", format: "json" }).fatal(fields, message);
+}

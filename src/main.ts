@@ -3,23 +3,14 @@
  * within SHUTDOWN_TIMEOUT_MS (then exit anyway, non-zero).
  */
 import { createApp } from "./app.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { loadConfigOrExit } from "./config.ts";
 import { buildDeps, closeDeps } from "./deps.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger, fatalLine } from "./logger.ts";
 import { onShutdown } from "./shutdown.ts";
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      createLogger({ level: "fatal", format: "json" }).fatal({ variables: err.variables }, err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(fatalLine, (code) => process.exit(code));
   const logger = createLogger(config.log);
   const started = performance.now();
   const deps = await buildDeps(config, { logger, defaultMetrics: true });

@@ -1,21 +1,11 @@
 /** `bun run migrate`: apply migrations and re-apply the idempotent SQL, then exit. */
-import { ConfigError, loadConfig } from "../config.ts";
-import { createLogger } from "../logger.ts";
+import { loadConfigOrExit } from "../config.ts";
+import { createLogger, fatalLine } from "../logger.ts";
 import { createSql } from "./client.ts";
 import { EmbeddedEngine } from "./embedded/manager.ts";
 import { migrate, migrateSettings } from "./migrate.ts";
 
-const config = (() => {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      createLogger({ level: "fatal", format: "json" }).fatal({ variables: err.variables }, err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
-})();
+const config = loadConfigOrExit(fatalLine, (code) => process.exit(code));
 const logger = createLogger(config.log);
 let engine: EmbeddedEngine | undefined;
 let url = config.db.url;
