@@ -21,11 +21,7 @@
  * Exit code 1 when the stored / dead-lettered counts are not exactly the expected ones.
  * Stream, subject prefix and consumer names are unique per run; everything is deleted at the end.
  *
- * Known at the time of writing: with the default batch of 500 the embedded engine crashes.
- * @electric-sql/pglite-socket 0.0.19 hands each TCP read to PGlite as if it held whole messages, so one
- * statement over ~64 KB (a batch's `insert into events`, ~420 B/event) kills it (upstream
- * electric-sql/pglite#775, fixed by #873); `--batch-size 100` stays under it. The bench says so and
- * exits 1 instead of waiting. It also prints the consumer's effective ack_wait and how many messages
+ * If the embedded engine dies during the run the bench says so and exits 1 instead of waiting. It also prints the consumer's effective ack_wait and how many messages
  * were processed more than once (a redelivered invalid event is dead-lettered twice: exit 1).
  * The time breakdown comes from bench-only wrappers (sql proxy, pipeline.process, the privacy step,
  * dead-letter publishes, metric updates); event-loop waits show up in whatever was being awaited.
@@ -808,8 +804,7 @@ function printTable(rows: Row[]): void {
 
 function engineDied(eng: EmbeddedEngine): Error {
   return new Error(
-    `the embedded engine died during the run (restarts: ${eng.status().restarts}; its stderr is above). ` +
-      "With @electric-sql/pglite-socket 0.0.19 a wire-protocol message larger than ~64 KB (one batch's insert) crashes it: try a smaller --batch-size",
+    `the embedded engine died during the run (restarts: ${eng.status().restarts}; its stderr is above)`,
   );
 }
 

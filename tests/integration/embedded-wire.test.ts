@@ -1,0 +1,93 @@
+/**
+ * The embedded engine's wire front (src/db/embedded/wire.ts) on an engine of its own, so the test can
+ * open and drop connections without touching the suite's shared one.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { EmbeddedEngine } from "../../src/db/embedded/manager.ts";
+import { createLogger } from "../../src/logger.ts";
+
+let engine: EmbeddedEngine;
+let dir: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "pulse-wire-"));
+  engine = new EmbeddedEngine({ dataDir: join(dir, "db"), port: 0, logger: createLogger({ level: "silent", format: "json" }) });
+  await engine.start();
+}, 60_000);
+afterAll(async () => {
+  await engine.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function client() {
+  return postgres(engine.url, { max: 1, onnotice: () => {} });
+}
+
+describe("embedded engine wire protocol", () => {
+  test("a statement of several megabytes (many TCP reads) is answered and the engine stays up", async () => {
+    const sql = client();
+    try {
+      const big = "x".repeat(3 * 1024 * 1024);
+      const [row] = await sql`select length(${big}::text) as n`;
+      expect(row!.n).toBe(3 * 1024 * 1024);
+      // a 2,000-row unnest insert, the shape the ingest batch uses
+      await sql`create table wide (id int, body text)`;
+      const ids = Array.from({ length: 2_000 }, (_, i) => String(i));
+      const bodies = ids.map((i) => `row-${i}-${"y".repeat(400)}`);
+      await sql`insert into wide select * from unnest(${ids}::text[]::int[], ${bodies}::text[])`;
+      const [count] = await sql`select count(*)::int as n, sum(length(body))::int as len from wide`;
+      expect(count).toEqual({ n: 2_000, len: bodies.reduce((a, b) => a + b.length, 0) });
+      expect(engine.status()).toMatchObject({ state: "up", restarts: 0 });
+    } finally {
+      await sql.end();
+    }
+  }, 30_000);
+
+  test("a client that disconnects inside a transaction leaves no transaction, role or setting behind", async () => {
+    const first = client();
+    await first`create table if not exists kept (v int)`;
+    const open = first.begin(async (tx) => {
+      await tx`insert into kept values (1)`;
+      await tx`set local application_name = 'first-client'`;
+      await tx`select set_config('app.tenant_id', 'leaked', false)`;
+      await new Promise(() => {}); // never commits
+    });
+    open.catch(() => {});
+    await Bun.sleep(200);
+    await first.end({ timeout: 0 });
+
+    const second = client();
+    try {
+      const [state] = await second`select current_setting('app.tenant_id', true) as tenant, current_user as who, (select count(*)::int from kept) as kept`;
+      expect(state).toEqual({ tenant: "", who: "postgres", kept: 0 });
+      // and it is not inside the abandoned transaction: a commit of its own is visible to a third client
+      await second`insert into kept values (2)`;
+    } finally {
+      await second.end();
+    }
+    const third = client();
+    try {
+      expect([...(await third`select v from kept`)]).toEqual([{ v: 2 }]);
+    } finally {
+      await third.end();
+    }
+  }, 30_000);
+
+  test("a second client waits for the first to leave and is then served", async () => {
+    const a = client();
+    const b = client();
+    try {
+      await a`select 1`;
+      const waiting = b`select 2 as v`;
+      const early = await Promise.race([waiting.then(() => "served"), Bun.sleep(300).then(() => "waiting")]);
+      expect(early).toBe("waiting");
+      await a.end();
+      expect([...(await waiting)]).toEqual([{ v: 2 }]);
+    } finally {
+      await b.end();
+    }
+  }, 30_000);
+});

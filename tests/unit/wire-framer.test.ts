@@ -1,0 +1,73 @@
+import { describe, expect, test } from "bun:test";
+import { MessageFramer } from "../../src/db/embedded/wire.ts";
+
+function startup(): Buffer {
+  const body = Buffer.from("\0\x03\0\0user\0postgres\0\0", "latin1");
+  const b = Buffer.alloc(4 + body.length);
+  b.writeInt32BE(4 + body.length, 0);
+  body.copy(b, 4);
+  return b;
+}
+function sslRequest(): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeInt32BE(8, 0);
+  b.writeInt32BE(80877103, 4);
+  return b;
+}
+function typed(type: string, payload: Buffer): Buffer {
+  const b = Buffer.alloc(5 + payload.length);
+  b.write(type, 0, "latin1");
+  b.writeInt32BE(4 + payload.length, 1);
+  payload.copy(b, 5);
+  return b;
+}
+
+describe("wire MessageFramer", () => {
+  test("holds back a typed message until every byte of it has arrived, then releases it whole", () => {
+    const f = new MessageFramer();
+    f.push(startup());
+    expect(f.takeStartup()).toEqual(startup());
+    const query = typed("Q", Buffer.from(`${"x".repeat(200_000)}\0`));
+    // delivered in 64 KB reads, as TCP does
+    for (let i = 0; i < query.length; i += 65_536) {
+      f.push(query.subarray(i, Math.min(query.length, i + 65_536)));
+      if (i + 65_536 < query.length) expect(f.take()).toBeUndefined();
+    }
+    expect(f.take()).toEqual(query);
+    expect(f.take()).toBeUndefined();
+  });
+
+  test("releases every complete message of a read together and keeps the incomplete tail", () => {
+    const f = new MessageFramer();
+    f.push(startup());
+    f.takeStartup();
+    const parse = typed("P", Buffer.from("\0select 1\0\0\0"));
+    const sync = typed("S", Buffer.alloc(0));
+    const next = typed("Q", Buffer.from("select 2\0"));
+    f.push(Buffer.concat([parse, sync, next.subarray(0, 3)]));
+    expect(f.take()).toEqual(Buffer.concat([parse, sync]));
+    f.push(next.subarray(3));
+    expect(f.take()).toEqual(next);
+  });
+
+  test("treats an SSL request as a startup-phase packet and the following startup packet too", () => {
+    const f = new MessageFramer();
+    const s = startup();
+    f.push(Buffer.concat([sslRequest(), s.subarray(0, 5)]));
+    expect(f.takeStartup()).toEqual(sslRequest());
+    expect(f.inStartup).toBe(true);
+    expect(f.takeStartup()).toBeUndefined();
+    f.push(s.subarray(5));
+    expect(f.takeStartup()).toEqual(s);
+    expect(f.inStartup).toBe(false);
+  });
+
+  test("rejects a length below the 4-byte minimum instead of waiting forever", () => {
+    const f = new MessageFramer();
+    f.push(startup());
+    f.takeStartup();
+    const bad = Buffer.from([0x51, 0, 0, 0, 2]);
+    f.push(bad);
+    expect(() => f.take()).toThrow(/bad message length 2/);
+  });
+});
