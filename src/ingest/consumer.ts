@@ -149,6 +149,7 @@ export class IngestConsumer {
           expectedTenant: m.subject.split(".")[1] ?? null,
           transport: "nats" as const,
           subject: m.subject,
+          stream: this.o.nats.stream,
           streamSequence: m.seq,
         })),
       );

@@ -210,7 +210,7 @@ ingestRoutes.post("/v1/events", requireRole("ingest", "admin"), async (c) => {
   if (inputs.length > deps.config.ingest.httpMaxEvents) {
     return problem(c, 413, `a batch holds at most ${deps.config.ingest.httpMaxEvents} events (got ${inputs.length})`);
   }
-  const msgs: IncomingMessage[] = inputs.map((input) => ({ input, expectedTenant: tenantId, transport: "http", subject: null, streamSequence: null }));
+  const msgs: IncomingMessage[] = inputs.map((input) => ({ input, expectedTenant: tenantId, transport: "http", subject: null, stream: null, streamSequence: null }));
   try {
     const outcomes = await deps.ingest.process(msgs);
     return c.json(

@@ -1,27 +1,17 @@
 /**
  * The ingest pipeline shared by NATS and HTTP: validate (fail-closed) → dedup → anonymise → one
- * transaction per batch (events, side tables, counters, dead letters) → remember → publish dead
+ * statement per batch (events, order lines, side tables, counters, dead letters) → remember → publish dead
  * letters. Every input ends as exactly one outcome: accepted, duplicate or rejected (dead-lettered).
  * A transient database failure throws DatabaseUnavailableError and commits nothing: the caller
  * retries the whole batch (NATS nak) or answers 503 (HTTP).
  */
-import type { Sql, TxSql } from "../db/client.ts";
+import type { Sql } from "../db/client.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { redactPayload, redactText } from "./anonymise.ts";
 import { type DbBreaker, isTransientDbError } from "./breaker.ts";
 import type { DedupCache } from "./dedup.ts";
-import {
-  addCounters,
-  advanceSequences,
-  type DeadLetterRow,
-  eventKey,
-  insertDeadLetters,
-  insertEvents,
-  lastTimes,
-  upsertCustomers,
-  upsertItems,
-} from "./ingest.queries.ts";
+import { type BatchResult, type DeadLetterRow, eventKey, writeBatch } from "./ingest.queries.ts";
 import type { EventRow, FieldIssue, RejectReason, ValidEvent } from "./types.ts";
 import { validateEvent } from "./validate.ts";
 
@@ -31,6 +21,8 @@ export interface IncomingMessage {
   expectedTenant: string | null;
   transport: "nats" | "http";
   subject: string | null;
+  /** JetStream stream and sequence (nats transport; null over HTTP) */
+  stream: string | null;
   streamSequence: number | null;
 }
 
@@ -102,6 +94,7 @@ export class IngestPipeline {
             payload: j.payload === undefined ? undefined : redactPayload(j.payload),
             payload_excerpt: j.excerpt === null ? null : redactText(j.excerpt),
             transport: m.transport,
+            stream: m.stream,
             stream_sequence: m.streamSequence,
           },
         });
@@ -155,36 +148,31 @@ export class IngestPipeline {
     return outcomes;
   }
 
-  /** one transaction; on a data error, split the batch to isolate the bad events */
+  /** one statement (its own transaction); on a data error, split the batch to isolate the bad events */
   private async write(
     candidates: Candidate[],
     deadLetters: DeadLetterRow[],
     earlyDuplicates: Map<string, number>,
     msgs: IncomingMessage[],
-  ): Promise<{ inserted: Set<string>; outOfOrder: Set<string>; splitRejects: Map<number, DeadLetterRow> }> {
-    const inserted = new Set<string>();
-    const outOfOrder = new Set<string>();
+  ): Promise<BatchResult & { splitRejects: Map<number, DeadLetterRow> }> {
     const splitRejects = new Map<number, DeadLetterRow>();
     try {
-      await this.o.sql.begin(async (tx) => {
-        await this.writeTx(tx, candidates, deadLetters, earlyDuplicates, inserted, outOfOrder);
-      });
-      return { inserted, outOfOrder, splitRejects };
+      const r = await writeBatch(this.o.sql, { events: candidates.map((c) => c.row), deadLetters, earlyDuplicates });
+      return { ...r, splitRejects };
     } catch (err) {
       // only a data problem of some row (SQLSTATE class 22 data exception, 23 integrity) is isolated;
       // anything else (a transient failure, or a bug such as a bad cast) fails the batch for a retry
       if (!isDataError(err) || candidates.length === 0) throw err;
       this.o.logger.warn({ err: (err as Error).message, batch: candidates.length }, "batch failed for a data reason; splitting it");
     }
-    inserted.clear();
-    outOfOrder.clear();
-    await this.o.sql.begin(async (tx) => {
-      await insertDeadLetters(tx, deadLetters);
-      await addCounters(tx, [...earlyDuplicates].map(([tenant_id, n]) => ({ tenant_id, accepted: 0, duplicates: n, out_of_order: 0 })));
-    });
+    const inserted = new Set<string>();
+    const outOfOrder = new Set<string>();
+    await writeBatch(this.o.sql, { events: [], deadLetters, earlyDuplicates });
     const bisect = async (part: Candidate[]): Promise<void> => {
       try {
-        await this.o.sql.begin(async (tx) => this.writeTx(tx, part, [], new Map(), inserted, outOfOrder));
+        const r = await writeBatch(this.o.sql, { events: part.map((c) => c.row), deadLetters: [], earlyDuplicates: new Map() });
+        for (const k of r.inserted) inserted.add(k);
+        for (const k of r.outOfOrder) outOfOrder.add(k);
       } catch (err) {
         if (!isDataError(err)) throw err;
         if (part.length === 1) {
@@ -202,9 +190,10 @@ export class IngestPipeline {
             payload: redactPayload(typeof m.input === "object" && !(m.input instanceof Uint8Array) ? m.input : safeParse(m.input)),
             payload_excerpt: null,
             transport: m.transport,
+            stream: m.stream,
             stream_sequence: m.streamSequence,
           };
-          await this.o.sql.begin(async (tx) => insertDeadLetters(tx, [dl]));
+          await writeBatch(this.o.sql, { events: [], deadLetters: [dl], earlyDuplicates: new Map() });
           splitRejects.set(c.index, dl);
           return;
         }
@@ -216,65 +205,11 @@ export class IngestPipeline {
     await bisect(candidates);
     return { inserted, outOfOrder, splitRejects };
   }
-
-  private async writeTx(
-    tx: TxSql,
-    candidates: Candidate[],
-    deadLetters: DeadLetterRow[],
-    earlyDuplicates: Map<string, number>,
-    inserted: Set<string>,
-    outOfOrder: Set<string>,
-  ) {
-    const rows = candidates.map((c) => c.row);
-    const seqKeys = uniqueBy(rows.map((r) => ({ tenant_id: r.tenant_id, source: r.source })), (k) => `${k.tenant_id}\u0000${k.source}`);
-    const last = await lastTimes(tx, seqKeys);
-    const marked = rows.map((r) => {
-      const k = `${r.tenant_id}\u0000${r.source}`;
-      const prev = last.get(k);
-      const ooo = prev !== undefined && r.time < prev;
-      if (!prev || r.time > prev) last.set(k, r.time);
-      return { ...r, out_of_order: ooo };
-    });
-    const newKeys = await insertEvents(tx, marked);
-    await advanceSequences(
-      tx,
-      seqKeys.map((k) => ({ ...k, last_time: last.get(`${k.tenant_id}\u0000${k.source}`)! })),
-    );
-    const fresh = marked.filter((r) => newKeys.has(eventKey(r.tenant_id, r.event_id, r.time)));
-    await upsertItems(tx, fresh.filter((r) => r.type === "item.upserted" && r.item_id));
-    await upsertCustomers(tx, fresh.filter((r) => r.type === "customer.registered" && r.customer_id));
-
-    const perTenant = new Map<string, { tenant_id: string; accepted: number; duplicates: number; out_of_order: number }>();
-    for (const [tenant_id, n] of earlyDuplicates) perTenant.set(tenant_id, { tenant_id, accepted: 0, duplicates: n, out_of_order: 0 });
-    for (const r of marked) {
-      const c = perTenant.get(r.tenant_id) ?? { tenant_id: r.tenant_id, accepted: 0, duplicates: 0, out_of_order: 0 };
-      const key = eventKey(r.tenant_id, r.event_id, r.time);
-      if (newKeys.has(key)) {
-        c.accepted += 1;
-        if (r.out_of_order) {
-          c.out_of_order += 1;
-          outOfOrder.add(key);
-        }
-        inserted.add(key);
-      } else {
-        c.duplicates += 1;
-      }
-      perTenant.set(r.tenant_id, c);
-    }
-    await addCounters(tx, [...perTenant.values()]);
-    await insertDeadLetters(tx, deadLetters);
-  }
 }
 
 export function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === "string" && /^(22|23)/.test(code) && !isTransientDbError(err);
-}
-
-function uniqueBy<T>(xs: T[], key: (x: T) => string): T[] {
-  const seen = new Map<string, T>();
-  for (const x of xs) if (!seen.has(key(x))) seen.set(key(x), x);
-  return [...seen.values()];
 }
 
 function safeParse(input: unknown): unknown {

@@ -46,13 +46,14 @@ describe("embedded engine wire protocol", () => {
     }
   }, 30_000);
 
-  test("a client that disconnects inside a transaction leaves no transaction, role or setting behind", async () => {
+  test("a client that disconnects inside a transaction leaves no transaction, setting or prepared statement behind", async () => {
     const first = client();
     await first`create table if not exists kept (v int)`;
+    // session-level state outside any transaction: survives a ROLLBACK, only DISCARD ALL clears it
+    await first`select set_config('app.tenant_id', 'leaked', false)`;
+    await first`prepare leaked_plan as select 1`;
     const open = first.begin(async (tx) => {
       await tx`insert into kept values (1)`;
-      await tx`set local application_name = 'first-client'`;
-      await tx`select set_config('app.tenant_id', 'leaked', false)`;
       await new Promise(() => {}); // never commits
     });
     open.catch(() => {});
@@ -63,6 +64,8 @@ describe("embedded engine wire protocol", () => {
     try {
       const [state] = await second`select current_setting('app.tenant_id', true) as tenant, current_user as who, (select count(*)::int from kept) as kept`;
       expect(state).toEqual({ tenant: "", who: "postgres", kept: 0 });
+      const [plans] = await second`select count(*)::int as n from pg_prepared_statements where name = 'leaked_plan'`;
+      expect(plans!.n).toBe(0);
       // and it is not inside the abandoned transaction: a commit of its own is visible to a third client
       await second`insert into kept values (2)`;
     } finally {

@@ -177,7 +177,9 @@ export class WireServer {
       // clean the session for the next client, after whatever this one had in flight
       const done = chain
         .catch((err) => this.opts.onError?.(err))
-        .then(() => this.opts.db.exec("ROLLBACK; DISCARD ALL"))
+        // two calls: a multi-statement string is one implicit transaction, where DISCARD ALL cannot run
+        .then(() => this.opts.db.exec("ROLLBACK"))
+        .then(() => this.opts.db.exec("DISCARD ALL"))
         .catch((err) => this.opts.onError?.(err));
       void done.then(() => {
         if (this.active === socket) this.active = undefined;

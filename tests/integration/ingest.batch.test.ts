@@ -1,0 +1,100 @@
+/**
+ * The one-statement batch write (src/ingest/ingest.queries.ts writeBatch) through the real pipeline:
+ * a full default-size batch, order lines, in-batch ordering rules and idempotent dead letters.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import type { Deps } from "../../src/deps.ts";
+import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
+import { getTestDeps } from "../helpers/deps.ts";
+import { customerRegistered, orderCompleted, pageViewed } from "../helpers/events.ts";
+
+let deps: Deps;
+beforeAll(async () => {
+  deps = await getTestDeps();
+});
+
+function viaNats(tenantId: string, events: unknown[], stream = "BATCH_TEST", firstSeq = 1): IncomingMessage[] {
+  return events.map((e, i) => ({
+    input: JSON.stringify(e),
+    expectedTenant: tenantId,
+    transport: "nats",
+    subject: `analytics.${tenantId}.${(e as { type?: string }).type ?? "x"}`,
+    stream,
+    streamSequence: firstSeq + i,
+  }));
+}
+
+describe("batch write", () => {
+  test("a 500-event batch (the default batch size, ~200 KB in one statement) is stored whole", async () => {
+    const t = crypto.randomUUID();
+    const base = Date.now() - 3_600_000;
+    const events = Array.from({ length: 500 }, (_, i) =>
+      i % 2 === 0
+        ? orderCompleted(t, { time: new Date(base + i * 1000).toISOString() })
+        : pageViewed(t, { time: new Date(base + i * 1000).toISOString() }),
+    );
+    const outcomes = await deps.ingest.process(viaNats(t, events));
+    expect(outcomes.filter((o) => o.status === "accepted")).toHaveLength(500);
+    const [row] = await deps.sql`select count(*)::int as n, count(*) filter (where type = 'order.completed')::int as orders from events where tenant_id = ${t}`;
+    expect(row).toEqual({ n: 500, orders: 250 });
+    // 250 orders × 2 lines each
+    const [lines] = await deps.sql`select count(*)::int as n from order_lines where tenant_id = ${t}`;
+    expect(lines!.n).toBe(500);
+  }, 30_000);
+
+  test("an order's lines are stored once, with the discount shared so the net lines add up to the total", async () => {
+    const t = crypto.randomUUID();
+    const order = orderCompleted(t);
+    await deps.ingest.process(viaNats(t, [order]));
+    // a redelivery stores neither the event nor its lines again
+    await deps.ingest.process(viaNats(t, [order]));
+    const rows = await deps.sql`
+      select line_no, item_id, quantity, unit_price_minor, line_minor, net_line_minor, order_id, channel, currency, customer_id
+        from order_lines where tenant_id = ${t} order by line_no`;
+    // 2 × 2500 = 5000 and 1 × 1999 = 1999; discount 499 shared 356 / 143 (largest remainder) ⇒ 4644 + 1856 = 6500
+    expect([...rows]).toEqual([
+      { line_no: 1, item_id: "show-1", quantity: 2, unit_price_minor: "2500", line_minor: "5000", net_line_minor: "4644", order_id: (order.data as { order_id: string }).order_id, channel: "web", currency: "EUR", customer_id: "c-1" },
+      { line_no: 2, item_id: "tee-1", quantity: 1, unit_price_minor: "1999", line_minor: "1999", net_line_minor: "1856", order_id: (order.data as { order_id: string }).order_id, channel: "web", currency: "EUR", customer_id: "c-1" },
+    ]);
+  });
+
+  test("two registrations of one customer in a batch keep the earliest time and the newest email hash", async () => {
+    const t = crypto.randomUUID();
+    const first = customerRegistered(t, "c-9", { time: new Date(Date.now() - 600_000).toISOString() }, { email: "first@example.com" });
+    const second = customerRegistered(t, "c-9", { time: new Date(Date.now() - 60_000).toISOString() }, { email: "second@example.com" });
+    const outcomes = await deps.ingest.process(viaNats(t, [second, first]));
+    expect(outcomes.map((o) => o.status)).toEqual(["accepted", "accepted"]);
+    const rows = await deps.sql`select customer_id, email_hash, registered_at from customers where tenant_id = ${t}`;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.registered_at.toISOString()).toBe(first.time);
+    const [hashes] = await deps.sql`
+      select (select props ->> 'email_hash' from events where tenant_id = ${t} and event_id = ${second.id}) as newest`;
+    expect(rows[0]!.email_hash).toBe(hashes!.newest);
+  });
+
+  test("within one batch, an event older than an earlier one from the same source is out of order", async () => {
+    const t = crypto.randomUUID();
+    const late = pageViewed(t, { time: new Date(Date.now() - 60_000).toISOString() });
+    const early = pageViewed(t, { time: new Date(Date.now() - 120_000).toISOString() });
+    const other = pageViewed(t, { time: new Date(Date.now() - 180_000).toISOString(), source: "/another-source" });
+    const outcomes = await deps.ingest.process(viaNats(t, [late, early, other]));
+    expect(outcomes.map((o) => (o.status === "accepted" ? o.outOfOrder : o.status))).toEqual([false, true, false]);
+    const [seq] = await deps.sql`select last_time from ingest_sequence where tenant_id = ${t} and source = '/test-publisher'`;
+    expect(seq!.last_time.toISOString()).toBe(late.time);
+  });
+
+  test("the same JetStream message dead-lettered twice (redelivery after a crash) leaves one dead letter", async () => {
+    const t = crypto.randomUUID();
+    const bad = orderCompleted(t, {}, { total_minor: 1 });
+    const stream = `DLQ_IDEMP_${crypto.randomUUID().slice(0, 8)}`;
+    await deps.ingest.process(viaNats(t, [bad], stream, 77));
+    await deps.ingest.process(viaNats(t, [bad], stream, 77));
+    // the same bad event as another stream message (a publisher retry) is a second dead letter
+    await deps.ingest.process(viaNats(t, [bad], stream, 78));
+    const rows = await deps.sql`select stream, stream_sequence, reason from dead_letter_events where tenant_id = ${t} order by stream_sequence`;
+    expect([...rows]).toEqual([
+      { stream, stream_sequence: "77", reason: "invalid_data" },
+      { stream, stream_sequence: "78", reason: "invalid_data" },
+    ]);
+  });
+});
