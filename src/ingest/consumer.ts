@@ -83,7 +83,7 @@ export class IngestConsumer {
     clearInterval(this.pendingTimer);
     this.messages?.stop();
     await this.loop?.catch(() => undefined);
-    await this.flush();
+    await this.drain();
     this.o.logger.info(this.stats, "ingest consumer stopped");
   }
 
@@ -112,7 +112,7 @@ export class IngestConsumer {
         this.messages?.stop();
       }
       // messages fetched but not yet handed out are redelivered after ack_wait; flush what we hold
-      await this.flush();
+      await this.drain();
     }
   }
 
@@ -121,15 +121,31 @@ export class IngestConsumer {
     this.timer ??= setTimeout(() => void this.flush(), this.o.cfg.flushMs);
   }
 
+  /**
+   * Hand the buffered messages on as a batch. Its CPU part (validation) runs now, its write after the
+   * batch before it: one batch is written while the next is collected and validated. Resolves when
+   * the batch BEFORE this one is done, so at most two batches are held at a time.
+   */
   private flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.buffer.splice(0);
-    if (batch.length > 0) this.chain = this.chain.then(() => this.handle(batch));
-    return this.chain;
+    const before = this.chain;
+    if (batch.length > 0) {
+      const handle = this.handle(batch);
+      this.chain = before.then(handle);
+    }
+    return before;
   }
 
-  private async handle(batch: JsMsg[]): Promise<void> {
+  /** every batch handed on so far is written and acked (or nakked) */
+  private async drain(): Promise<void> {
+    await this.flush();
+    await this.chain;
+  }
+
+  /** prepare a batch now; the returned function writes it and acks (never rejects) */
+  private handle(batch: JsMsg[]): () => Promise<void> {
     const prefix = this.o.nats.subjectPrefix;
     const dlqPrefix = `${prefix}.dlq.`;
     const work: JsMsg[] = [];
@@ -141,9 +157,10 @@ export class IngestConsumer {
         work.push(m);
       }
     }
-    if (work.length === 0) return;
+    if (work.length === 0) return async () => {};
+    let prepared: ReturnType<IngestPipeline["prepare"]>;
     try {
-      const outcomes = await this.o.pipeline.process(
+      prepared = this.o.pipeline.prepare(
         work.map((m) => ({
           input: m.data,
           expectedTenant: m.subject.split(".")[1] ?? null,
@@ -153,6 +170,18 @@ export class IngestConsumer {
           streamSequence: m.seq,
         })),
       );
+    } catch (err) {
+      this.o.logger.error({ err }, "ingest batch could not be prepared; nakked for redelivery");
+      for (const m of work) m.nak(2_000);
+      this.stats.nakked += work.length;
+      return async () => {};
+    }
+    return () => this.commit(work, prepared);
+  }
+
+  private async commit(work: JsMsg[], prepared: ReturnType<IngestPipeline["prepare"]>): Promise<void> {
+    try {
+      const outcomes = await this.o.pipeline.commit(prepared);
       outcomes.forEach((out, i) => {
         const m = work[i]!;
         if (out.status === "rejected") {

@@ -49,6 +49,17 @@ export interface PipelineOptions {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** a batch after prepare(): outcomes of the rejected and early duplicates known, the rest to write */
+export interface PreparedBatch {
+  msgs: IncomingMessage[];
+  started: number;
+  now: Date;
+  outcomes: Outcome[];
+  deadLetters: Array<{ index: number; row: DeadLetterRow }>;
+  valid: Array<{ index: number; event: ValidEvent; key: string }>;
+  earlyDuplicates: Map<string, number>;
+}
+
 interface Candidate {
   index: number;
   key: string;
@@ -58,7 +69,17 @@ interface Candidate {
 export class IngestPipeline {
   constructor(private readonly o: PipelineOptions) {}
 
+  /** validate, dedup and anonymise, then write: prepare() and commit() in one go */
   async process(msgs: IncomingMessage[]): Promise<Outcome[]> {
+    return this.commit(this.prepare(msgs));
+  }
+
+  /**
+   * The CPU part of a batch (validation, in-batch and LRU dedup), no I/O: a consumer can prepare the
+   * next batch while the previous one is being written. A duplicate the LRU has not seen yet (its
+   * batch not committed) is still caught by the table's unique key and counted as a duplicate.
+   */
+  prepare(msgs: IncomingMessage[]): PreparedBatch {
     const started = performance.now();
     const now = new Date();
     const outcomes: Outcome[] = new Array(msgs.length);
@@ -111,6 +132,12 @@ export class IngestPipeline {
       valid.push({ index, event: r.event, key });
     });
 
+    return { msgs, started, now, outcomes, deadLetters, valid, earlyDuplicates };
+  }
+
+  /** write a prepared batch (one statement), then remember its keys and publish its dead letters */
+  async commit(batch: PreparedBatch): Promise<Outcome[]> {
+    const { msgs, started, now, outcomes, deadLetters, valid, earlyDuplicates } = batch;
     const { inserted, outOfOrder, splitRejects } = await this.o.breaker.execute(async () => {
       const toRow = await this.o.privacy.prepare(
         valid.map((v) => v.event),
@@ -138,12 +165,15 @@ export class IngestPipeline {
     for (const d of deadLetters) this.o.metrics.deadLetters.inc({ reason: d.row.reason });
     this.o.metrics.ingestBatchSeconds.observe({ transport }, (performance.now() - started) / 1000);
 
-    if (this.o.publishDeadLetter) {
-      for (const d of deadLetters) {
-        await this.o.publishDeadLetter(d.row).catch((err) =>
-          this.o.logger.error({ err: (err as Error).message, reason: d.row.reason }, "could not publish a dead letter (it is stored)"),
-        );
-      }
+    const publish = this.o.publishDeadLetter;
+    if (publish) {
+      await Promise.all(
+        deadLetters.map((d) =>
+          publish(d.row).catch((err) =>
+            this.o.logger.error({ err: (err as Error).message, reason: d.row.reason }, "could not publish a dead letter (it is stored)"),
+          ),
+        ),
+      );
     }
     return outcomes;
   }

@@ -95,8 +95,8 @@ export function itemUpserted(tenantId: string, itemId: string, over: Partial<Clo
   );
 }
 
-export function customerRegistered(tenantId: string, customerId: string, over: Partial<CloudEvent> = {}): CloudEvent {
-  return envelope(tenantId, "customer.registered", { customer_id: customerId, email: "Bob@Example.com", name: "Bob Builder", ip: "192.0.2.10" }, over);
+export function customerRegistered(tenantId: string, customerId: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+  return envelope(tenantId, "customer.registered", { customer_id: customerId, email: "Bob@Example.com", name: "Bob Builder", ip: "192.0.2.10", ...data }, over);
 }
 
 /** the v1 (legacy) shape of the same order fact as orderCompleted(..., {lines: one line}) */

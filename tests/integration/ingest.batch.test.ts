@@ -68,7 +68,10 @@ describe("batch write", () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]!.registered_at.toISOString()).toBe(first.time);
     const [hashes] = await deps.sql`
-      select (select props ->> 'email_hash' from events where tenant_id = ${t} and event_id = ${second.id}) as newest`;
+      select (select props ->> 'email_hash' from events where tenant_id = ${t} and event_id = ${second.id}) as newest,
+             (select props ->> 'email_hash' from events where tenant_id = ${t} and event_id = ${first.id}) as oldest`;
+    // two different emails ⇒ two different hashes; the customer keeps the newer one
+    expect(hashes!.newest).not.toBe(hashes!.oldest);
     expect(rows[0]!.email_hash).toBe(hashes!.newest);
   });
 
