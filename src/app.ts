@@ -3,23 +3,38 @@
  * runs under Bun and Deno. Every error leaves as problem+json with the requestId; never a stack.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { secureHeaders } from "hono/secure-headers";
 import type { Deps } from "./deps.ts";
 import { healthRoutes } from "./health/health.routes.ts";
+import { adminRoutes } from "./admin/admin.routes.ts";
+import { authorize, operationResolver, publicRateLimit } from "./http/authorize.ts";
 import type { AppEnv } from "./http/env.ts";
+import { bodyLimits, corsAllowList, docsPage, inputBounds, responseHeaders } from "./http/hardening.ts";
+import { createRateLimiter, type RateLimiter } from "./http/ratelimit.ts";
 import { accessLog, authenticate, requestContext } from "./http/middleware.ts";
 import { fieldErrors, HttpProblem, problem } from "./http/problem.ts";
 import { whoamiRoutes } from "./http/whoami.routes.ts";
 import { ingestRoutes } from "./ingest/ingest.routes.ts";
 import { schemasRoutes } from "./ingest/schemas.routes.ts";
+import { revenueRoutes } from "./analytics/revenue.routes.ts";
+import { operationsRoutes } from "./analytics/operations.routes.ts";
+import { salesRoutes } from "./analytics/sales.routes.ts";
+import { funnelRoutes } from "./analytics/funnel.routes.ts";
+import { itemsRoutes } from "./analytics/items.routes.ts";
+import { realtimeRoutes } from "./analytics/realtime.routes.ts";
+import { customersRoutes } from "./analytics/customers.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
-export function createApp(deps: Deps) {
+export interface AppOptions {
+  /** the rate limiter (default: built from deps.config: Upstash, Redis or memory) */
+  rateLimiter?: RateLimiter;
+}
+
+export function createApp(deps: Deps, opts: AppOptions = {}) {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -36,6 +51,9 @@ export function createApp(deps: Deps) {
   app.use("*", requestContext);
   app.use("*", accessLog);
   app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-origin", xFrameOptions: "DENY" }));
+  app.use("*", responseHeaders);
+  const corsMiddleware = corsAllowList(deps.config.security.corsOrigins);
+  if (corsMiddleware) app.use("*", corsMiddleware);
   app.use(
     "*",
     methodNotAllowed({
@@ -51,7 +69,13 @@ export function createApp(deps: Deps) {
       onError: (c) => problem(c, 413, `the request body exceeds ${deps.config.bodyLimitBytes} bytes`),
     }),
   );
+  const limiter = opts.rateLimiter ?? createRateLimiter(deps.config, { logger: deps.logger, metrics: deps.metrics });
+  const operationOf = operationResolver(app);
+  app.use("*", publicRateLimit(limiter, deps.config.security.trustedProxies));
+  app.use("/v1/*", bodyLimits(deps.config, operationOf));
   app.use("/v1/*", authenticate);
+  app.use("/v1/*", authorize(app, limiter));
+  app.use("/v1/*", inputBounds(deps.config, operationOf));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -60,7 +84,7 @@ export function createApp(deps: Deps) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes);
+  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", revenueRoutes).route("/", operationsRoutes).route("/", salesRoutes).route("/", funnelRoutes).route("/", itemsRoutes).route("/", realtimeRoutes).route("/", customersRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -81,9 +105,15 @@ export function createApp(deps: Deps) {
       { name: "auth", description: "The identity behind a token" },
       { name: "ingest", description: "CloudEvents in (HTTP; NATS JetStream is the other door), dead letters and ingest statistics" },
       { name: "schemas", description: "The event catalog: JSON Schema of every event type and version" },
+      { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
+      {
+        name: "analytics",
+        description:
+          "Revenue, sales, customers, funnels, items, real-time and operations figures of your tenant. Common rules: [from, to) half-open ISO-8601 with offset, local DST-correct buckets in `timezone`, money in integer minor units with one row per currency, `as_of` and `watermark` on every answer, 504 past the statement timeout.",
+      },
     ],
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Pulse API" }));
+  app.get("/docs", docsPage({ url: "/openapi.json", title: "Pulse API" }));
 
   app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((err, c) => {

@@ -60,6 +60,9 @@ const schema = z
     UPSTASH_REDIS_REST_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     UPSTASH_REDIS_REST_TOKEN: optionalString,
     CACHE_TTL_SECONDS: int(1, 86_400).default(60),
+    ANALYTICS_CACHE_TTL_SECONDS: int(1, 86_400).default(60),
+    ANALYTICS_MAX_SPAN_DAYS: int(1, 3_650).default(400),
+    REALTIME_STREAM_INTERVAL_MS: int(100, 600_000).default(5_000),
 
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
@@ -73,6 +76,29 @@ const schema = z
     HEALTH_PROBE_TIMEOUT_MS: int(100, 5_000).default(2_000),
     SHUTDOWN_TIMEOUT_MS: int(1_000, 120_000).default(10_000),
     BODY_LIMIT_BYTES: int(1_024, 64 * 1024 * 1024).default(1024 * 1024),
+    BODY_LIMIT_SMALL_BYTES: int(1_024, 64 * 1024 * 1024).default(64 * 1024),
+    JSON_MAX_DEPTH: int(2, 1_000).default(32),
+    JSON_MAX_STRING_LENGTH: int(16, 16 * 1024 * 1024).default(16 * 1024),
+
+    RATE_LIMIT_ENABLED: bool.default(true),
+    RATE_LIMIT_READ_PER_MIN: int(1, 10_000_000).default(600),
+    RATE_LIMIT_EXPORT_PER_MIN: int(1, 10_000_000).default(20),
+    RATE_LIMIT_INGEST_PER_MIN: int(1, 10_000_000).default(1_200),
+    RATE_LIMIT_PUBLIC_PER_MIN: int(1, 10_000_000).default(600),
+    TRUSTED_PROXY: optionalString.pipe(
+      z
+        .string()
+        .transform((v) => v.split(",").map((x) => x.trim()).filter(Boolean))
+        .pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: "each entry must be an IP address or a CIDR range" })))
+        .optional(),
+    ),
+    CORS_ORIGINS: optionalString.pipe(
+      z
+        .string()
+        .transform((v) => v.split(",").map((x) => x.trim().replace(/\/$/, "")).filter(Boolean))
+        .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s,*]+$/, "each entry must be an origin like https://app.example.com")))
+        .optional(),
+    ),
   })
   .superRefine((env, ctx) => {
     if (env.UPSTASH_REDIS_REST_URL && !env.UPSTASH_REDIS_REST_TOKEN) {
@@ -138,6 +164,10 @@ export interface Config {
     upstash: { url: string; token: string } | undefined;
     ttlSeconds: number;
   };
+  /** analytics reads: cache TTL (± 10 % jitter) and the widest [from, to) accepted */
+  analytics: { cacheTtlSeconds: number; maxSpanDays: number };
+  /** GET /v1/realtime/stream: ms between two server-sent updates */
+  realtime: { streamIntervalMs: number };
   log: { level: string; format: "json" | "pretty" };
   auth: {
     jwtSecret: string | undefined;
@@ -148,7 +178,19 @@ export interface Config {
   };
   health: { probeTimeoutMs: number };
   shutdownTimeoutMs: number;
+  /** largest body of POST /v1/events (and the cap of every /v1 body) */
   bodyLimitBytes: number;
+  security: {
+    /** largest body of every other /v1 route (never above bodyLimitBytes) */
+    bodyLimitSmallBytes: number;
+    jsonMaxDepth: number;
+    jsonMaxStringLength: number;
+    rateLimit: { enabled: boolean; readPerMin: number; exportPerMin: number; ingestPerMin: number; publicPerMin: number };
+    /** proxies (IPs or CIDR ranges) whose X-Forwarded-For / X-Real-IP are believed; empty ⇒ none */
+    trustedProxies: string[];
+    /** origins allowed by CORS; empty ⇒ no CORS headers at all */
+    corsOrigins: string[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -222,6 +264,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
           : undefined,
       ttlSeconds: e.CACHE_TTL_SECONDS,
     },
+    analytics: { cacheTtlSeconds: e.ANALYTICS_CACHE_TTL_SECONDS, maxSpanDays: e.ANALYTICS_MAX_SPAN_DAYS },
+    realtime: { streamIntervalMs: e.REALTIME_STREAM_INTERVAL_MS },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === "development" ? "pretty" : "json") },
     auth: {
       jwtSecret: e.JWT_SECRET,
@@ -233,6 +277,20 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     health: { probeTimeoutMs: e.HEALTH_PROBE_TIMEOUT_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    security: {
+      bodyLimitSmallBytes: Math.min(e.BODY_LIMIT_SMALL_BYTES, e.BODY_LIMIT_BYTES),
+      jsonMaxDepth: e.JSON_MAX_DEPTH,
+      jsonMaxStringLength: e.JSON_MAX_STRING_LENGTH,
+      rateLimit: {
+        enabled: e.RATE_LIMIT_ENABLED,
+        readPerMin: e.RATE_LIMIT_READ_PER_MIN,
+        exportPerMin: e.RATE_LIMIT_EXPORT_PER_MIN,
+        ingestPerMin: e.RATE_LIMIT_INGEST_PER_MIN,
+        publicPerMin: e.RATE_LIMIT_PUBLIC_PER_MIN,
+      },
+      trustedProxies: e.TRUSTED_PROXY ?? [],
+      corsOrigins: e.CORS_ORIGINS ?? [],
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * buildDeps(config) → everything handlers and workers need, built once; closeDeps() undoes it in order.
  */
+import { bumpGeneration } from "./analytics/generation.ts";
 import { createCache, type Cache } from "./cache/index.ts";
 import type { Config } from "./config.ts";
 import { createSql, type Sql } from "./db/client.ts";
@@ -102,12 +103,12 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   });
   if (opts.runJobs ?? true) jobs.start();
 
-  const { breaker, dedup, ingest } = buildIngest({ config, logger, sql, metrics, nats });
+  const { breaker, dedup, ingest } = buildIngest({ config, logger, sql, metrics, nats, cache });
   return { config, logger, sql, readSql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest };
 }
 
 /** the ingest pipeline over a database handle (also used by tests with their own engine) */
-export function buildIngest(d: { config: Config; logger: Logger; sql: Sql; metrics: Metrics; nats: NatsHandle | undefined }) {
+export function buildIngest(d: { config: Config; logger: Logger; sql: Sql; metrics: Metrics; nats: NatsHandle | undefined; cache?: Cache }) {
   const breaker = new DbBreaker({
     failures: d.config.ingest.breakerFailures,
     halfOpenMs: d.config.ingest.breakerHalfOpenMs,
@@ -116,6 +117,7 @@ export function buildIngest(d: { config: Config; logger: Logger; sql: Sql; metri
   });
   const dedup = new DedupCache({ size: d.config.ingest.dedupSize, ttlMs: d.config.ingest.dedupTtlMs }, d.metrics);
   const nats = d.nats;
+  const cache = d.cache;
   const ingest = new IngestPipeline({
     sql: d.sql,
     logger: d.logger.child({ component: "ingest" }),
@@ -129,6 +131,8 @@ export function buildIngest(d: { config: Config; logger: Logger; sql: Sql; metri
       maxEventBytes: d.config.ingest.maxEventBytes,
     },
     publishDeadLetter: nats ? (row) => publishDeadLetter(nats, row) : undefined,
+    // new events make the tenants' cached analytics answers unreachable (src/analytics/generation.ts)
+    onCommitted: cache ? (tenantIds) => bumpGeneration(cache, tenantIds, { logger: d.logger }) : undefined,
   });
   return { breaker, dedup, ingest };
 }

@@ -3,29 +3,32 @@ import pretty from "pino-pretty";
 
 export type { Logger };
 
-/** Paths that must never reach a log line (tokens, contact data, network identity). */
-export const REDACT_PATHS = [
+/** keys whose values must never reach a log line, wherever they sit (up to four levels deep) */
+const SECRET_KEYS = [
   "authorization",
+  "cookie",
   "token",
+  "access_token",
+  "refresh_token",
+  "api_key",
   "password",
   "secret",
   "email",
   "ip",
   "user_agent",
+  "ua",
   "customer_name",
+  "full_name",
+];
+const DEPTHS = ["", "*.", "*.*.", "*.*.*."];
+
+/** Paths that must never reach a log line (tokens, contact data, network identity, people's names). */
+export const REDACT_PATHS = [
+  ...SECRET_KEYS.flatMap((k) => DEPTHS.map((d) => `${d}${k}`)),
+  // a person's name: top level, and the `name` of an event's data (customer.registered); item names
+  // elsewhere and `err.name` stay readable
   "name",
-  "*.authorization",
-  "*.token",
-  "*.password",
-  "*.secret",
-  "*.email",
-  "*.ip",
-  "*.user_agent",
-  "*.customer_name",
-  "req.headers.authorization",
-  "req.headers.cookie",
-  "headers.authorization",
-  "headers.cookie",
+  ...DEPTHS.slice(0, 3).map((d) => `${d}data.name`),
 ];
 
 export interface LoggerOptions {

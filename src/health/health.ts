@@ -4,6 +4,7 @@
  */
 import type { Deps } from "../deps.ts";
 import { listJobs, type JobStatus } from "../jobs/timescale-jobs.ts";
+import { analyticsCacheStatus } from "../analytics/cache.ts";
 import { timescaleVersion } from "./health.queries.ts";
 
 export type CheckStatus = "up" | "down";
@@ -69,11 +70,23 @@ export async function readiness(deps: Deps): Promise<Readiness> {
     }).then((c) => ["database", c]),
   );
 
+  // the service answers without its cache (analytics from the database, rate limits in memory):
+  // a cache that is down makes readiness degraded, never 503
   if (deps.cache.driver !== "memory") {
-    probes.push(probe(true, t, async () => {
+    probes.push(probe(false, t, async () => {
       await deps.cache.ping();
       return { driver: deps.cache.driver };
     }).then((c) => ["cache", c]));
+  }
+
+  // analytics reads bypass a failing cache (answering from the database): degraded, not down
+  {
+    const ac = analyticsCacheStatus(deps.cache);
+    deps.metrics.cacheDegraded.set(ac.degraded ? 1 : 0);
+    const check: Check = ac.degraded
+      ? { status: "down", required: false, latency_ms: 0, error: `analytics reads bypass the cache since ${ac.since}: ${ac.last_error}`, details: { driver: deps.cache.driver, degraded: true, since: ac.since } }
+      : { status: "up", required: false, latency_ms: 0, details: { driver: deps.cache.driver, degraded: false } };
+    probes.push(Promise.resolve(["analytics_cache", check]));
   }
 
   if (deps.nats) {
@@ -108,7 +121,8 @@ export async function readiness(deps: Deps): Promise<Readiness> {
     deps.metrics.timescaleJobFailed.set({ job_id: String(j.job_id), proc_name: j.proc }, j.failed || j.overdue ? 1 : 0);
   }
   const requiredDown = entries.some(([, c]) => c.required && c.status === "down");
-  const status = requiredDown ? "down" : failing.length > 0 || jobs.error ? "degraded" : "ok";
+  const optionalDown = entries.some(([, c]) => !c.required && c.status === "down");
+  const status = requiredDown ? "down" : failing.length > 0 || jobs.error || optionalDown ? "degraded" : "ok";
   return {
     status,
     timestamp: new Date().toISOString(),

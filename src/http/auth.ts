@@ -43,11 +43,25 @@ export interface JwtSettings {
   issuer?: string;
   audience?: string;
   clockToleranceS: number;
+  /**
+   * JWKS caching (jose's createRemoteJWKSet): keys are kept for cacheMaxAge (default 10 min); a token
+   * whose `kid` is not in the cached set makes jose refetch the set, at most once per cooldown
+   * (default 30 s), so a key rotation is picked up without a restart.
+   */
+  jwksCacheMaxAgeMs?: number;
+  jwksCooldownMs?: number;
+  jwksTimeoutMs?: number;
 }
 
 export function createJwtVerifier(s: JwtSettings): JwtVerifier {
   const hsKey = s.secret ? new TextEncoder().encode(s.secret) : undefined;
-  const jwks: JWTVerifyGetKey | undefined = s.jwksUrl ? createRemoteJWKSet(new URL(s.jwksUrl)) : undefined;
+  const jwks: JWTVerifyGetKey | undefined = s.jwksUrl
+    ? createRemoteJWKSet(new URL(s.jwksUrl), {
+        cacheMaxAge: s.jwksCacheMaxAgeMs ?? 600_000,
+        cooldownDuration: s.jwksCooldownMs ?? 30_000,
+        timeoutDuration: s.jwksTimeoutMs ?? 5_000,
+      })
+    : undefined;
   if (!hsKey && !jwks) throw new Error("no JWT secret or JWKS URL configured");
   const common = {
     issuer: s.issuer,

@@ -45,6 +45,12 @@ export interface PipelineOptions {
   limits: { maxFutureMs: number; retentionMs: number; maxEventBytes: number };
   /** publish a dead letter to <prefix>.dlq.<reason> (after commit); absent without NATS */
   publishDeadLetter?: (row: DeadLetterRow) => Promise<void>;
+  /**
+   * called after a commit that stored new events, with their tenants, before the batch's outcomes
+   * are returned (the analytics cache bumps the tenants' data generations: a read after a 202 or an
+   * ack is fresh); must not reject
+   */
+  onCommitted?: (tenantIds: string[]) => Promise<unknown>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -159,6 +165,11 @@ export class IngestPipeline {
       }
     }
     this.o.dedup.remember(valid.filter((v) => !splitRejects.has(v.index)).map((v) => v.key));
+    if (this.o.onCommitted && inserted.size > 0) {
+      const tenants = new Set<string>();
+      for (const v of valid) if (inserted.has(v.key)) tenants.add(v.event.tenantId);
+      await this.o.onCommitted([...tenants]);
+    }
 
     const transport = msgs[0]?.transport ?? "nats";
     for (const out of outcomes) this.o.metrics.ingestEvents.inc({ transport, outcome: out.status });

@@ -8,6 +8,8 @@ export interface Metrics {
   httpRequests: Counter<"method" | "route" | "status">;
   httpDuration: Histogram<"method" | "route" | "status">;
   cacheRequests: Counter<"result">;
+  cacheDegraded: Gauge;
+  analyticsQuerySeconds: Histogram<"operation" | "result">;
   timescaleJobFailed: Gauge<"job_id" | "proc_name">;
   timescaleJobRuns: Counter<"proc_name" | "result" | "runner">;
   embeddedRestarts: Gauge;
@@ -17,6 +19,8 @@ export interface Metrics {
   dedupLookups: Counter<"result">;
   breakerOpen: Gauge;
   consumerPending: Gauge;
+  /** rate-limit decisions by budget and result (allowed, limited, error: the backend failed, let through) */
+  rateLimit: Counter<"budget" | "result">;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -24,6 +28,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "pulse_" });
   return {
     registry,
+    rateLimit: new Counter({
+      name: "pulse_rate_limit_decisions_total",
+      help: "Rate-limit decisions by budget and result (allowed, limited, error)",
+      labelNames: ["budget", "result"],
+      registers: [registry],
+    }),
     httpRequests: new Counter({
       name: "http_requests_total",
       help: "HTTP requests by method, route pattern and status",
@@ -39,8 +49,20 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     cacheRequests: new Counter({
       name: "pulse_cache_requests_total",
-      help: "Cache look-ups by result (hit, miss, error)",
+      help: "Cache look-ups by result (hit, miss, error; analytics also bypass and coalesced)",
       labelNames: ["result"],
+      registers: [registry],
+    }),
+    cacheDegraded: new Gauge({
+      name: "pulse_cache_degraded",
+      help: "1 while analytics reads bypass the cache because it failed, else 0",
+      registers: [registry],
+    }),
+    analyticsQuerySeconds: new Histogram({
+      name: "pulse_analytics_query_seconds",
+      help: "Database time of analytics reads (cache misses) by operation and result (ok, timeout, error)",
+      labelNames: ["operation", "result"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
     timescaleJobFailed: new Gauge({

@@ -119,3 +119,42 @@ export function legacyOrder(tenantId: string, id: string, time: string): CloudEv
     },
   };
 }
+
+// ─── funnel steps (analytics.funnel / analytics.realtime tests) ─────────────────────────────────────
+
+export function itemViewed(tenantId: string, sessionId: string, itemId: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+  return envelope(tenantId, "item.viewed", { session_id: sessionId, item_id: itemId, ...data }, over);
+}
+
+export function cartItemAdded(tenantId: string, sessionId: string, itemId: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+  return envelope(
+    tenantId,
+    "cart.item_added",
+    { session_id: sessionId, cart_id: `cart-${sessionId}`, item_id: itemId, quantity: 1, unit_price_minor: 2500, currency: "EUR", ...data },
+    over,
+  );
+}
+
+export function checkoutStarted(tenantId: string, sessionId: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+  return envelope(tenantId, "checkout.started", { session_id: sessionId, cart_id: `cart-${sessionId}`, ...data }, over);
+}
+
+export function orderFulfilled(tenantId: string, orderId: string, over: Partial<CloudEvent> = {}): CloudEvent {
+  return envelope(tenantId, "order.fulfilled", { order_id: orderId }, over);
+}
+
+export function orderRefunded(tenantId: string, orderId: string, amountMinor: number, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+  return envelope(tenantId, "order.refunded", { order_id: orderId, refund_id: `rf-${crypto.randomUUID().slice(0, 8)}`, amount_minor: amountMinor, currency: "EUR", ...data }, over);
+}
+
+export function shipmentDispatched(tenantId: string, orderId: string, shipmentId: string, carrier: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+  return envelope(tenantId, "shipment.dispatched", { order_id: orderId, shipment_id: shipmentId, carrier, ...data }, over);
+}
+
+export function shipmentDelivered(tenantId: string, orderId: string, shipmentId: string, carrier: string, over: Partial<CloudEvent> = {}): CloudEvent {
+  return envelope(tenantId, "shipment.delivered", { order_id: orderId, shipment_id: shipmentId, carrier }, over);
+}
+
+export function campaignTouched(tenantId: string, sessionId: string, utmSource: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+  return envelope(tenantId, "campaign.touched", { session_id: sessionId, utm_source: utmSource, ...data }, over);
+}

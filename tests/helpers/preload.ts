@@ -2,7 +2,7 @@
  * Test preload (bunfig.toml): starts ONE embedded TimescaleDB for the whole run in a fresh temp data
  * dir, migrates it, and stops it at the end. Tests reach it through tests/helpers/deps.ts.
  */
-import { afterAll } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,14 @@ afterAll(async () => {
   await closeTestDeps();
   await engine.stop();
   rmSync(dir, { recursive: true, force: true });
+});
+
+// secrets and PII never logged: every line the test logger captured during the whole run (after
+// the cleanup above, so a finding never leaves the engine running); a finding fails the run
+afterAll(async () => {
+  const { capturedLogs, mintedTokens } = await import("./deps.ts");
+  const { scanLogs } = await import("./log-scan.ts");
+  expect(scanLogs(capturedLogs, mintedTokens)).toEqual([]);
 });
 
 declare global {

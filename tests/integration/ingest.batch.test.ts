@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Deps } from "../../src/deps.ts";
 import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
+import { readGeneration } from "../../src/analytics/generation.ts";
 import { getTestDeps } from "../helpers/deps.ts";
 import { customerRegistered, orderCompleted, pageViewed } from "../helpers/events.ts";
 
@@ -99,5 +100,19 @@ describe("batch write", () => {
       { stream, stream_sequence: "77", reason: "invalid_data" },
       { stream, stream_sequence: "78", reason: "invalid_data" },
     ]);
+  });
+
+  test("a commit that stores events bumps the data generation of exactly their tenants; duplicates and dead letters do not", async () => {
+    const a = crypto.randomUUID();
+    const b = crypto.randomUUID();
+    const order = orderCompleted(a);
+    const before = { a: await readGeneration(deps.cache, a), b: await readGeneration(deps.cache, b) };
+    await deps.ingest.process(viaNats(a, [order]));
+    const afterStore = { a: await readGeneration(deps.cache, a), b: await readGeneration(deps.cache, b) };
+    expect(Number(afterStore.a)).toBe(Number(before.a) + 1);
+    expect(afterStore.b).toBe(before.b);
+    // a redelivery (duplicate) and an invalid event change nothing an answer depends on
+    await deps.ingest.process(viaNats(a, [order, orderCompleted(a, {}, { total_minor: 1 })]));
+    expect(await readGeneration(deps.cache, a)).toBe(afterStore.a);
   });
 });

@@ -1,0 +1,154 @@
+/**
+ * withCache: the one cache path of the analytics reads.
+ *
+ * - single flight per key in this process: concurrent callers of the same key share one computation
+ *   (a hundred concurrent misses ⇒ one cache look-up and one database query);
+ * - TTL with ± 10 % jitter, so answers cached together do not expire together;
+ * - the cache is an optimisation, never a dependency: any cache error (or a cache call slower than
+ *   CACHE_OP_TIMEOUT_MS) ⇒ the answer comes from the database. The first failure logs one warning and
+ *   marks the cache degraded (readiness shows it, check `analytics_cache`); while degraded the cache is
+ *   skipped and retried at most every CACHE_RETRY_MS; the first success after that logs the recovery.
+ *   So an outage costs one log line, not one per request;
+ * - counted in pulse_cache_requests_total{result}: hit, miss, error (the look-up failed), bypass (skipped
+ *   while degraded or without a generation), coalesced (joined an in-flight computation).
+ */
+import type { Cache } from "../cache/cache.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+
+export const CACHE_OP_TIMEOUT_MS = 1_000;
+export const CACHE_RETRY_MS = 5_000;
+
+interface CacheState {
+  degraded: boolean;
+  since: Date | null;
+  lastError: string | null;
+  lastFailureAt: number;
+}
+
+const states = new WeakMap<Cache, CacheState>();
+const flights = new WeakMap<Cache, Map<string, Promise<unknown>>>();
+
+function state(cache: Cache): CacheState {
+  let s = states.get(cache);
+  if (!s) {
+    s = { degraded: false, since: null, lastError: null, lastFailureAt: 0 };
+    states.set(cache, s);
+  }
+  return s;
+}
+
+export interface AnalyticsCacheStatus {
+  degraded: boolean;
+  since: string | null;
+  last_error: string | null;
+}
+
+/** whether analytics reads currently bypass the cache because it failed (for readiness) */
+export function analyticsCacheStatus(cache: Cache): AnalyticsCacheStatus {
+  const s = state(cache);
+  return { degraded: s.degraded, since: s.since?.toISOString() ?? null, last_error: s.lastError };
+}
+
+/** record a cache failure; logs only on the transition to degraded */
+export function cacheFailed(cache: Cache, err: unknown, logger?: Logger, metrics?: Metrics): void {
+  const s = state(cache);
+  s.lastFailureAt = Date.now();
+  s.lastError = err instanceof Error ? err.message : String(err);
+  if (!s.degraded) {
+    s.degraded = true;
+    s.since = new Date();
+    logger?.warn({ cache_driver: cache.driver, err: s.lastError }, "analytics cache unavailable: answering from the database until it recovers");
+  }
+  metrics?.cacheDegraded.set(1);
+}
+
+/** record a cache success; logs only on the transition back from degraded */
+export function cacheSucceeded(cache: Cache, logger?: Logger, metrics?: Metrics): void {
+  const s = state(cache);
+  if (s.degraded) {
+    logger?.info({ cache_driver: cache.driver, degraded_since: s.since?.toISOString() }, "analytics cache recovered");
+    s.degraded = false;
+    s.since = null;
+    s.lastError = null;
+  }
+  metrics?.cacheDegraded.set(0);
+}
+
+/** false while degraded, except once per CACHE_RETRY_MS (that call probes the cache) */
+export function cacheUsable(cache: Cache): boolean {
+  const s = state(cache);
+  if (!s.degraded) return true;
+  if (Date.now() - s.lastFailureAt < CACHE_RETRY_MS) return false;
+  s.lastFailureAt = Date.now(); // one prober per interval
+  return true;
+}
+
+/** a cache call under the operation timeout, with failure bookkeeping; undefined when it failed */
+export async function guarded<T>(ctx: CacheContext, op: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+  try {
+    const value = await withTimeout(op(), CACHE_OP_TIMEOUT_MS);
+    cacheSucceeded(ctx.cache, ctx.logger, ctx.metrics);
+    return { ok: true, value };
+  } catch (err) {
+    cacheFailed(ctx.cache, err, ctx.logger, ctx.metrics);
+    return { ok: false };
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`cache call timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** ttl × a uniform factor in [0.9, 1.1) */
+export function jitteredTtl(ttlSeconds: number, random: () => number = Math.random): number {
+  return ttlSeconds * (0.9 + 0.2 * random());
+}
+
+export interface CacheContext {
+  cache: Cache;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * The value under `key`, or compute() stored under it for ttlSeconds (± 10 %). Values are JSON.
+ * `store: false` skips the cache look-up and store (e.g. the generation could not be read) but keeps
+ * the single flight. Errors of compute() are not cached and reach every caller sharing the flight.
+ */
+export function withCache<T>(ctx: CacheContext, key: string, ttlSeconds: number, compute: () => Promise<T>, opts: { store?: boolean } = {}): Promise<T> {
+  const inflight = flights.get(ctx.cache) ?? new Map<string, Promise<unknown>>();
+  flights.set(ctx.cache, inflight);
+  const existing = inflight.get(key);
+  if (existing) {
+    ctx.metrics.cacheRequests.inc({ result: "coalesced" });
+    return existing as Promise<T>;
+  }
+  const flight = (async () => {
+    let store = opts.store !== false && cacheUsable(ctx.cache);
+    if (store) {
+      const got = await guarded(ctx, () => ctx.cache.get(key));
+      if (got.ok && got.value !== null) {
+        ctx.metrics.cacheRequests.inc({ result: "hit" });
+        return JSON.parse(got.value) as T;
+      }
+      store = got.ok;
+      ctx.metrics.cacheRequests.inc({ result: got.ok ? "miss" : "error" });
+    } else {
+      ctx.metrics.cacheRequests.inc({ result: "bypass" });
+    }
+    const value = await compute();
+    if (store) await guarded(ctx, () => ctx.cache.set(key, JSON.stringify(value), jitteredTtl(ttlSeconds)));
+    return value;
+  })();
+  inflight.set(key, flight);
+  const done = () => {
+    if (inflight.get(key) === flight) inflight.delete(key);
+  };
+  flight.then(done, done);
+  return flight;
+}

@@ -1,0 +1,125 @@
+/**
+ * GET /v1/funnel (getConversionFunnel). Roles: viewer and above (src/http/roles.ts). The definition
+ * and why the query is correct: funnel.queries.ts.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../http/env.ts";
+import { EVENT_TYPES } from "../ingest/types.ts";
+import { conversionFunnel, DEFAULT_FUNNEL_STEPS, FUNNEL_UNITS } from "./funnel.queries.ts";
+import { analyticsEnvelope, analyticsProblemResponses, analyticsQuery, normaliseParams, parseRange } from "./params.ts";
+import { analyticsRead } from "./read.ts";
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
+const MIN_WINDOW_S = 60;
+const MAX_WINDOW_S = 90 * 86_400;
+const DURATION = /^P(?:(\d{1,3})D)?(?:T(?:(\d{1,4})H)?(?:(\d{1,6})M)?(?:(\d{1,7})S)?)?$/;
+
+/** an ISO-8601 duration of days/hours/minutes/seconds (P1D, PT24H, PT90M, P1DT12H) in seconds, or undefined */
+export function durationSeconds(text: string): number | undefined {
+  const m = DURATION.exec(text);
+  if (!m || text === "P" || text.endsWith("T")) return undefined;
+  const [d, h, min, s] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  return d! * 86_400 + h! * 3_600 + min! * 60 + s!;
+}
+
+export const DEFINITION = [
+  "Definitions: the unit is the session (`unit=session`, default: events with a session_id; an order.completed without session_id counts for no session) or the customer (`unit=customer`: events with a customer_id).",
+  "A unit reaches step k when it has an event of each of steps 1..k in that order (each step's event time ≥ the previous step's), the first step's event in [from, to) and every later step at most `window` after the first (inclusive).",
+  "count = units reaching the step; conversion_from_previous = count / previous step's count; conversion_from_start = count / step 1's count; ratios are rounded half-up to 4 decimal places and 0 when the denominator is 0 (step 1: 1, or 0 without units).",
+  `Default steps: ${DEFAULT_FUNNEL_STEPS.join(" → ")}. Custom steps: \`steps\` = 2 to 10 distinct event types of the catalog, comma-separated.`,
+  "Computed from the raw events (the earliest valid chain of events per unit); events after `to` (up to `to + window`) complete chains started in range. `timezone` does not change the answer; `watermark` = newest event of the step types in [from, to).",
+].join(" ");
+
+const stepsParam = z
+  .string()
+  .max(400)
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return [...DEFAULT_FUNNEL_STEPS];
+    const steps = v.split(",").map((s) => s.trim());
+    if (steps.length < 2 || steps.length > 10) {
+      ctx.addIssue({ code: "custom", message: `2 to 10 comma-separated event types, got ${steps.length}` });
+      return z.NEVER;
+    }
+    const unknown = steps.filter((s) => !KNOWN_TYPES.has(s));
+    if (unknown.length > 0) {
+      ctx.addIssue({ code: "custom", message: `not an event type of the catalog: ${unknown.map((u) => `'${u.slice(0, 64)}'`).join(", ")}` });
+      return z.NEVER;
+    }
+    if (new Set(steps).size !== steps.length) {
+      ctx.addIssue({ code: "custom", message: "each event type may appear once" });
+      return z.NEVER;
+    }
+    return steps;
+  })
+  .openapi({
+    type: "string",
+    description: `comma-separated event types, 2–10, distinct, from the catalog (default ${DEFAULT_FUNNEL_STEPS.join(",")})`,
+    example: "page.viewed,cart.item_added,order.completed",
+  });
+
+const windowParam = z
+  .string()
+  .max(32)
+  .default("PT24H")
+  .transform((v, ctx) => {
+    const secs = durationSeconds(v);
+    if (secs === undefined || secs < MIN_WINDOW_S || secs > MAX_WINDOW_S) {
+      ctx.addIssue({ code: "custom", message: "an ISO-8601 duration in days/hours/minutes/seconds between PT1M and P90D, e.g. PT24H, P2D, PT30M" });
+      return z.NEVER;
+    }
+    return secs;
+  })
+  .openapi({ type: "string", description: "conversion window: ISO-8601 duration (D, H, M, S parts), PT1M to P90D", example: "PT24H", default: "PT24H" });
+
+const FunnelQuerySchema = analyticsQuery({
+  unit: z.enum(FUNNEL_UNITS).default("session").openapi({ description: "what is counted: sessions or customers", example: "session" }),
+  steps: stepsParam,
+  window: windowParam,
+});
+
+const Step = z
+  .object({
+    type: z.string().openapi({ example: "item.viewed" }),
+    count: z.number().int().openapi({ description: "units reaching this step", example: 120 }),
+    conversion_from_previous: z.number().openapi({ description: "count / previous step's count (4 decimals, half-up; 0 when that is 0)", example: 0.4 }),
+    conversion_from_start: z.number().openapi({ description: "count / step 1's count (4 decimals, half-up; 0 when that is 0)", example: 0.12 }),
+  })
+  .openapi("FunnelStep");
+
+const FunnelData = z
+  .object({
+    unit: z.enum(FUNNEL_UNITS),
+    window_seconds: z.number().int().openapi({ description: "the conversion window used", example: 86400 }),
+    steps: z.array(Step),
+  })
+  .openapi("ConversionFunnel");
+
+const funnelRoute = createRoute({
+  method: "get",
+  path: "/v1/funnel",
+  operationId: "getConversionFunnel",
+  tags: ["analytics"],
+  summary: "Conversion funnel over ordered event steps, per session or customer",
+  description: DEFINITION,
+  request: { query: FunnelQuerySchema },
+  responses: {
+    200: { description: "one entry per step, in step order", content: { "application/json": { schema: analyticsEnvelope(FunnelData) } } },
+    ...analyticsProblemResponses,
+  },
+});
+
+export const funnelRoutes = new OpenAPIHono<AppEnv>().openapi(funnelRoute, async (c) => {
+  const q = c.req.valid("query");
+  const range = parseRange(q, c.var.deps.config.analytics.maxSpanDays);
+  const steps = q.steps;
+  const params = normaliseParams({ from: range.from, to: range.to, unit: q.unit, steps: steps.join(","), window: q.window });
+  const body = await analyticsRead(
+    c,
+    "getConversionFunnel",
+    params,
+    async (tx) => ({ unit: q.unit, window_seconds: q.window, steps: await conversionFunnel(tx, { range, unit: q.unit, steps, windowSeconds: q.window }) }),
+    { watermarkTypes: steps },
+  );
+  return c.json(body, 200);
+});

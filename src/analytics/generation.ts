@@ -1,0 +1,59 @@
+/**
+ * Per-tenant data generations: the invalidation scheme of the analytics cache.
+ *
+ * Keys:
+ *   pulse:gen:{tenant}                                           the tenant's generation (INCR; no TTL)
+ *   pulse:a:{tenant}:{generation}:{operationId}:{sha256(params)}  a cached answer (TTL ± 10 % jitter)
+ * A missing generation reads as "0". Bumping the generation (INCR) makes every cached answer of the
+ * tenant unreachable at once (they expire by TTL); nothing has to be found and deleted.
+ *
+ * Who bumps: whatever changes a tenant's data, right AFTER its transaction commits: the ingest
+ * pipeline (lead wires `bumpGeneration(deps.cache, tenantIdsOfTheBatch)`), score refreshes, price
+ * changes.
+ *
+ * Read-after-write bound: once bumpGeneration has resolved, every read (in any replica sharing the
+ * Redis/Upstash cache) computes afresh from the database. What the database then shows: events newer
+ * than an aggregate's materialisation watermark at once (real-time aggregation); a late event older
+ * than the watermark after the next refresh of each level (≤ 5 + 10 + 30 minutes, see
+ * sql/repeatable/030_analytics_policies.sql). Exceptions, bounded by the TTL (ANALYTICS_CACHE_TTL_SECONDS
+ * + 10 %): a bump that failed because the cache was down (logged), and the in-process memory cache,
+ * which is per process (a write through another process is not seen before the TTL).
+ * Redis must not evict the generation keys: use maxmemory-policy noeviction or volatile-* (answers
+ * carry a TTL, generations do not).
+ */
+import type { Cache } from "../cache/cache.ts";
+import type { Logger } from "../logger.ts";
+import { cacheFailed, cacheSucceeded } from "./cache.ts";
+
+export const ANSWER_PREFIX = "pulse:a";
+export const GENERATION_PREFIX = "pulse:gen";
+
+export function generationKey(tenantId: string): string {
+  return `${GENERATION_PREFIX}:${tenantId}`;
+}
+
+export function answerKey(tenantId: string, generation: string, operationId: string, paramsHash: string): string {
+  return `${ANSWER_PREFIX}:${tenantId}:${generation}:${operationId}:${paramsHash}`;
+}
+
+/** the tenant's current generation ("0" when never bumped); rejects when the cache does */
+export async function readGeneration(cache: Cache, tenantId: string): Promise<string> {
+  return (await cache.get(generationKey(tenantId))) ?? "0";
+}
+
+/**
+ * Bump the generation of each tenant (duplicates ignored). Never rejects: a cache failure is logged
+ * (once per outage) and marks the cache degraded; answers then stay reachable until their TTL.
+ * Resolves to true when every tenant was bumped.
+ */
+export async function bumpGeneration(cache: Cache, tenantIds: string[], opts: { logger?: Logger } = {}): Promise<boolean> {
+  const unique = [...new Set(tenantIds)];
+  const results = await Promise.allSettled(unique.map((t) => cache.incr(generationKey(t))));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    cacheFailed(cache, failed.reason, opts.logger);
+    return false;
+  }
+  if (unique.length > 0) cacheSucceeded(cache, opts.logger);
+  return true;
+}

@@ -1,0 +1,168 @@
+/**
+ * GET /v1/items/performance (getItemPerformance). Roles: viewer and above (src/http/roles.ts).
+ * The cached answer is the whole item list of (range, filters) (items.queries.ts); the figures that
+ * depend on the clock are derived from the answer's `as_of`, then the list is sorted and paged here,
+ * so every page and sort order of one answer agrees, and a cached answer stays self-consistent.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../http/env.ts";
+import { HttpProblem } from "../http/problem.ts";
+import { decodeCursor, encodeCursor } from "../http/query.ts";
+import { chooseSource } from "./buckets.ts";
+import { ratio } from "./funnel.queries.ts";
+import { type ItemRow, itemRows } from "./items.queries.ts";
+import { analyticsEnvelope, analyticsProblemResponses, analyticsQuery, filterShape, filtersOf, listShape, normaliseParams, parseRange } from "./params.ts";
+import { analyticsRead } from "./read.ts";
+
+const DAY_MS = 86_400_000;
+export const ITEM_SORTS = ["units", "revenue", "utilisation", "item_id"] as const;
+type ItemSort = (typeof ITEM_SORTS)[number];
+
+export const DEFINITION = [
+  "Definitions, per item: units = Σ line quantities of its order lines (order.completed) with event time in [from, to);",
+  "revenue = Σ net_line_minor per currency (line totals less their share of the order discount; one entry per currency, never mixed);",
+  "capacity_utilisation = units / capacity for items with a catalog capacity > 0, else null; sold_out = capacity is set and units ≥ capacity;",
+  "days_on_sale = the days (fractional) of [from, end) with end = the earliest of `to`, `as_of` and, for a ticketed item with starts_at, starts_at (0 when end ≤ from);",
+  "sell_through_per_day = units / days_on_sale (null when days_on_sale is 0); time_to_start_seconds = starts_at − as_of in whole seconds (rounded; negative once started) for ticketed items with starts_at, else null.",
+  "Ratios are rounded half-up to 4 decimal places. Listed items: every catalog item (matching the filters; unsold ones with units 0 and an empty revenue list) plus every item with sales in range (not in the catalog: category 'uncategorised', name/kind/capacity null).",
+  "Utilisation and sold_out count the units sold IN RANGE: use a range that covers the whole sale to see an item's total.",
+  "Sorting (`sort`, `order`): units, revenue (the revenue in the `currency` filter when given, else in the item's catalog currency, else in its alphabetically first sales currency; 0 without), utilisation (items without capacity last in both orders) or item_id; ties by item_id ascending. Default: revenue desc.",
+  "Filters: category, item_id, channel (sales in that channel), currency (sales in that currency; unsold catalog items priced in it). `timezone` does not change the answer; `watermark` = newest order.completed in range.",
+].join(" ");
+
+const ItemsQuery = analyticsQuery({
+  ...filterShape,
+  ...listShape,
+  sort: z.enum(ITEM_SORTS).default("revenue").openapi({ description: "sort key", example: "revenue" }),
+  order: z.enum(["asc", "desc"]).default("desc").openapi({ description: "sort direction", example: "desc" }),
+});
+
+const ItemPerformance = z
+  .object({
+    item_id: z.string().openapi({ example: "show-1" }),
+    name: z.string().nullable().openapi({ description: "catalog name; null for items not in the catalog", example: "Late show" }),
+    category: z.string().openapi({ description: "catalog category; 'uncategorised' for items not in the catalog", example: "concert" }),
+    kind: z.enum(["ticketed_event", "product"]).nullable().openapi({ example: "ticketed_event" }),
+    capacity: z.number().int().nullable().openapi({ example: 300 }),
+    starts_at: z.string().nullable().openapi({ description: "catalog start (ISO-8601)", example: "2026-12-24T20:00:00.000Z" }),
+    units: z.number().int().openapi({ description: "units sold in range", example: 120 }),
+    revenue: z
+      .array(z.object({ currency: z.string().openapi({ example: "EUR" }), net_minor: z.number().int().openapi({ description: "Σ net_line_minor", example: 300000 }) }))
+      .openapi({ description: "per currency, sorted by currency; empty without sales" }),
+    capacity_utilisation: z.number().nullable().openapi({ description: "units / capacity (4 decimals); null without capacity", example: 0.4 }),
+    sold_out: z.boolean().openapi({ description: "capacity set and units ≥ capacity", example: false }),
+    days_on_sale: z.number().openapi({ description: "days of [from, min(to, as_of, starts_at of a ticketed item)) (4 decimals)", example: 30 }),
+    sell_through_per_day: z.number().nullable().openapi({ description: "units / days_on_sale (4 decimals); null when days_on_sale is 0", example: 4 }),
+    time_to_start_seconds: z.number().int().nullable().openapi({ description: "starts_at − as_of in seconds, ticketed items only", example: 2851200 }),
+  })
+  .openapi("ItemPerformance");
+
+const itemsRoute = createRoute({
+  method: "get",
+  path: "/v1/items/performance",
+  operationId: "getItemPerformance",
+  tags: ["analytics"],
+  summary: "Units, revenue, capacity utilisation, sell-through and time to start per item",
+  description: DEFINITION,
+  request: { query: ItemsQuery },
+  responses: {
+    200: {
+      description: "one page of items, sorted as asked; next_cursor is null on the last page",
+      content: {
+        "application/json": {
+          schema: analyticsEnvelope(z.array(ItemPerformance)).extend({
+            next_cursor: z.string().nullable().openapi({ description: "pass as `cursor` (with the same sort and order) for the next page" }),
+          }),
+        },
+      },
+    },
+    ...analyticsProblemResponses,
+  },
+});
+
+type Performance = z.infer<typeof ItemPerformance>;
+
+/** the clock-dependent figures of an item as of `asOf` */
+export function performanceOf(r: ItemRow, range: { from: Date; to: Date }, asOf: Date): Performance {
+  const ticketed = r.kind === "ticketed_event" && r.starts_at !== null;
+  const startsAt = r.starts_at === null ? null : new Date(r.starts_at);
+  let end = Math.min(range.to.getTime(), asOf.getTime());
+  if (ticketed && startsAt) end = Math.min(end, startsAt.getTime());
+  const onSaleMs = Math.max(0, end - range.from.getTime());
+  return {
+    item_id: r.item_id,
+    name: r.name,
+    category: r.category,
+    kind: r.kind as Performance["kind"],
+    capacity: r.capacity,
+    starts_at: r.starts_at,
+    units: r.units,
+    revenue: r.revenue,
+    capacity_utilisation: r.capacity !== null && r.capacity > 0 ? ratio(r.units, r.capacity) : null,
+    sold_out: r.capacity !== null && r.units >= r.capacity,
+    days_on_sale: ratio(onSaleMs, DAY_MS),
+    // units / (onSaleMs / DAY_MS), computed as one division
+    sell_through_per_day: onSaleMs > 0 ? ratio(r.units * DAY_MS, onSaleMs) : null,
+    time_to_start_seconds: ticketed && startsAt ? Math.round((startsAt.getTime() - asOf.getTime()) / 1000) : null,
+  };
+}
+
+type Key = number | string | null;
+
+function sortKey(r: ItemRow, p: Performance, sort: ItemSort, currency: string | undefined): Key {
+  switch (sort) {
+    case "units":
+      return r.units;
+    case "utilisation":
+      return r.capacity !== null && r.capacity > 0 ? r.units / r.capacity : null;
+    case "item_id":
+      return r.item_id;
+    case "revenue": {
+      const cur = currency ?? r.catalog_currency ?? p.revenue[0]?.currency;
+      return p.revenue.find((x) => x.currency === cur)?.net_minor ?? 0;
+    }
+  }
+}
+
+/** nulls last in both orders; ties by item_id ascending */
+function compare(a: { k: Key; id: string }, b: { k: Key; id: string }, desc: boolean): number {
+  if (a.k !== b.k) {
+    if (a.k === null) return 1;
+    if (b.k === null) return -1;
+    const c = a.k < b.k ? -1 : 1;
+    return desc ? -c : c;
+  }
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+const CursorSchema = z.object({ s: z.enum(ITEM_SORTS), o: z.enum(["asc", "desc"]), k: z.union([z.number(), z.string(), z.null()]), id: z.string() });
+
+export const itemsRoutes = new OpenAPIHono<AppEnv>().openapi(itemsRoute, async (c) => {
+  const q = c.req.valid("query");
+  const range = parseRange(q, c.var.deps.config.analytics.maxSpanDays);
+  const filters = filtersOf(q);
+  let after: z.infer<typeof CursorSchema> | undefined;
+  if (q.cursor !== undefined) {
+    after = decodeCursor(q.cursor, CursorSchema);
+    if (!after || after.s !== q.sort || after.o !== q.order) {
+      const message = "not a next_cursor of this operation with the same sort and order";
+      throw new HttpProblem(400, `cursor: ${message}`, { errors: [{ path: "cursor", message }] });
+    }
+  }
+  const source = chooseSource(range);
+  const params = normaliseParams({ from: range.from, to: range.to, ...filters });
+  const body = await analyticsRead(c, "getItemPerformance", params, (tx) => itemRows(tx, { range, source, ...filters }), { watermarkTypes: ["order.completed"] });
+
+  const asOf = new Date(body.as_of);
+  const desc = q.order === "desc";
+  const keyed = body.data.map((r) => {
+    const p = performanceOf(r, range, asOf);
+    return { p, k: sortKey(r, p, q.sort, q.currency), id: r.item_id };
+  });
+  keyed.sort((a, b) => compare(a, b, desc));
+  const rest = after ? keyed.filter((x) => compare(x, after, desc) > 0) : keyed;
+  const page = rest.slice(0, q.limit);
+  const last = page.at(-1);
+  const next_cursor = rest.length > q.limit && last ? encodeCursor({ s: q.sort, o: q.order, k: last.k, id: last.id } as Record<string, string | number>) : null;
+  return c.json({ as_of: body.as_of, watermark: body.watermark, data: page.map((x) => x.p), next_cursor }, 200);
+});

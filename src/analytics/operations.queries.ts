@@ -1,0 +1,277 @@
+/**
+ * Operations figures (getFulfillmentMetrics, getShippingMetrics, getMarketingAttribution,
+ * getRefundMetrics). They pair events of the same order / shipment / session, which the aggregates
+ * cannot do, so they read the raw events through the tenant-scoped view `tenant_events`.
+ *
+ * Definitions (also in each operation's description and the README):
+ *
+ * FULFILMENT — orders = distinct order_id of `order.completed` with event time in [from, to) (placed
+ *   at the earliest such event); an order is fulfilled when an `order.fulfilled` of the same order_id
+ *   exists at or after its placement (at any time up to now, also after `to`); time to fulfil = first
+ *   such fulfilment − placement, in seconds; p50/p95 = percentile_cont(0.5 / 0.95) (continuous,
+ *   linear interpolation) over the fulfilled orders; unfulfilled = orders − fulfilled.
+ *
+ * SHIPPING — shipments = distinct shipment_id of `shipment.dispatched` with event time in [from, to)
+ *   (the earliest dispatch in range), grouped by that dispatch's carrier; delivered = a
+ *   `shipment.delivered` of the same shipment_id exists at or after the dispatch (first one counts);
+ *   dispatch → delivery p50/p95 = percentile_cont over the delivered ones, in seconds. On time =
+ *   delivered at or before the dispatch's `promised_by`; late = delivered after it, or not delivered
+ *   while promised_by has passed (as of the query); pending = not delivered and promised_by still in
+ *   the future; on_time_share = on_time / (on_time + late), null when that is 0 (shipments without
+ *   promised_by and pending ones are not in it).
+ *
+ * ATTRIBUTION (last touch) — a touch is a `campaign.touched`, or a `page.viewed` carrying a non-empty
+ *   utm_source; its key is (utm_source, utm_medium, utm_campaign) (empty values ⇒ null). visits =
+ *   distinct sessions with a touch of that key in [from, to). An `order.completed` in [from, to) is
+ *   credited to the LAST touch (latest time, ties: greatest event id) of the same session (order's
+ *   session_id) or of the same customer (order's customer_id) with order time − window ≤ touch time ≤
+ *   order time (the touch may lie before `from`); orders without such a touch are unattributed.
+ *   orders = credited orders; revenue = Σ total_minor per currency; conversion = orders / visits
+ *   (null without visits).
+ *
+ * REFUNDS — orders = distinct order_id of `order.completed` in [from, to); refunded orders = those of
+ *   them with an `order.refunded` of the same order_id at or after `from` (up to now); refund_rate =
+ *   refunded orders / orders (null without orders). Amounts: Σ amount_minor and count of
+ *   `order.refunded` with event time in [from, to), per currency, and per (reason, currency) with a
+ *   missing or empty reason counted as "unspecified".
+ */
+import type { TxSql } from "../db/client.ts";
+import type { AnalyticsRange } from "./params.ts";
+
+const big = (v: unknown): bigint => (v === null || v === undefined ? 0n : BigInt(String(v)));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+// ─── fulfilment ─────────────────────────────────────────────────────────────────────────────────────
+
+export interface FulfillmentFigures {
+  orders: bigint;
+  fulfilled: bigint;
+  p50_seconds: number | null;
+  p95_seconds: number | null;
+}
+
+export async function fulfillmentFigures(tx: TxSql, range: AnalyticsRange, f: { channel?: string; currency?: string }): Promise<FulfillmentFigures> {
+  const { from, to } = range;
+  const [row] = await tx`
+    with o as (
+      select order_id, min(time) as placed
+        from tenant_events
+       where type = 'order.completed' and time >= ${from} and time < ${to} and order_id is not null
+         ${f.channel !== undefined ? tx`and channel = ${f.channel}` : tx``}
+         ${f.currency !== undefined ? tx`and currency = ${f.currency}` : tx``}
+       group by order_id
+    ), fo as (
+      select o.order_id, o.placed, min(e.time) as fulfilled
+        from o
+        left join tenant_events e
+          on e.type = 'order.fulfilled' and e.order_id = o.order_id and e.time >= o.placed and e.time >= ${from}
+       group by o.order_id, o.placed
+    )
+    select count(*) as orders,
+           count(fulfilled) as fulfilled,
+           percentile_cont(0.5) within group (order by extract(epoch from (fulfilled - placed))::float8) as p50,
+           percentile_cont(0.95) within group (order by extract(epoch from (fulfilled - placed))::float8) as p95
+      from fo`;
+  return { orders: big(row?.orders), fulfilled: big(row?.fulfilled), p50_seconds: numOrNull(row?.p50), p95_seconds: numOrNull(row?.p95) };
+}
+
+// ─── shipping ───────────────────────────────────────────────────────────────────────────────────────
+
+export interface CarrierFigures {
+  carrier: string;
+  shipments: bigint;
+  delivered: bigint;
+  p50_seconds: number | null;
+  p95_seconds: number | null;
+  with_promise: bigint;
+  on_time: bigint;
+  late: bigint;
+  pending: bigint;
+}
+
+export async function shippingFigures(tx: TxSql, range: AnalyticsRange, f: { carrier?: string }): Promise<CarrierFigures[]> {
+  const { from, to } = range;
+  const rows = await tx`
+    with d as (
+      select distinct on (props ->> 'shipment_id')
+             props ->> 'shipment_id' as shipment_id, time as dispatched,
+             coalesce(nullif(props ->> 'carrier', ''), 'unknown') as carrier,
+             (props ->> 'promised_by')::timestamptz as promised_by
+        from tenant_events
+       where type = 'shipment.dispatched' and time >= ${from} and time < ${to}
+         and props ->> 'shipment_id' is not null
+       order by props ->> 'shipment_id', time
+    ), s as (
+      select d.shipment_id, d.carrier, d.dispatched, d.promised_by, min(e.time) as delivered
+        from d
+        left join tenant_events e
+          on e.type = 'shipment.delivered' and e.props ->> 'shipment_id' = d.shipment_id
+         and e.time >= d.dispatched and e.time >= ${from}
+       group by d.shipment_id, d.carrier, d.dispatched, d.promised_by
+    )
+    select carrier,
+           count(*) as shipments,
+           count(delivered) as delivered,
+           percentile_cont(0.5) within group (order by extract(epoch from (delivered - dispatched))::float8) as p50,
+           percentile_cont(0.95) within group (order by extract(epoch from (delivered - dispatched))::float8) as p95,
+           count(*) filter (where promised_by is not null) as with_promise,
+           count(*) filter (where delivered is not null and delivered <= promised_by) as on_time,
+           count(*) filter (where delivered > promised_by or (delivered is null and promised_by < now())) as late,
+           count(*) filter (where delivered is null and promised_by >= now()) as pending
+      from s
+     ${f.carrier !== undefined ? tx`where carrier = ${f.carrier}` : tx``}
+     group by carrier
+     order by carrier`;
+  return rows.map((r) => ({
+    carrier: r.carrier as string,
+    shipments: big(r.shipments),
+    delivered: big(r.delivered),
+    p50_seconds: numOrNull(r.p50),
+    p95_seconds: numOrNull(r.p95),
+    with_promise: big(r.with_promise),
+    on_time: big(r.on_time),
+    late: big(r.late),
+    pending: big(r.pending),
+  }));
+}
+
+// ─── marketing attribution ──────────────────────────────────────────────────────────────────────────
+
+export interface CampaignKey {
+  source: string;
+  medium: string | null;
+  campaign: string | null;
+}
+
+export interface CampaignFigures extends CampaignKey {
+  visits: bigint;
+  orders: bigint;
+  revenue: Map<string, bigint>;
+}
+
+export interface AttributionFigures {
+  campaigns: CampaignFigures[];
+  unattributed: { orders: bigint; revenue: Map<string, bigint> };
+}
+
+const keyOf = (k: CampaignKey) => JSON.stringify([k.source, k.medium, k.campaign]);
+
+/** code-point order of (source, medium, campaign), null before any value */
+export function compareCampaign(a: CampaignKey, b: CampaignKey): number {
+  const cmp = (x: string | null, y: string | null) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1);
+  return cmp(a.source, b.source) || cmp(a.medium, b.medium) || cmp(a.campaign, b.campaign);
+}
+
+export async function attributionFigures(
+  tx: TxSql,
+  range: AnalyticsRange,
+  windowSeconds: number,
+  f: { channel?: string; currency?: string },
+): Promise<AttributionFigures> {
+  const { from, to } = range;
+  const window = `${windowSeconds} seconds`;
+  const touches = () => tx`
+    select time, event_id, session_id, customer_id,
+           props ->> 'utm_source' as source,
+           nullif(props ->> 'utm_medium', '') as medium,
+           nullif(props ->> 'utm_campaign', '') as campaign
+      from tenant_events
+     where type in ('campaign.touched', 'page.viewed')
+       and time >= ${from}::timestamptz - ${window}::interval and time < ${to}
+       and coalesce(props ->> 'utm_source', '') <> ''`;
+
+  const visits = await tx`
+    with t as (${touches()})
+    select source, medium, campaign, count(distinct session_id) as visits
+      from t
+     where time >= ${from} and session_id is not null
+     group by 1, 2, 3`;
+
+  const credited = await tx`
+    with t as materialized (${touches()}),
+    o as (
+      select time, session_id, customer_id, currency::text as currency, amount_minor
+        from tenant_events
+       where type = 'order.completed' and time >= ${from} and time < ${to} and currency is not null
+         ${f.channel !== undefined ? tx`and channel = ${f.channel}` : tx``}
+         ${f.currency !== undefined ? tx`and currency = ${f.currency}` : tx``}
+    )
+    select lt.source, lt.medium, lt.campaign, o.currency, count(*) as orders, sum(o.amount_minor) as revenue
+      from o
+      left join lateral (
+        select t.source, t.medium, t.campaign
+          from t
+         where t.time <= o.time and t.time >= o.time - ${window}::interval
+           and ((o.session_id is not null and t.session_id = o.session_id)
+             or (o.customer_id is not null and t.customer_id = o.customer_id))
+         order by t.time desc, t.event_id desc
+         limit 1
+      ) lt on true
+     group by 1, 2, 3, 4`;
+
+  const campaigns = new Map<string, CampaignFigures>();
+  const campaign = (k: CampaignKey) => {
+    const id = keyOf(k);
+    let c = campaigns.get(id);
+    if (!c) {
+      c = { source: k.source, medium: k.medium, campaign: k.campaign, visits: 0n, orders: 0n, revenue: new Map() };
+      campaigns.set(id, c);
+    }
+    return c;
+  };
+  for (const v of visits) campaign({ source: v.source, medium: v.medium, campaign: v.campaign }).visits += big(v.visits);
+  const unattributed = { orders: 0n, revenue: new Map<string, bigint>() };
+  for (const r of credited) {
+    const target = r.source === null ? unattributed : campaign({ source: r.source, medium: r.medium, campaign: r.campaign });
+    target.orders += big(r.orders);
+    target.revenue.set(r.currency, (target.revenue.get(r.currency) ?? 0n) + big(r.revenue));
+  }
+  return { campaigns: [...campaigns.values()].sort(compareCampaign), unattributed };
+}
+
+// ─── refunds ────────────────────────────────────────────────────────────────────────────────────────
+
+export interface RefundFigures {
+  orders: bigint;
+  refunded_orders: bigint;
+  by_currency: Array<{ currency: string; refunds: bigint; amount: bigint }>;
+  by_reason: Array<{ reason: string; currency: string; refunds: bigint; amount: bigint }>;
+}
+
+export async function refundFigures(tx: TxSql, range: AnalyticsRange, f: { currency?: string }): Promise<RefundFigures> {
+  const { from, to } = range;
+  const currency = f.currency !== undefined ? tx`and currency = ${f.currency}` : tx``;
+  const [rate] = await tx`
+    with o as (
+      select distinct order_id
+        from tenant_events
+       where type = 'order.completed' and time >= ${from} and time < ${to} and order_id is not null ${currency}
+    )
+    select count(*) as orders,
+           count(*) filter (where exists (
+             select 1 from tenant_events r
+              where r.type = 'order.refunded' and r.order_id = o.order_id and r.time >= ${from})) as refunded_orders
+      from o`;
+  const reasons = await tx`
+    select coalesce(nullif(props ->> 'reason', ''), 'unspecified') as reason, currency::text as currency,
+           count(*) as refunds, coalesce(sum(amount_minor), 0) as amount
+      from tenant_events
+     where type = 'order.refunded' and time >= ${from} and time < ${to} and currency is not null ${currency}
+     group by 1, 2`;
+  const byReason = reasons
+    .map((r) => ({ reason: r.reason as string, currency: r.currency as string, refunds: big(r.refunds), amount: big(r.amount) }))
+    .sort((a, b) => (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : a.currency < b.currency ? -1 : a.currency > b.currency ? 1 : 0));
+  const totals = new Map<string, { currency: string; refunds: bigint; amount: bigint }>();
+  for (const r of byReason) {
+    const t = totals.get(r.currency) ?? { currency: r.currency, refunds: 0n, amount: 0n };
+    t.refunds += r.refunds;
+    t.amount += r.amount;
+    totals.set(r.currency, t);
+  }
+  return {
+    orders: big(rate?.orders),
+    refunded_orders: big(rate?.refunded_orders),
+    by_currency: [...totals.values()].sort((a, b) => (a.currency < b.currency ? -1 : 1)),
+    by_reason: byReason,
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * analyticsRead: THE way every analytics operation reads.
+ *
+ *   const body = await analyticsRead(c, "getRevenueSummary", params, (tx) => revenueSummary(tx, …));
+ *   return c.json(body, 200);            // { as_of, watermark, data }
+ *
+ * 1. cache key = pulse:a:{tenant}:{generation}:{operationId}:{sha256 of the normalised, key-sorted
+ *    params} (generation.ts); `params` must hold EVERY input that changes the answer;
+ * 2. withCache (cache.ts): TTL ANALYTICS_CACHE_TTL_SECONDS ± 10 %, single flight per key, cache
+ *    failures ⇒ the database answers (logged once per outage, readiness shows `analytics_cache`);
+ * 3. the query runs in withTenant on the primary (`deps.sql`): a read replica could lag behind a
+ *    generation bump and cache a stale answer under the new generation;
+ * 4. statement timeout DB_STATEMENT_TIMEOUT_MS: `SET LOCAL statement_timeout` in the transaction (a real
+ *    server cancels the query: SQLSTATE 57014) AND a client-side deadline 250 ms later (the embedded
+ *    engine enforces no statement timeout; there the query runs on in the background and holds the one
+ *    connection until it ends). Either way: 504 problem+json, never a hung request;
+ * 5. the envelope: `as_of` = when the answer was computed (a cached answer keeps its as_of), and
+ *    `watermark` = the newest event time in [params.from, params.to) for the tenant (of
+ *    `opts.watermarkTypes` when given), or null; skipped when params has no from/to.
+ * Read-after-write: see generation.ts.
+ */
+import type { Context } from "hono";
+import type { TxSql } from "../db/client.ts";
+import { withTenant } from "../db/tenant.ts";
+import type { Deps } from "../deps.ts";
+import type { AppEnv } from "../http/env.ts";
+import { HttpProblem } from "../http/problem.ts";
+import type { Logger } from "../logger.ts";
+import { type CacheContext, guarded, withCache } from "./cache.ts";
+import { answerKey, readGeneration } from "./generation.ts";
+import { normaliseParams, type ParamValue } from "./params.ts";
+import { eventsWatermark } from "./source.queries.ts";
+
+/** what analyticsRead needs from a request (tests may build it without HTTP) */
+export interface ReadContext {
+  deps: Deps;
+  tenantId: string;
+  logger: Logger;
+}
+
+export interface AnalyticsEnvelope<T> {
+  /** when the answer was computed (ISO-8601) */
+  as_of: string;
+  /** newest event time included for the tenant in [from, to) (ISO-8601), or null */
+  watermark: string | null;
+  data: T;
+}
+
+export interface ReadOptions {
+  /** only these event types count for the watermark (default: all) */
+  watermarkTypes?: readonly string[];
+}
+
+/** ms after the statement timeout before the client gives up by itself */
+export const CLIENT_DEADLINE_GRACE_MS = 250;
+
+class ClientDeadline extends Error {}
+
+export function readContext(c: Context<AppEnv>): ReadContext {
+  return { deps: c.var.deps, tenantId: c.var.principal.tenantId, logger: c.var.logger };
+}
+
+export async function paramsHash(params: Record<string, ParamValue>): Promise<string> {
+  const bytes = new TextEncoder().encode(JSON.stringify(normaliseParams(params)));
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export async function analyticsRead<T>(
+  ctxOrC: ReadContext | Context<AppEnv>,
+  operationId: string,
+  params: Record<string, ParamValue>,
+  query: (tx: TxSql) => Promise<T>,
+  opts: ReadOptions = {},
+): Promise<AnalyticsEnvelope<T>> {
+  const ctx = "var" in ctxOrC ? readContext(ctxOrC) : ctxOrC;
+  const { deps, tenantId, logger } = ctx;
+  const cacheCtx: CacheContext = { cache: deps.cache, logger, metrics: deps.metrics };
+  const normalised = normaliseParams(params);
+  const hash = await paramsHash(normalised);
+
+  const gen = await guarded(cacheCtx, () => readGeneration(deps.cache, tenantId));
+  const key = answerKey(tenantId, gen.ok ? gen.value : "-", operationId, hash);
+  return withCache(cacheCtx, key, deps.config.analytics.cacheTtlSeconds, () => runQuery(ctx, operationId, normalised, query, opts), {
+    store: gen.ok,
+  });
+}
+
+async function runQuery<T>(
+  ctx: ReadContext,
+  operationId: string,
+  params: Record<string, ParamValue>,
+  query: (tx: TxSql) => Promise<T>,
+  opts: ReadOptions,
+): Promise<AnalyticsEnvelope<T>> {
+  const { deps, tenantId, logger } = ctx;
+  const timeoutMs = deps.config.db.statementTimeoutMs;
+  const started = performance.now();
+  const asOf = new Date();
+  const from = typeof params.from === "string" ? new Date(params.from) : undefined;
+  const to = typeof params.to === "string" ? new Date(params.to) : undefined;
+
+  const work = withTenant(deps.sql, tenantId, async (tx) => {
+    await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true)`;
+    const data = await query(tx);
+    const watermark = from && to ? await eventsWatermark(tx, from, to, opts.watermarkTypes) : null;
+    return { data, watermark };
+  });
+  work.catch(() => undefined); // the deadline may win the race; the late outcome is dropped
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ClientDeadline()), timeoutMs + CLIENT_DEADLINE_GRACE_MS);
+  });
+  const observe = (result: string) => deps.metrics.analyticsQuerySeconds.observe({ operation: operationId, result }, (performance.now() - started) / 1000);
+  try {
+    const { data, watermark } = await Promise.race([work, deadline]);
+    observe("ok");
+    logger.debug({ operation: operationId, duration_ms: Math.round(performance.now() - started) }, "analytics query");
+    return { as_of: asOf.toISOString(), watermark: watermark ? watermark.toISOString() : null, data };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (err instanceof ClientDeadline || code === "57014") {
+      observe("timeout");
+      logger.warn({ operation: operationId, timeout_ms: timeoutMs }, "analytics query timed out");
+      throw new HttpProblem(504, `the query did not finish within ${timeoutMs} ms (DB_STATEMENT_TIMEOUT_MS); narrow the range or use a wider bucket`);
+    }
+    if (code === "22023" && /time zone/i.test((err as Error).message)) {
+      observe("error");
+      throw new HttpProblem(400, "timezone: the database does not know this time zone", {
+        errors: [{ path: "timezone", message: "not a time zone the database knows" }],
+      });
+    }
+    observe("error");
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}

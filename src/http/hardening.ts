@@ -1,0 +1,180 @@
+/**
+ * Input and transport hardening: per-route body limits, bounds on JSON bodies (depth, string length,
+ * NUL characters) and on query/path parameters, response headers (no-store on /v1, a deny-all CSP on
+ * API responses and a strict one for /docs), and the CORS allow-list.
+ */
+import { createHash } from "node:crypto";
+import { swaggerUI } from "@hono/swagger-ui";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { createMiddleware } from "hono/factory";
+import type { Config } from "../config.ts";
+import type { AppEnv } from "./env.ts";
+import { type FieldError, problem } from "./problem.ts";
+
+/** operations whose body may be as large as BODY_LIMIT_BYTES; every other /v1 body is BODY_LIMIT_SMALL_BYTES */
+export const LARGE_BODY_OPERATIONS = new Set(["ingestEvents"]);
+/** operations whose JSON strings are bounded elsewhere (each ingested event by INGEST_MAX_EVENT_BYTES) */
+const UNBOUNDED_STRING_OPERATIONS = new Set(["ingestEvents"]);
+
+type Resolve = (c: Context) => { operationId: string | undefined; routed: boolean };
+
+/** 413 past the route's limit: the ingest limit for POST /v1/events, the small one elsewhere */
+export function bodyLimits(config: Config, resolve: Resolve): MiddlewareHandler<AppEnv> {
+  const make = (maxSize: number) =>
+    bodyLimit({ maxSize, onError: (c) => problem(c, 413, `the request body exceeds ${maxSize} bytes`) });
+  const large = make(config.bodyLimitBytes);
+  const small = make(config.security.bodyLimitSmallBytes);
+  return async (c, next) => {
+    const { operationId } = resolve(c);
+    return (operationId && LARGE_BODY_OPERATIONS.has(operationId) ? large : small)(c, next);
+  };
+}
+
+const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/;
+
+/** the first problem of a parsed JSON value: too deep, a string too long, or a NUL character */
+export function jsonProblem(value: unknown, opts: { maxDepth: number; maxStringLength?: number }): FieldError | undefined {
+  const stack: Array<{ v: unknown; path: string; depth: number }> = [{ v: value, path: "", depth: 1 }];
+  const checkString = (s: string, path: string): FieldError | undefined => {
+    const where = path || "(root)";
+    if (opts.maxStringLength !== undefined && s.length > opts.maxStringLength) {
+      return { path: where, message: `string longer than ${opts.maxStringLength} characters` };
+    }
+    if (s.includes("\u0000")) return { path: where, message: "NUL characters are not allowed" };
+    return undefined;
+  };
+  while (stack.length > 0) {
+    const { v, path, depth } = stack.pop()!;
+    if (typeof v === "string") {
+      const p = checkString(v, path);
+      if (p) return p;
+      continue;
+    }
+    if (v === null || typeof v !== "object") continue;
+    if (depth > opts.maxDepth) return { path: path || "(root)", message: `nested deeper than ${opts.maxDepth} levels` };
+    const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((x, i) => [String(i), x]) : Object.entries(v);
+    for (const [k, x] of entries) {
+      const child = path ? `${path}.${k}` : k;
+      if (!Array.isArray(v)) {
+        const p = checkString(k, child);
+        if (p) return { path: child, message: `property name: ${p.message}` };
+      }
+      stack.push({ v: x, path: child, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * JSON bodies (application/json and any +json type): depth ≤ JSON_MAX_DEPTH, strings ≤
+ * JSON_MAX_STRING_LENGTH, no NUL characters ⇒ else 400 naming the field. Unparseable bodies are left
+ * to the route (400 for most, a dead letter for a single CloudEvent). Query and path parameters
+ * must not contain NUL characters or exceed the string bound either.
+ */
+export function inputBounds(config: Config, resolve: Resolve): MiddlewareHandler<AppEnv> {
+  const maxDepth = config.security.jsonMaxDepth;
+  const maxString = config.security.jsonMaxStringLength;
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const { operationId, routed } = resolve(c);
+    if (!routed) return next(); // 404 / 405 first
+    const errors: FieldError[] = [];
+    for (const [name, values] of Object.entries(c.req.queries())) {
+      for (const v of values) {
+        if (v.includes("\u0000")) errors.push({ path: name, message: "NUL characters are not allowed" });
+        else if (v.length > maxString) errors.push({ path: name, message: `longer than ${maxString} characters` });
+      }
+    }
+    // path parameters are not parsed yet in a middleware: look at the raw path
+    const rawPath = new URL(c.req.url).pathname;
+    if (/%00/.test(rawPath) || rawPath.includes("\u0000")) errors.push({ path: "(path)", message: "NUL characters are not allowed" });
+    if (errors.length > 0) return problem(c, 400, errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors });
+
+    const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    if (c.req.method !== "GET" && c.req.method !== "HEAD" && JSON_TYPE.test(type)) {
+      const text = await c.req.text(); // cached: the route reads the same text
+      // a raw NUL byte (invalid JSON, or it would end in a dead letter's excerpt): PostgreSQL cannot store it
+      if (text.includes("\u0000")) {
+        return problem(c, 400, "(body): NUL characters are not allowed", { errors: [{ path: "(body)", message: "NUL characters are not allowed" }] });
+      }
+      let parsed: unknown;
+      let ok = false;
+      try {
+        parsed = JSON.parse(text);
+        ok = text.length > 0;
+      } catch {
+        ok = false;
+      }
+      if (ok) {
+        const p = jsonProblem(parsed, {
+          maxDepth,
+          maxStringLength: operationId && UNBOUNDED_STRING_OPERATIONS.has(operationId) ? undefined : maxString,
+        });
+        if (p) return problem(c, 400, `${p.path}: ${p.message}`, { errors: [p] });
+      }
+    }
+    await next();
+  });
+}
+
+/** /v1 responses are never stored by caches; API responses carry a deny-all CSP unless a route set one */
+export const responseHeaders = createMiddleware<AppEnv>(async (c, next) => {
+  await next();
+  const h = c.res.headers;
+  try {
+    if (c.req.path.startsWith("/v1/") && !h.has("cache-control")) h.set("Cache-Control", "no-store");
+    if (!h.has("content-security-policy")) h.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+  } catch {
+    // an immutable Response (never built by this app): leave it as it is
+  }
+});
+
+const SWAGGER_CDN = "https://cdn.jsdelivr.net";
+
+/**
+ * /docs: the swagger-ui page under a strict CSP. Scripts only from the CDN plus the page's own
+ * inline bootstrap script, allowed by its SHA-256 (computed from the page itself, so it follows the
+ * library); fetches only to this origin; no frames, no plugins, no forms, no base-uri.
+ */
+export function docsPage(opts: { url: string; title: string }): MiddlewareHandler<AppEnv> {
+  // validatorUrl none: the page never sends the spec's URL to the public swagger validator
+  const ui = swaggerUI({ ...opts, validatorUrl: "none" }) as unknown as (c: Context, next: () => Promise<void>) => Promise<Response>;
+  let csp: string | undefined;
+  return async (c, next) => {
+    const res = await ui(c, next);
+    const html = await res.text();
+    if (!csp) {
+      const hashes = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
+        (m) => `'sha256-${createHash("sha256").update(m[1]!, "utf8").digest("base64")}'`,
+      );
+      csp = [
+        "default-src 'none'",
+        `script-src ${SWAGGER_CDN} ${hashes.join(" ")}`,
+        `style-src ${SWAGGER_CDN} 'unsafe-inline'`,
+        `img-src 'self' data: ${SWAGGER_CDN}`,
+        `font-src ${SWAGGER_CDN} data:`,
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "object-src 'none'",
+      ].join("; ");
+    }
+    return c.html(html, 200, { "Content-Security-Policy": csp, "Cache-Control": "no-cache" });
+  };
+}
+
+/** CORS for the configured origins only; no origins ⇒ no CORS headers (browsers block cross-origin reads) */
+export function corsAllowList(origins: readonly string[]): MiddlewareHandler<AppEnv> | undefined {
+  if (origins.length === 0) return undefined;
+  const allowed = new Set(origins);
+  return cors({
+    origin: (origin) => (allowed.has(origin) ? origin : null),
+    allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+    exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Content-Disposition"],
+    credentials: false,
+    maxAge: 600,
+  });
+}

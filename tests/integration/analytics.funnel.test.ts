@@ -1,0 +1,168 @@
+/**
+ * getConversionFunnel on a hand-made fixture ingested through the real pipeline.
+ *
+ * T0 = the UTC hour three days ago; range [T0, T0 + 24 h); default window 24 h.
+ * Steps P page.viewed → I item.viewed → C cart.item_added → K checkout.started → O order.completed.
+ * Times are T0 + hours:minutes.
+ *   s1 P 1:00  I 1:05  C 1:10  K 1:15  O 1:20 (session s1, customer cust-1 on every event)   ⇒ 5
+ *   s2 P 2:00  C 2:10  K 2:15  O 2:20 (no item.viewed: skips step 2)                         ⇒ 1
+ *   s3 I 3:00  P 3:05  C 3:10 (item viewed BEFORE the page: out of order)                    ⇒ 1
+ *   s4 P 4:00  I 4:05  C 29:00 (25 h after P: outside the window)                            ⇒ 2
+ *   s5 P T0−1:00  I 0:10 (the first step before `from`: no start in range)                   ⇒ not counted
+ *   s6 P 6:00  P 12:00  I 31:00  C 32:00 (I is 25 h after the first P, 19 h after the second) ⇒ 3
+ *   s7 P 7:00  I 7:00 (same instant: "≥ the previous step's time")                           ⇒ 2
+ *   s8 P 8:00  I 8:05  C 8:10  K 8:15, O 8:20 WITHOUT session_id (customer cust-8)            ⇒ 4
+ * Tenant B: one complete session (must never show in A). Tenant E: nothing.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import type { Deps } from "../../src/deps.ts";
+import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
+import { testApp, token } from "../helpers/deps.ts";
+import { cartItemAdded, checkoutStarted, type CloudEvent, itemViewed, orderCompleted, pageViewed } from "../helpers/events.ts";
+
+let app: Awaited<ReturnType<typeof testApp>>["app"];
+let deps: Deps;
+const A = crypto.randomUUID();
+const B = crypto.randomUUID();
+const E = crypto.randomUUID();
+const HOUR = 3_600_000;
+const T0 = Math.floor(Date.now() / HOUR) * HOUR - 72 * HOUR;
+const at = (h: number, m = 0) => ({ time: new Date(T0 + h * HOUR + m * 60_000).toISOString() });
+const RANGE = { from: new Date(T0).toISOString(), to: new Date(T0 + 24 * HOUR).toISOString() };
+
+const P = (t: string, s: string, time: { time: string }, data: Record<string, unknown> = {}) => pageViewed(t, time, { session_id: s, ...data });
+const I = (t: string, s: string, time: { time: string }, data: Record<string, unknown> = {}) => itemViewed(t, s, "show-1", time, data);
+const C = (t: string, s: string, time: { time: string }, data: Record<string, unknown> = {}) => cartItemAdded(t, s, "show-1", time, data);
+const K = (t: string, s: string, time: { time: string }, data: Record<string, unknown> = {}) => checkoutStarted(t, s, time, data);
+const O = (t: string, s: string | undefined, customer: string, time: { time: string }) =>
+  orderCompleted(t, time, {
+    ...(s ? { session_id: s } : {}),
+    customer_id: customer,
+    lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: 2500 }],
+    discount_minor: 0,
+    total_minor: 2500,
+  });
+
+async function ingest(events: CloudEvent[]) {
+  const msgs: IncomingMessage[] = events.map((e) => ({ input: JSON.stringify(e), expectedTenant: e.tenantid!, transport: "http", subject: null, stream: null, streamSequence: null }));
+  const outcomes = await deps.ingest.process(msgs);
+  expect(outcomes.map((o) => o.status)).toEqual(events.map(() => "accepted"));
+}
+
+async function funnel(params: Record<string, string>, tenantId = A) {
+  const res = await app.request(`/v1/funnel?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` } });
+  return { res, body: (await res.json()) as any };
+}
+
+const counts = (body: any) => body.data.steps.map((s: { count: number }) => s.count);
+
+beforeAll(async () => {
+  ({ app, deps } = await testApp());
+  const c1 = { customer_id: "cust-1" };
+  await ingest([
+    P(A, "s1", at(1), c1), I(A, "s1", at(1, 5), c1), C(A, "s1", at(1, 10), c1), K(A, "s1", at(1, 15), c1), O(A, "s1", "cust-1", at(1, 20)),
+    P(A, "s2", at(2)), C(A, "s2", at(2, 10)), K(A, "s2", at(2, 15)), O(A, "s2", "cust-2", at(2, 20)),
+    I(A, "s3", at(3)), P(A, "s3", at(3, 5)), C(A, "s3", at(3, 10)),
+    P(A, "s4", at(4)), I(A, "s4", at(4, 5)), C(A, "s4", at(29)),
+    P(A, "s5", at(-1)), I(A, "s5", at(0, 10)),
+    P(A, "s6", at(6)), P(A, "s6", at(12)), I(A, "s6", at(31)), C(A, "s6", at(32)),
+    P(A, "s7", at(7)), I(A, "s7", at(7)),
+    P(A, "s8", at(8)), I(A, "s8", at(8, 5)), C(A, "s8", at(8, 10)), K(A, "s8", at(8, 15)), O(A, undefined, "cust-8", at(8, 20)),
+    P(B, "b1", at(1)), I(B, "b1", at(1, 1)), C(B, "b1", at(1, 2)), K(B, "b1", at(1, 3)), O(B, "b1", "cust-b", at(1, 4)),
+  ]);
+}, 30_000);
+
+describe("getConversionFunnel", () => {
+  test("default steps per session: skipped steps, out-of-order steps, late steps and starts before `from` do not count", async () => {
+    const { res, body } = await funnel(RANGE);
+    expect(res.status).toBe(200);
+    // P: s1 s2 s3 s4 s6 s7 s8 = 7 (s5 starts before from); I: s1 s4 s6 s7 s8 = 5 (s2 skipped it, s3 out of
+    // order); C: s1 s6 s8 = 3 (s4's cart 25 h late); K: s1 s8 = 2; O: s1 = 1 (s8's order has no session)
+    // from previous: 5/7 = 0.714285… → 0.7143, 3/5 = 0.6, 2/3 = 0.6666… → 0.6667, 1/2 = 0.5
+    // from start:    5/7 → 0.7143, 3/7 = 0.428571… → 0.4286, 2/7 = 0.285714… → 0.2857, 1/7 = 0.142857… → 0.1429
+    expect(body.data).toEqual({
+      unit: "session",
+      window_seconds: 86_400,
+      steps: [
+        { type: "page.viewed", count: 7, conversion_from_previous: 1, conversion_from_start: 1 },
+        { type: "item.viewed", count: 5, conversion_from_previous: 0.7143, conversion_from_start: 0.7143 },
+        { type: "cart.item_added", count: 3, conversion_from_previous: 0.6, conversion_from_start: 0.4286 },
+        { type: "checkout.started", count: 2, conversion_from_previous: 0.6667, conversion_from_start: 0.2857 },
+        { type: "order.completed", count: 1, conversion_from_previous: 0.5, conversion_from_start: 0.1429 },
+      ],
+    });
+    // newest step event in [T0, T0 + 24 h): s6's second page view at 12:00 (the later ones are past `to`)
+    expect(body.watermark).toBe(at(12).time);
+    expect(typeof body.as_of).toBe("string");
+  });
+
+  test("a later start of the same session can complete a chain the first start's window cannot", async () => {
+    // s6 alone: from P 6:00 the item view at 31:00 is 25 h away; from P 12:00 it is 19 h ⇒ I and C count
+    const { body } = await funnel({ ...RANGE, steps: "page.viewed,item.viewed,cart.item_added" });
+    // P 7 (as above); I 5; C: s1 s6 s8 = 3
+    expect(counts(body)).toEqual([7, 5, 3]);
+  });
+
+  test("a wider window lets the late cart count", async () => {
+    const { body } = await funnel({ ...RANGE, window: "PT30H" });
+    // s4's cart at 29:00 is 25 h after its page view: inside 30 h ⇒ C = s1 s4 s6 s8 = 4; s4 has no checkout
+    expect(counts(body)).toEqual([7, 5, 4, 2, 1]);
+    expect(body.data.window_seconds).toBe(108_000); // 30 × 3600
+  });
+
+  test("custom steps skip the steps not asked for", async () => {
+    const { body } = await funnel({ ...RANGE, steps: "page.viewed,cart.item_added,order.completed" });
+    // P 7; C: s1 s2 s3 s6 s8 = 5 (s4's cart is late; s6's cart at 32:00 is 20 h after its second view);
+    // O: s1 s2 = 2 (s8's order has no session). 5/7 → 0.7143; 2/5 = 0.4; 2/7 → 0.2857
+    expect(body.data.steps).toEqual([
+      { type: "page.viewed", count: 7, conversion_from_previous: 1, conversion_from_start: 1 },
+      { type: "cart.item_added", count: 5, conversion_from_previous: 0.7143, conversion_from_start: 0.7143 },
+      { type: "order.completed", count: 2, conversion_from_previous: 0.4, conversion_from_start: 0.2857 },
+    ]);
+  });
+
+  test("per customer only events carrying a customer_id count", async () => {
+    const { body } = await funnel({ ...RANGE, unit: "customer" });
+    // cust-1 has all five steps; cust-2 and cust-8 have only an order (no page view) ⇒ not counted
+    expect(counts(body)).toEqual([1, 1, 1, 1, 1]);
+    expect(body.data.steps[4]).toEqual({ type: "order.completed", count: 1, conversion_from_previous: 1, conversion_from_start: 1 });
+  });
+
+  test("a tenant without events gets zero counts and zero ratios", async () => {
+    const { res, body } = await funnel(RANGE, E);
+    expect(res.status).toBe(200);
+    expect(body.data.steps.map((s: any) => [s.count, s.conversion_from_previous, s.conversion_from_start])).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
+    expect(body.watermark).toBeNull();
+  });
+
+  test("another tenant's complete session never shows", async () => {
+    const { body } = await funnel(RANGE, B);
+    expect(counts(body)).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  test("bad steps, window and unit are 400 problems naming the field", async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ steps: "page.viewed" }, "steps"],
+      [{ steps: "page.viewed,no.such_type" }, "steps"],
+      [{ steps: "page.viewed,page.viewed" }, "steps"],
+      [{ steps: Array.from({ length: 11 }, () => "page.viewed").join(",") }, "steps"],
+      [{ window: "banana" }, "window"],
+      [{ window: "PT0S" }, "window"],
+      [{ window: "P91D" }, "window"],
+      [{ unit: "visitor" }, "unit"],
+      [{ to: RANGE.from }, "from"],
+    ];
+    for (const [extra, field] of cases) {
+      const { res, body } = await funnel({ ...RANGE, ...extra });
+      expect(res.status).toBe(400);
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
+      expect(body.errors.map((e: { path: string }) => e.path)).toContain(field);
+    }
+  });
+});
