@@ -50,7 +50,7 @@ export interface BatchResult {
  */
 export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<BatchResult> {
   const rows = b.events;
-  const dls = b.deadLetters;
+  const dls = b.deadLetters.map(storableDeadLetter);
   const lines = rows.flatMap((r, ord) => (r.type === "order.completed" ? orderLines(r.props).map((l) => ({ ord, ...l })) : []));
   const early = [...b.earlyDuplicates];
   // every array goes over as text[] and is cast in SQL: postgres.js infers an array's type from its
@@ -190,6 +190,37 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
     if (r.out_of_order) outOfOrder.add(key);
   }
   return { inserted, outOfOrder };
+}
+
+/**
+ * PostgreSQL cannot store U+0000 in text or jsonb. Validation rejects events holding it, so it can
+ * only reach a dead letter (the id, the payload, an excerpt of raw bytes, an issue's path): there it
+ * becomes U+FFFD, so the rejection is stored instead of failing the batch.
+ */
+function storableDeadLetter(row: DeadLetterRow): DeadLetterRow {
+  const clean = (v: string | null) => (v !== null && v.includes("\u0000") ? v.replaceAll("\u0000", "\ufffd") : v);
+  return {
+    ...row,
+    event_id: clean(row.event_id),
+    subject: clean(row.subject),
+    type: clean(row.type),
+    source: clean(row.source),
+    schema_version: clean(row.schema_version),
+    issues: row.issues.map((i) => ({ path: clean(i.path)!, message: clean(i.message)! })),
+    payload: withoutNul(row.payload),
+    payload_excerpt: clean(row.payload_excerpt),
+  };
+}
+
+function withoutNul(v: unknown): unknown {
+  if (typeof v === "string") return v.includes("\u0000") ? v.replaceAll("\u0000", "\ufffd") : v;
+  if (Array.isArray(v)) return v.map(withoutNul);
+  if (v !== null && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k.replaceAll("\u0000", "\ufffd")] = withoutNul(x);
+    return out;
+  }
+  return v;
 }
 
 function asText(v: unknown): string | null {

@@ -14,7 +14,8 @@ beforeAll(async () => {
   deps = await getTestDeps();
 });
 
-function viaNats(tenantId: string, events: unknown[], stream = "BATCH_TEST", firstSeq = 1): IncomingMessage[] {
+/** as the consumer hands messages on; each call is its own stream unless one is given (sequences are per stream) */
+function viaNats(tenantId: string, events: unknown[], stream = `BATCH_${crypto.randomUUID().slice(0, 8)}`, firstSeq = 1): IncomingMessage[] {
   return events.map((e, i) => ({
     input: JSON.stringify(e),
     expectedTenant: tenantId,
@@ -114,5 +115,31 @@ describe("batch write", () => {
     // a redelivery (duplicate) and an invalid event change nothing an answer depends on
     await deps.ingest.process(viaNats(a, [order, orderCompleted(a, {}, { total_minor: 1 })]));
     expect(await readGeneration(deps.cache, a)).toBe(afterStore.a);
+  });
+
+  test("a NUL character (which PostgreSQL cannot store) in the data, the id or raw bytes ends in a dead letter, and the rest of the batch is stored", async () => {
+    const t = crypto.randomUUID();
+    const good = pageViewed(t);
+    const nulInData = pageViewed(t, {}, { url: "https://shop.example/a\u0000b" });
+    const nulInId = pageViewed(t, { id: "id-with-\u0000-nul" });
+    const rawBytes = new TextEncoder().encode(`{"specversion":"1.0","id":"x\u0000`);
+    const stream = `NUL_${crypto.randomUUID().slice(0, 8)}`;
+    const msgs = viaNats(t, [good, nulInData, nulInId], stream);
+    msgs.push({ ...msgs[0]!, input: rawBytes, streamSequence: 4 });
+    const outcomes = await deps.ingest.process(msgs);
+    expect(outcomes.map((o) => (o.status === "rejected" ? o.reason : o.status))).toEqual(["accepted", "invalid_data", "invalid_envelope", "malformed_json"]);
+    const [stored] = await deps.sql`select count(*)::int as n from events where tenant_id = ${t}`;
+    expect(stored!.n).toBe(1);
+    const dead = await deps.sql`
+      select reason, event_id, payload #>> '{data,url}' as url, payload_excerpt
+        from dead_letter_events where stream = ${stream}
+       order by stream_sequence`;
+    // U+0000 is stored as U+FFFD (the replacement character)
+    expect(dead.map((d) => [d.reason, d.event_id, d.url])).toEqual([
+      ["invalid_data", nulInData.id, "https://shop.example/a\ufffdb"],
+      ["invalid_envelope", "id-with-\ufffd-nul", (nulInId.data as { url: string }).url],
+      ["malformed_json", null, null],
+    ]);
+    expect(dead[2]!.payload_excerpt).toContain("\ufffd");
   });
 });
