@@ -1,14 +1,17 @@
 /**
  * Operator routes (role `ops` only, see src/http/roles.ts). GET /v1/admin/dead-letters
  * (listAllDeadLetters) is the one cross-tenant read: it is the only place where a tenant id comes from
- * the query string (`tenant_id`, an explicit filter), and it runs outside withTenant on purpose.
+ * the query string (`tenant_id`, an explicit filter), and it runs outside withTenant on purpose — as
+ * the service's connection role (the migrating owner, which row-level security does not restrict), in
+ * a read-only transaction.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../http/env.ts";
-import { HttpProblem, problemResponses } from "../http/problem.ts";
-import { decodeCursor, encodeCursor, isoDateTime, PageQuery } from "../http/query.ts";
+import { problemResponses } from "../http/problem.ts";
+import { isoDateTime, PageQuery } from "../http/query.ts";
+import { deadLetterAfter, deadLetterPage } from "../ingest/dead-letters.ts";
+import { listDeadLetters } from "../ingest/read.queries.ts";
 import { REJECT_REASONS } from "../ingest/types.ts";
-import { listAllDeadLetters } from "./admin.queries.ts";
 
 const AdminDeadLetterSchema = z
   .object({
@@ -36,7 +39,6 @@ const AdminDeadLetterQuery = PageQuery.extend({
   from: isoDateTime.optional(),
   to: isoDateTime.optional(),
 });
-const CursorSchema = z.object({ r: z.string(), i: z.number().int() });
 
 const route = createRoute({
   method: "get",
@@ -58,32 +60,11 @@ const route = createRoute({
 
 export const adminRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
   const q = c.req.valid("query");
-  const after = q.cursor ? decodeCursor(q.cursor, CursorSchema) : undefined;
-  if (q.cursor && !after) throw new HttpProblem(400, "cursor is not valid", { errors: [{ path: "cursor", message: "not a cursor from this API" }] });
-  const rows = await listAllDeadLetters(c.var.deps.sql, {
-    tenantId: q.tenant_id,
-    reason: q.reason,
-    type: q.type,
-    from: q.from,
-    to: q.to,
-    limit: q.limit,
-    after: after ? { received_at: after.r, id: after.i } : undefined,
-  });
-  const page = rows.slice(0, q.limit);
-  const last = page.at(-1);
-  c.var.logger.info({ operator: c.var.principal.sub, tenant_filter: q.tenant_id ?? null, rows: page.length }, "cross-tenant dead-letter read");
-  return c.json(
-    {
-      data: page.map((r) => ({
-        ...r,
-        id: String(r.id),
-        received_at: r.received_at.toISOString(),
-        reason: r.reason as (typeof REJECT_REASONS)[number],
-        transport: r.transport as "nats" | "http",
-        stream_sequence: r.stream_sequence === null ? null : String(r.stream_sequence),
-      })),
-      next_cursor: rows.length > q.limit && last ? encodeCursor({ r: last.received_at.toISOString(), i: Number(last.id) }) : null,
-    },
-    200,
+  const after = deadLetterAfter(q.cursor);
+  const rows = await c.var.deps.sql.begin("read only", (tx) =>
+    listDeadLetters(tx, { tenantId: q.tenant_id, reason: q.reason, type: q.type, from: q.from, to: q.to, limit: q.limit, after }),
   );
+  const page = deadLetterPage(rows, q.limit);
+  c.var.logger.info({ operator: c.var.principal.sub, tenant_filter: q.tenant_id ?? null, rows: page.data.length }, "cross-tenant dead-letter read");
+  return c.json(page, 200);
 });

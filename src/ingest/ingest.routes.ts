@@ -5,9 +5,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { withTenant } from "../db/tenant.ts";
 import type { AppEnv } from "../http/env.ts";
-import { HttpProblem, problem, problemResponses } from "../http/problem.ts";
-import { decodeCursor, encodeCursor, isoDateTime, PageQuery, TimeRangeQuery } from "../http/query.ts";
+import { problem, problemResponses } from "../http/problem.ts";
+import { isoDateTime, PageQuery, TimeRangeQuery } from "../http/query.ts";
 import { DatabaseUnavailableError } from "./breaker.ts";
+import { deadLetterAfter, deadLetterPage } from "./dead-letters.ts";
 import type { IncomingMessage } from "./pipeline.ts";
 import { ingestStats, listDeadLetters } from "./read.queries.ts";
 import { EVENT_TYPES, REJECT_REASONS } from "./types.ts";
@@ -88,7 +89,6 @@ const DeadLetterQuery = PageQuery.extend({
   from: isoDateTime.optional(),
   to: isoDateTime.optional(),
 });
-const CursorSchema = z.object({ r: z.string(), i: z.number().int() });
 
 const deadLettersRoute = createRoute({
   method: "get",
@@ -136,27 +136,13 @@ const statsRoute = createRoute({
 export const ingestRoutes = new OpenAPIHono<AppEnv>()
   .openapi(deadLettersRoute, async (c) => {
     const q = c.req.valid("query");
-    const after = q.cursor ? decodeCursor(q.cursor, CursorSchema) : undefined;
-    if (q.cursor && !after) throw new HttpProblem(400, "cursor is not valid", { errors: [{ path: "cursor", message: "not a cursor from this API" }] });
+    const after = deadLetterAfter(q.cursor);
     const rows = await withTenant(c.var.deps.sql, c.var.principal.tenantId, (tx) =>
-      listDeadLetters(tx, { ...q, after: after ? { received_at: after.r, id: after.i } : undefined }),
+      listDeadLetters(tx, { reason: q.reason, type: q.type, from: q.from, to: q.to, limit: q.limit, after }),
     );
-    const page = rows.slice(0, q.limit);
-    const last = page.at(-1);
-    return c.json(
-      {
-        data: page.map((r) => ({
-          ...r,
-          id: String(r.id),
-          received_at: r.received_at.toISOString(),
-          reason: r.reason as (typeof REJECT_REASONS)[number],
-          transport: r.transport as "nats" | "http",
-          stream_sequence: r.stream_sequence === null ? null : String(r.stream_sequence),
-        })),
-        next_cursor: rows.length > q.limit && last ? encodeCursor({ r: last.received_at.toISOString(), i: Number(last.id) }) : null,
-      },
-      200,
-    );
+    const { data, next_cursor } = deadLetterPage(rows, q.limit);
+    // the tenant's own schema (DeadLetter) has no tenant_id: it is always the caller's
+    return c.json({ data: data.map(({ tenant_id: _tenant, ...r }) => r), next_cursor }, 200);
   })
   .openapi(statsRoute, async (c) => {
     const { from, to } = c.req.valid("query");

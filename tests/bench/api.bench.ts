@@ -370,6 +370,22 @@ async function main(): Promise<void> {
       const res = await fetch(base + u, { headers: { authorization: auth } });
       if (!res.ok) throw new Error(`${u} answered ${res.status}: ${await res.text()}`);
     }
+    // each operation alone, uncached, one request at a time: its service time on the one connection
+    const single: Array<{ op: string; ms: number }> = [];
+    let v = 100_000;
+    for (const o of ops) {
+      const times: number[] = [];
+      for (let k = 0; k < 5; k++) {
+        const t0 = performance.now();
+        const res = await fetch(base + urlOf(o, now, v++), { headers: { authorization: auth } });
+        await res.arrayBuffer();
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      single.push({ op: o.operationId, ms: times[2]! });
+    }
+    console.log("uncached, one request at a time (median of 5): " + single.map((x) => `${x.op} ${x.ms.toFixed(0)} ms`).join(", "));
+
     let i = 0;
     const hits = await drive("cache hits", base, auth, () => fixed[i++ % fixed.length]!);
     // 4b: cache misses — every request its own cache key (variants 1…; 5,376 per operation)

@@ -4,12 +4,15 @@
  * with createApp(deps). Logs are captured in memory (tests can scan them) instead of printed.
  */
 import { Writable } from "node:stream";
+import { expect } from "bun:test";
 import { createApp } from "../../src/app.ts";
 import { type Config, loadConfig, processEnv } from "../../src/config.ts";
 import { buildDeps, closeDeps, type Deps } from "../../src/deps.ts";
 import { migrate } from "../../src/db/migrate.ts";
+import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
 import { type ApiRole, signToken } from "../../src/http/auth.ts";
 import { createLogger } from "../../src/logger.ts";
+import type { CloudEvent } from "./events.ts";
 
 export const TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 
@@ -114,4 +117,11 @@ export async function refreshAggregates(sql: Deps["sql"], from: Date, to: Date):
       await sql`call refresh_continuous_aggregate(${`${family}_${level}`}::regclass, ${new Date(start)}::timestamptz, ${new Date(end)}::timestamptz)`;
     }
   }
+}
+
+/** Seeds events through the real ingest pipeline (as the HTTP transport does) and expects every one accepted. */
+export async function ingestAccepted(deps: Deps, events: CloudEvent[]): Promise<void> {
+  const msgs: IncomingMessage[] = events.map((e) => ({ input: JSON.stringify(e), expectedTenant: e.tenantid!, transport: "http", subject: null, stream: null, streamSequence: null }));
+  const outcomes = await deps.ingest.process(msgs);
+  expect(outcomes.map((o) => o.status)).toEqual(events.map(() => "accepted"));
 }

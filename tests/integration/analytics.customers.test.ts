@@ -34,8 +34,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Deps } from "../../src/deps.ts";
-import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
-import { testApp, token } from "../helpers/deps.ts";
+import { ingestAccepted, testApp, token } from "../helpers/deps.ts";
 import { type CloudEvent, orderCompleted, orderRefunded } from "../helpers/events.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
@@ -51,11 +50,7 @@ const utcDay = (iso: string) => `${iso.slice(0, 10)}T00:00:00.000Z`;
 const order = (t: string, customer: string, id: string, time: string, total: number, currency = "EUR") =>
   orderCompleted(t, { time }, { order_id: id, customer_id: customer, currency, lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: total }], discount_minor: 0, total_minor: total });
 
-async function ingest(events: CloudEvent[]) {
-  const msgs: IncomingMessage[] = events.map((e) => ({ input: JSON.stringify(e), expectedTenant: e.tenantid!, transport: "http", subject: null, stream: null, streamSequence: null }));
-  const outcomes = await deps.ingest.process(msgs);
-  expect(outcomes.map((o) => o.status)).toEqual(events.map(() => "accepted"));
-}
+const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
 async function call(path: string, opts: { tenantId?: string; roles?: Array<"viewer" | "analyst" | "admin">; method?: string } = {}) {
   const auth = `Bearer ${await token({ tenantId: opts.tenantId ?? A, roles: opts.roles ?? ["viewer"] })}`;

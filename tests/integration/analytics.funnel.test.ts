@@ -16,8 +16,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Deps } from "../../src/deps.ts";
-import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
-import { testApp, token } from "../helpers/deps.ts";
+import { ingestAccepted, testApp, token } from "../helpers/deps.ts";
 import { cartItemAdded, checkoutStarted, type CloudEvent, itemViewed, orderCompleted, pageViewed } from "../helpers/events.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
@@ -43,11 +42,7 @@ const O = (t: string, s: string | undefined, customer: string, time: { time: str
     total_minor: 2500,
   });
 
-async function ingest(events: CloudEvent[]) {
-  const msgs: IncomingMessage[] = events.map((e) => ({ input: JSON.stringify(e), expectedTenant: e.tenantid!, transport: "http", subject: null, stream: null, streamSequence: null }));
-  const outcomes = await deps.ingest.process(msgs);
-  expect(outcomes.map((o) => o.status)).toEqual(events.map(() => "accepted"));
-}
+const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
 async function funnel(params: Record<string, string>, tenantId = A) {
   const res = await app.request(`/v1/funnel?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` } });

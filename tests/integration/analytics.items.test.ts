@@ -17,8 +17,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { bumpGeneration } from "../../src/analytics/generation.ts";
 import type { Deps } from "../../src/deps.ts";
-import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
-import { refreshAggregates, testApp, token } from "../helpers/deps.ts";
+import { ingestAccepted, refreshAggregates, testApp, token } from "../helpers/deps.ts";
 import { type CloudEvent, itemUpserted, orderCompleted } from "../helpers/events.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
@@ -49,11 +48,7 @@ const order = (t: string, h: number, channel: string, currency: string, lines: A
     },
   );
 
-async function ingest(events: CloudEvent[]) {
-  const msgs: IncomingMessage[] = events.map((e) => ({ input: JSON.stringify(e), expectedTenant: e.tenantid!, transport: "http", subject: null, stream: null, streamSequence: null }));
-  const outcomes = await deps.ingest.process(msgs);
-  expect(outcomes.map((o) => o.status)).toEqual(events.map(() => "accepted"));
-}
+const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
 async function items(params: Record<string, string>, tenantId = A) {
   const res = await app.request(`/v1/items/performance?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` } });

@@ -28,8 +28,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Deps } from "../../src/deps.ts";
-import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
-import { testApp, token } from "../helpers/deps.ts";
+import { ingestAccepted, testApp, token } from "../helpers/deps.ts";
 import {
   campaignTouched,
   type CloudEvent,
@@ -62,11 +61,7 @@ const touch = (session: string, source: string, time: string, data: Record<strin
 const NOV = { utm_medium: "email", utm_campaign: "nov" };
 const BRAND = { utm_medium: "cpc", utm_campaign: "brand" };
 
-async function ingest(events: CloudEvent[]) {
-  const msgs: IncomingMessage[] = events.map((e) => ({ input: JSON.stringify(e), expectedTenant: e.tenantid!, transport: "http", subject: null, stream: null, streamSequence: null }));
-  const outcomes = await deps.ingest.process(msgs);
-  expect(outcomes.map((o) => o.status)).toEqual(events.map(() => "accepted"));
-}
+const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
 async function get(path: string, params: Record<string, string>, tenantId = A) {
   const res = await app.request(`${path}?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` } });

@@ -14,8 +14,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Deps } from "../../src/deps.ts";
-import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
-import { capturedLogs, refreshAggregates, testApp, testConfig, token } from "../helpers/deps.ts";
+import { capturedLogs, ingestAccepted, refreshAggregates, testApp, testConfig, token } from "../helpers/deps.ts";
 import { type CloudEvent, itemViewed, orderCompleted, pageViewed } from "../helpers/events.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
@@ -30,11 +29,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const order = (t: string, time: number, currency: string, item: string, quantity: number, price: number) =>
   orderCompleted(t, { time: iso(time) }, { currency, lines: [{ item_id: item, quantity, unit_price_minor: price }], discount_minor: 0, total_minor: quantity * price });
 
-async function ingest(events: CloudEvent[]) {
-  const msgs: IncomingMessage[] = events.map((e) => ({ input: JSON.stringify(e), expectedTenant: e.tenantid!, transport: "http", subject: null, stream: null, streamSequence: null }));
-  const outcomes = await deps.ingest.process(msgs);
-  expect(outcomes.map((o) => o.status)).toEqual(events.map(() => "accepted"));
-}
+const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
 const auth = async (tenantId: string) => ({ authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` });
 

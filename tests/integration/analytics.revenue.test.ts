@@ -28,8 +28,7 @@ import { bumpGeneration } from "../../src/analytics/generation.ts";
 import { analyticsRead } from "../../src/analytics/read.ts";
 import type { Deps } from "../../src/deps.ts";
 import type { AppEnv } from "../../src/http/env.ts";
-import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
-import { capturedLogs, testApp, token } from "../helpers/deps.ts";
+import { capturedLogs, ingestAccepted, testApp, token } from "../helpers/deps.ts";
 import { type CloudEvent, envelope, itemUpserted, orderCompleted } from "../helpers/events.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
@@ -49,11 +48,7 @@ const order = (t: string, id: string, time: string, channel: string, currency: s
 const refund = (t: string, orderId: string, time: string, amount: number, currency = "EUR") =>
   envelope(t, "order.refunded", { order_id: orderId, refund_id: `rf-${orderId}-${amount}`, amount_minor: amount, currency, reason: "changed_mind" }, { time });
 
-async function ingest(events: CloudEvent[]) {
-  const msgs: IncomingMessage[] = events.map((e) => ({ input: JSON.stringify(e), expectedTenant: e.tenantid!, transport: "http", subject: null, stream: null, streamSequence: null }));
-  const outcomes = await deps.ingest.process(msgs);
-  expect(outcomes.map((o) => o.status)).toEqual(events.map(() => "accepted"));
-}
+const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
 async function refreshAggregates(from: string, to: string) {
   for (const level of ["5m", "1h", "1d"]) {

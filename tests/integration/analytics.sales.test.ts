@@ -14,8 +14,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Deps } from "../../src/deps.ts";
-import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
-import { refreshAggregates, testApp, token } from "../helpers/deps.ts";
+import { ingestAccepted, refreshAggregates, testApp, token } from "../helpers/deps.ts";
 import { type CloudEvent, orderCompleted, orderRefunded } from "../helpers/events.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
@@ -44,11 +43,7 @@ const localNoon = (k: number) => new Date(Date.parse(`${localDay(k)}T12:00:00Z`)
 const order = (t: string, id: string, time: string, currency: string, quantity: number, price: number, channel = "web") =>
   orderCompleted(t, { time }, { order_id: id, channel, currency, lines: [{ item_id: "show-1", quantity, unit_price_minor: price }], discount_minor: 0, total_minor: quantity * price });
 
-async function ingest(events: CloudEvent[]) {
-  const msgs: IncomingMessage[] = events.map((e) => ({ input: JSON.stringify(e), expectedTenant: e.tenantid!, transport: "http", subject: null, stream: null, streamSequence: null }));
-  const outcomes = await deps.ingest.process(msgs);
-  expect(outcomes.map((o) => o.status)).toEqual(events.map(() => "accepted"));
-}
+const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
 async function get(path: string, params: Record<string, string>, tenantId: string) {
   const res = await app.request(`${path}?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` } });
