@@ -187,26 +187,57 @@ export async function attributionFigures(
      where time >= ${from} and session_id is not null
      group by 1, 2, 3`;
 
+  // The last touch of an order: for each of its session and its customer, the newest touch at or
+  // before the order (a running max over touches and orders in time order, touches first at equal
+  // times), its ties broken by the greatest event id; then the newer of the two, if within the window.
+  // Window functions and hash joins, not a per-order scan of the touches (quadratic in a busy range).
   const credited = await tx`
     with t as materialized (${touches()}),
-    o as (
-      select time, session_id, customer_id, currency::text as currency, amount_minor
+    o as materialized (
+      select event_id, time, session_id, customer_id, currency::text as currency, amount_minor
         from tenant_events
        where type = 'order.completed' and time >= ${from} and time < ${to} and currency is not null
          ${f.channel !== undefined ? tx`and channel = ${f.channel}` : tx``}
          ${f.currency !== undefined ? tx`and currency = ${f.currency}` : tx``}
+    ),
+    by_session as (
+      select x.event_id as order_event_id, x.time as order_time, x.last_time, x.session_id
+        from (
+          select kind, event_id, time, session_id,
+                 max(case when kind = 0 then time end) over (partition by session_id order by time, kind rows unbounded preceding) as last_time
+            from (select 0 as kind, time, session_id, event_id from t where session_id is not null
+                  union all
+                  select 1, time, session_id, event_id from o where session_id is not null) u
+        ) x
+       where x.kind = 1 and x.last_time is not null
+    ),
+    by_customer as (
+      select x.event_id as order_event_id, x.time as order_time, x.last_time, x.customer_id
+        from (
+          select kind, event_id, time, customer_id,
+                 max(case when kind = 0 then time end) over (partition by customer_id order by time, kind rows unbounded preceding) as last_time
+            from (select 0 as kind, time, customer_id, event_id from t where customer_id is not null
+                  union all
+                  select 1, time, customer_id, event_id from o where customer_id is not null) u
+        ) x
+       where x.kind = 1 and x.last_time is not null
+    ),
+    candidates as (
+      select s.order_event_id, s.order_time, t.time, t.event_id, t.source, t.medium, t.campaign
+        from by_session s join t on t.session_id = s.session_id and t.time = s.last_time
+      union all
+      select c.order_event_id, c.order_time, t.time, t.event_id, t.source, t.medium, t.campaign
+        from by_customer c join t on t.customer_id = c.customer_id and t.time = c.last_time
+    ),
+    last_touch as (
+      select distinct on (order_event_id, order_time) order_event_id, order_time, time, source, medium, campaign
+        from candidates
+       order by order_event_id, order_time, time desc, event_id desc
     )
     select lt.source, lt.medium, lt.campaign, o.currency, count(*) as orders, sum(o.amount_minor) as revenue
       from o
-      left join lateral (
-        select t.source, t.medium, t.campaign
-          from t
-         where t.time <= o.time and t.time >= o.time - ${window}::interval
-           and ((o.session_id is not null and t.session_id = o.session_id)
-             or (o.customer_id is not null and t.customer_id = o.customer_id))
-         order by t.time desc, t.event_id desc
-         limit 1
-      ) lt on true
+      left join last_touch lt on lt.order_event_id = o.event_id and lt.order_time = o.time
+                             and lt.time >= o.time - ${window}::interval
      group by 1, 2, 3, 4`;
 
   const campaigns = new Map<string, CampaignFigures>();
@@ -241,17 +272,19 @@ export interface RefundFigures {
 export async function refundFigures(tx: TxSql, range: AnalyticsRange, f: { currency?: string }): Promise<RefundFigures> {
   const { from, to } = range;
   const currency = f.currency !== undefined ? tx`and currency = ${f.currency}` : tx``;
+  // a hash join, not a per-order EXISTS (which ran once per order: quadratic in a busy range)
   const [rate] = await tx`
     with o as (
       select distinct order_id
         from tenant_events
        where type = 'order.completed' and time >= ${from} and time < ${to} and order_id is not null ${currency}
+    ), r as (
+      select distinct order_id
+        from tenant_events
+       where type = 'order.refunded' and time >= ${from} and order_id is not null
     )
-    select count(*) as orders,
-           count(*) filter (where exists (
-             select 1 from tenant_events r
-              where r.type = 'order.refunded' and r.order_id = o.order_id and r.time >= ${from})) as refunded_orders
-      from o`;
+    select count(*) as orders, count(r.order_id) as refunded_orders
+      from o left join r on r.order_id = o.order_id`;
   const reasons = await tx`
     select coalesce(nullif(props ->> 'reason', ''), 'unspecified') as reason, currency::text as currency,
            count(*) as refunds, coalesce(sum(amount_minor), 0) as amount
