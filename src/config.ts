@@ -62,6 +62,8 @@ const schema = z
     CACHE_TTL_SECONDS: int(1, 86_400).default(60),
     ANALYTICS_CACHE_TTL_SECONDS: int(1, 86_400).default(60),
     ANALYTICS_MAX_SPAN_DAYS: int(1, 3_650).default(400),
+    ANALYTICS_GENERATION_REUSE_MS: int(0, 60_000).default(1_000),
+    ANALYTICS_LOCAL_CACHE_MB: int(0, 4_096).default(64),
     REALTIME_STREAM_INTERVAL_MS: int(100, 600_000).default(5_000),
 
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -164,8 +166,12 @@ export interface Config {
     upstash: { url: string; token: string } | undefined;
     ttlSeconds: number;
   };
-  /** analytics reads: cache TTL (± 10 % jitter) and the widest [from, to) accepted */
-  analytics: { cacheTtlSeconds: number; maxSpanDays: number };
+  /**
+   * analytics reads: cache TTL (± 10 % jitter), the widest [from, to) accepted, how long a tenant's
+   * data generation read from the shared cache is reused in this process (the cross-replica
+   * read-after-write bound), and the size of the in-process answer cache in front of the shared one
+   */
+  analytics: { cacheTtlSeconds: number; maxSpanDays: number; generationReuseMs: number; localCacheBytes: number };
   /** GET /v1/realtime/stream: ms between two server-sent updates */
   realtime: { streamIntervalMs: number };
   log: { level: string; format: "json" | "pretty" };
@@ -264,7 +270,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
           : undefined,
       ttlSeconds: e.CACHE_TTL_SECONDS,
     },
-    analytics: { cacheTtlSeconds: e.ANALYTICS_CACHE_TTL_SECONDS, maxSpanDays: e.ANALYTICS_MAX_SPAN_DAYS },
+    analytics: {
+      cacheTtlSeconds: e.ANALYTICS_CACHE_TTL_SECONDS,
+      maxSpanDays: e.ANALYTICS_MAX_SPAN_DAYS,
+      generationReuseMs: e.ANALYTICS_GENERATION_REUSE_MS,
+      localCacheBytes: e.ANALYTICS_LOCAL_CACHE_MB * 1024 * 1024,
+    },
     realtime: { streamIntervalMs: e.REALTIME_STREAM_INTERVAL_MS },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (e.NODE_ENV === "development" ? "pretty" : "json") },
     auth: {

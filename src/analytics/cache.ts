@@ -9,9 +9,14 @@
  *   marks the cache degraded (readiness shows it, check `analytics_cache`); while degraded the cache is
  *   skipped and retried at most every CACHE_RETRY_MS; the first success after that logs the recovery.
  *   So an outage costs one log line, not one per request;
- * - counted in pulse_cache_requests_total{result}: hit, miss, error (the look-up failed), bypass (skipped
- *   while degraded or without a generation), coalesced (joined an in-flight computation).
+ * - an in-process LRU of answers (by size, `localBytes`) in front of Redis/Upstash: a hit costs no
+ *   round trip. Its keys are the same keys, generation included, so it is never staler than the
+ *   generation the caller read (see generation.ts for how long a generation is reused);
+ * - counted in pulse_cache_requests_total{result}: hit (in process or shared), miss, error (the
+ *   look-up failed), bypass (skipped while degraded or without a generation), coalesced (joined an
+ *   in-flight computation).
  */
+import { LRUCache } from "lru-cache";
 import type { Cache } from "../cache/cache.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
@@ -27,6 +32,18 @@ interface CacheState {
 }
 
 const states = new WeakMap<Cache, CacheState>();
+const locals = new WeakMap<Cache, LRUCache<string, string>>();
+
+/** the in-process answer cache in front of `cache` (none for the memory driver: it is in process already) */
+function localOf(ctx: CacheContext): LRUCache<string, string> | undefined {
+  if (!ctx.localBytes || ctx.cache.driver === "memory") return undefined;
+  let l = locals.get(ctx.cache);
+  if (!l) {
+    l = new LRUCache<string, string>({ maxSize: ctx.localBytes, sizeCalculation: (v, k) => v.length + k.length + 64 });
+    locals.set(ctx.cache, l);
+  }
+  return l;
+}
 const flights = new WeakMap<Cache, Map<string, Promise<unknown>>>();
 
 function state(cache: Cache): CacheState {
@@ -113,6 +130,8 @@ export interface CacheContext {
   cache: Cache;
   logger: Logger;
   metrics: Metrics;
+  /** size of the in-process answer cache in bytes; 0 or absent ⇒ none */
+  localBytes?: number;
 }
 
 /**
@@ -121,6 +140,12 @@ export interface CacheContext {
  * the single flight. Errors of compute() are not cached and reach every caller sharing the flight.
  */
 export function withCache<T>(ctx: CacheContext, key: string, ttlSeconds: number, compute: () => Promise<T>, opts: { store?: boolean } = {}): Promise<T> {
+  const local = opts.store !== false ? localOf(ctx) : undefined;
+  const near = local?.get(key);
+  if (near !== undefined) {
+    ctx.metrics.cacheRequests.inc({ result: "hit" });
+    return Promise.resolve(JSON.parse(near) as T);
+  }
   const inflight = flights.get(ctx.cache) ?? new Map<string, Promise<unknown>>();
   flights.set(ctx.cache, inflight);
   const existing = inflight.get(key);
@@ -134,6 +159,7 @@ export function withCache<T>(ctx: CacheContext, key: string, ttlSeconds: number,
       const got = await guarded(ctx, () => ctx.cache.get(key));
       if (got.ok && got.value !== null) {
         ctx.metrics.cacheRequests.inc({ result: "hit" });
+        local?.set(key, got.value, { ttl: jitteredTtl(ttlSeconds) * 1000 });
         return JSON.parse(got.value) as T;
       }
       store = got.ok;
@@ -142,7 +168,12 @@ export function withCache<T>(ctx: CacheContext, key: string, ttlSeconds: number,
       ctx.metrics.cacheRequests.inc({ result: "bypass" });
     }
     const value = await compute();
-    if (store) await guarded(ctx, () => ctx.cache.set(key, JSON.stringify(value), jitteredTtl(ttlSeconds)));
+    if (store) {
+      const text = JSON.stringify(value);
+      const ttl = jitteredTtl(ttlSeconds);
+      local?.set(key, text, { ttl: ttl * 1000 });
+      await guarded(ctx, () => ctx.cache.set(key, text, ttl));
+    }
     return value;
   })();
   inflight.set(key, flight);

@@ -19,6 +19,7 @@
  *    `opts.watermarkTypes` when given), or null; skipped when params has no from/to.
  * Read-after-write: see generation.ts.
  */
+import { createHash } from "node:crypto";
 import type { Context } from "hono";
 import type { TxSql } from "../db/client.ts";
 import { withTenant } from "../db/tenant.ts";
@@ -27,7 +28,7 @@ import type { AppEnv } from "../http/env.ts";
 import { HttpProblem } from "../http/problem.ts";
 import type { Logger } from "../logger.ts";
 import { type CacheContext, guarded, withCache } from "./cache.ts";
-import { answerKey, readGeneration } from "./generation.ts";
+import { answerKey, currentGeneration } from "./generation.ts";
 import { normaliseParams, type ParamValue } from "./params.ts";
 import { eventsWatermark } from "./source.queries.ts";
 
@@ -60,10 +61,8 @@ export function readContext(c: Context<AppEnv>): ReadContext {
   return { deps: c.var.deps, tenantId: c.var.principal.tenantId, logger: c.var.logger };
 }
 
-export async function paramsHash(params: Record<string, ParamValue>): Promise<string> {
-  const bytes = new TextEncoder().encode(JSON.stringify(normaliseParams(params)));
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+export function paramsHash(params: Record<string, ParamValue>): string {
+  return createHash("sha256").update(JSON.stringify(normaliseParams(params))).digest("hex");
 }
 
 export async function analyticsRead<T>(
@@ -75,11 +74,11 @@ export async function analyticsRead<T>(
 ): Promise<AnalyticsEnvelope<T>> {
   const ctx = "var" in ctxOrC ? readContext(ctxOrC) : ctxOrC;
   const { deps, tenantId, logger } = ctx;
-  const cacheCtx: CacheContext = { cache: deps.cache, logger, metrics: deps.metrics };
+  const cacheCtx: CacheContext = { cache: deps.cache, logger, metrics: deps.metrics, localBytes: deps.config.analytics.localCacheBytes };
   const normalised = normaliseParams(params);
-  const hash = await paramsHash(normalised);
+  const hash = paramsHash(normalised);
 
-  const gen = await guarded(cacheCtx, () => readGeneration(deps.cache, tenantId));
+  const gen = await guarded(cacheCtx, () => currentGeneration(deps.cache, tenantId, deps.config.analytics.generationReuseMs));
   const key = answerKey(tenantId, gen.ok ? gen.value : "-", operationId, hash);
   return withCache(cacheCtx, key, deps.config.analytics.cacheTtlSeconds, () => runQuery(ctx, operationId, normalised, query, opts), {
     store: gen.ok,
