@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import pino, { type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
 
@@ -31,6 +32,14 @@ export const REDACT_PATHS = [
   ...DEPTHS.slice(0, 3).map((d) => `${d}data.name`),
 ];
 
+/**
+ * Fields every line logged inside the current async context carries (the request id): set once per
+ * request with logContext.run(...), instead of a child logger per request (pino builds its redaction
+ * for every child: ~18 µs a request).
+ */
+export const logContext = new AsyncLocalStorage<Record<string, unknown>>();
+const EMPTY = {};
+
 export interface LoggerOptions {
   level: string;
   format: "json" | "pretty";
@@ -44,6 +53,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     base: { service: "pulse" },
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
+    mixin: () => logContext.getStore() ?? EMPTY,
   };
   if (opts.destination) return pino(base, opts.destination);
   if (opts.format === "pretty") {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { z } from "@hono/zod-openapi";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
+import { LRUCache } from "lru-cache";
 import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
 
@@ -24,7 +25,17 @@ const claimsSchema = z.object({
   tenant_id: z.uuid(),
   roles: z.array(z.enum(ROLES)).max(ROLES.length),
   exp: z.number(),
+  nbf: z.number().optional(),
 });
+
+/**
+ * Tokens already verified, for at most VERIFIED_TTL_MS: a dashboard sends the same token with every
+ * request, and a signature check is most of the cost of a cached answer. The exact token string is
+ * the key; exp and nbf are checked again on every use. Cost: a key removed from the JWKS keeps
+ * admitting tokens this process already verified for up to VERIFIED_TTL_MS.
+ */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
 
 export class AuthError extends Error {
   constructor(message: string) {
@@ -69,8 +80,19 @@ export function createJwtVerifier(s: JwtSettings): JwtVerifier {
     clockTolerance: s.clockToleranceS,
     requiredClaims: ["exp", "sub"],
   };
+  const verified = new LRUCache<string, { principal: Principal; exp: number; nbf: number | undefined }>({ max: VERIFIED_MAX, ttl: VERIFIED_TTL_MS });
+  const tolerance = s.clockToleranceS;
   return {
     async verify(token) {
+      const known = verified.get(token);
+      if (known) {
+        const now = Date.now() / 1000;
+        if (now > known.exp + tolerance) {
+          verified.delete(token);
+          throw new AuthError("token has expired");
+        }
+        if (known.nbf === undefined || known.nbf <= now + tolerance) return known.principal;
+      }
       let payload: unknown;
       try {
         const header = JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString("utf8")) as { alg?: unknown };
@@ -93,7 +115,9 @@ export function createJwtVerifier(s: JwtSettings): JwtVerifier {
         const i = claims.error.issues[0];
         throw new AuthError(`token claim ${String(i?.path[0] ?? "?")} is invalid: ${i?.message ?? "invalid"}`);
       }
-      return { sub: claims.data.sub, tenantId: claims.data.tenant_id, roles: [...new Set(claims.data.roles)] };
+      const principal: Principal = Object.freeze({ sub: claims.data.sub, tenantId: claims.data.tenant_id, roles: [...new Set(claims.data.roles)] });
+      verified.set(token, { principal, exp: claims.data.exp, nbf: claims.data.nbf });
+      return principal;
     },
   };
 }

@@ -3,18 +3,19 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./env.ts";
 import type { ApiRole } from "./auth.ts";
 import { AuthError } from "./auth.ts";
+import { logContext } from "../logger.ts";
 import { problem } from "./problem.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** accept a sane X-Request-Id or make one; return it; give the request a child logger */
+/** accept a sane X-Request-Id or make one; return it; every line logged while handling it carries it */
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const incoming = c.req.header("x-request-id");
   const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
   c.set("requestId", requestId);
-  c.set("logger", c.var.deps.logger.child({ requestId }));
+  c.set("logger", c.var.deps.logger);
   c.header("X-Request-Id", requestId);
-  await next();
+  await logContext.run({ requestId }, next);
 });
 
 /** one wide access-log line per request, and the HTTP metrics */
@@ -30,7 +31,7 @@ export const accessLog = createMiddleware<AppEnv>(async (c, next) => {
   const principal = c.get("principal") as AppEnv["Variables"]["principal"] | undefined;
   const line = {
     method: c.req.method,
-    path: new URL(c.req.url).pathname,
+    path: c.req.path,
     route,
     status: c.res.status,
     duration_ms: Math.round(durationS * 1000 * 10) / 10,

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { testApp, token } from "../helpers/deps.ts";
+import { capturedLogs, testApp, token } from "../helpers/deps.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
 beforeAll(async () => {
@@ -30,6 +30,21 @@ describe("request ids", () => {
     const res = await app.request("/nope", { headers: { "x-request-id": "abc-123.DEF" } });
     expect(res.headers.get("x-request-id")).toBe("abc-123.DEF");
     expect((await res.json()).requestId).toBe("abc-123.DEF");
+  });
+
+  test("the request's access-log line, and a line its handler logs, carry its request id", async () => {
+    const id = `log-${crypto.randomUUID()}`;
+    await app.request("/v1/me", { headers: { "x-request-id": id, authorization: `Bearer ${await token({ tenantId: crypto.randomUUID(), roles: ["viewer"] })}` } });
+    const lines = capturedLogs.filter((l) => l.includes(id)).map((l) => JSON.parse(l) as { requestId?: string; msg?: string; path?: string });
+    expect(lines.some((l) => l.msg === "request" && l.path === "/v1/me" && l.requestId === id)).toBe(true);
+    // concurrent requests each log under their own id
+    await Promise.all(["b", "c", "d"].map((x) => app.request("/health/live", { headers: { "x-request-id": `${id}-${x}` } })));
+    const ids = capturedLogs
+      .map((l) => JSON.parse(l) as { requestId?: string; msg?: string; path?: string })
+      .filter((l) => l.msg === "request" && l.path === "/health/live" && l.requestId?.startsWith(`${id}-`))
+      .map((l) => l.requestId)
+      .sort();
+    expect(ids).toEqual([`${id}-b`, `${id}-c`, `${id}-d`]);
   });
 
   test("a malformed X-Request-Id is replaced by a generated uuid", async () => {

@@ -241,3 +241,33 @@ describe("through the app", () => {
     expect(res.status).toBe(401);
   });
 });
+
+describe("verified-token cache", () => {
+  test("a token verified once is refused again once it expires (exp is checked on every use, not only at the first)", async () => {
+    const verifier = createJwtVerifier({ secret: TEST_JWT_SECRET, clockToleranceS: 0 });
+    const exp = Math.floor(Date.now() / 1000) + 1;
+    const jwt = await new SignJWT({ tenant_id: crypto.randomUUID(), roles: ["viewer"] })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("cache-user")
+      .setExpirationTime(exp)
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    expect((await verifier.verify(jwt)).sub).toBe("cache-user");
+    expect((await verifier.verify(jwt)).sub).toBe("cache-user");
+    await Bun.sleep(exp * 1000 - Date.now() + 50);
+    await expect(verifier.verify(jwt)).rejects.toThrow("token has expired");
+  });
+
+  test("a cached principal cannot be changed by a handler", async () => {
+    const verifier = createJwtVerifier({ secret: TEST_JWT_SECRET, clockToleranceS: 0 });
+    const jwt = await new SignJWT({ tenant_id: crypto.randomUUID(), roles: ["viewer"] })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("frozen")
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const p = await verifier.verify(jwt);
+    expect(() => {
+      (p as { tenantId: string }).tenantId = crypto.randomUUID();
+    }).toThrow();
+    expect((await verifier.verify(jwt)).tenantId).toBe(p.tenantId);
+  });
+});
