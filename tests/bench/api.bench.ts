@@ -8,8 +8,9 @@
  *      events, order_lines and each aggregate;
  *   3. starts the service (`bun src/main.ts`, ROLE=api) as a child process on that data dir with the
  *      Redis cache (REDIS_URL, default redis://127.0.0.1:6379) and rate limiting off;
- *   4. drives C (default 100) concurrent connections for S (default 30) seconds with autocannon over a
- *      mix of the analytics read operations found in /openapi.json:
+ *   4. drives C (default 100) concurrent connections for S (default 30) seconds with wrk (Debian's
+ *      package, when installed: `apt-get install wrk`; a C client leaves more of the 2 cores to the
+ *      service) or else autocannon, over a mix of the analytics read operations in /openapi.json:
  *        - cache hits: a fixed set of URLs, each requested once before the clock starts;
  *        - cache misses: every request gets its own cache key: the 28-day range is shifted by whole
  *          hours (0–671) and the time zone (4 whole-hour zones) and bucket (day, week) vary, so the
@@ -266,6 +267,54 @@ interface RunResult {
   cache: Record<string, number>;
 }
 
+/** wrk (Debian package), when installed: a C load generator leaves more of the 2 cores to the service */
+const WRK = Bun.which("wrk");
+
+/**
+ * One run with wrk: its threads take `paths` in turn (thread t: t, t + T, t + 2T, …, cycling), so a
+ * list of unique paths gives unique requests; latency percentiles from wrk's own histogram.
+ */
+async function driveWrk(name: string, base: string, auth: string, paths: string[]): Promise<RunResult> {
+  const before = await cacheCounters(base);
+  const threads = 2;
+  const dir = mkdtempSync(join(tmpdir(), "pulse-wrk-"));
+  const script = join(dir, "mix.lua");
+  const lua = `
+local paths = { ${paths.map((p) => JSON.stringify(p)).join(",\n")} }
+local n = #paths
+local created = 0
+function setup(thread) thread:set("offset", created); created = created + 1 end
+function init(args) idx = tonumber(offset) or 0 end
+wrk.headers["Authorization"] = ${JSON.stringify(auth)}
+function request()
+  local p = paths[(idx % n) + 1]
+  idx = idx + ${threads}
+  return wrk.format("GET", p)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"duration_us":%d,"p50":%f,"p95":%f,"p99":%f,"errors":%d,"timeouts":%d,"non2xx":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write, e.timeout, e.status))
+end
+`;
+  await Bun.write(script, lua);
+  try {
+    const proc = Bun.spawn([WRK!, "-t", String(threads), "-c", String(CONNECTIONS), "-d", `${DURATION}s`, "--timeout", "30s", "-s", script, base], { stdout: "pipe", stderr: "inherit" });
+    const out = await new Response(proc.stdout).text();
+    if ((await proc.exited) !== 0) throw new Error(`wrk failed: ${out}`);
+    const line = out.split("\n").find((l) => l.startsWith('{"requests"'));
+    if (!line) throw new Error(`wrk printed no summary: ${out}`);
+    const r = JSON.parse(line) as { requests: number; duration_us: number; p50: number; p95: number; p99: number; errors: number; timeouts: number; non2xx: number };
+    const after = await cacheCounters(base);
+    const cache: Record<string, number> = {};
+    for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) cache[k] = (after[k] ?? 0) - (before[k] ?? 0);
+    return { name, requests: r.requests, rps: r.requests / (r.duration_us / 1e6), p50: r.p50, p95: r.p95, p99: r.p99, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, cache };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function drive(name: string, base: string, auth: string, nextPath: () => string): Promise<RunResult> {
   const before = await cacheCounters(base);
   const latencies: number[] = [];
@@ -386,14 +435,26 @@ async function main(): Promise<void> {
     }
     console.log("uncached, one request at a time (median of 5): " + single.map((x) => `${x.op} ${x.ms.toFixed(0)} ms`).join(", "));
 
+    // each operation cached, one request at a time: the service's own cost of a hit (and the body size)
+    const hitCost: string[] = [];
+    for (const [k, u] of fixed.entries()) {
+      let bytes = 0;
+      const t0 = performance.now();
+      for (let n = 0; n < 200; n++) bytes = (await (await fetch(base + u, { headers: { authorization: auth } })).arrayBuffer()).byteLength;
+      hitCost.push(`${ops[k]!.operationId} ${(((performance.now() - t0) * 1000) / 200).toFixed(0)} µs/${(bytes / 1024).toFixed(1)} KB`);
+    }
+    console.log(`cached, one request at a time: ${hitCost.join(", ")}`);
+    console.log(`load generator: ${WRK ? `wrk (${WRK})` : "autocannon (install wrk for a lighter client: apt-get install wrk)"}`);
     let i = 0;
-    const hits = await drive("cache hits", base, auth, () => fixed[i++ % fixed.length]!);
+    const hits = WRK ? await driveWrk("cache hits", base, auth, fixed) : await drive("cache hits", base, auth, () => fixed[i++ % fixed.length]!);
     // 4b: cache misses — every request its own cache key (variants 1…; 5,376 per operation); only the
     // operations that take a range (a snapshot operation has one key per tenant: it cannot miss)
     const ranged = ops.filter((o) => o.params.has("from"));
     let variant = 1;
     let j = 0;
-    const misses = await drive("cache misses", base, auth, () => urlOf(ranged[j++ % ranged.length]!, now, variant++));
+    const misses = WRK
+      ? await driveWrk("cache misses", base, auth, Array.from({ length: 20_000 }, (_, k) => urlOf(ranged[k % ranged.length]!, now, k + 1)))
+      : await drive("cache misses", base, auth, () => urlOf(ranged[j++ % ranged.length]!, now, variant++));
 
     const rows = [hits, misses];
     console.log("");
