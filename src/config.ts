@@ -46,6 +46,7 @@ const schema = z
 
     INGEST_BATCH_SIZE: int(1, 10_000).default(500),
     INGEST_FLUSH_MS: int(10, 60_000).default(200),
+    INGEST_PIPELINE_DEPTH: int(1, 8).default(2),
     INGEST_DEDUP_SIZE: int(0, 10_000_000).default(200_000),
     INGEST_DEDUP_TTL_MS: int(1_000, 86_400_000).default(600_000),
     INGEST_MAX_EVENT_BYTES: int(1_024, 1024 * 1024).default(64 * 1024),
@@ -152,6 +153,8 @@ export interface Config {
     maxDeliver: number;
     batchSize: number;
     flushMs: number;
+    /** batches written at once by a consumer (their statements queue on the embedded engine's one connection) */
+    pipelineDepth: number;
     dedupSize: number;
     dedupTtlMs: number;
     maxEventBytes: number;
@@ -253,6 +256,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxDeliver: e.NATS_MAX_DELIVER,
       batchSize: e.INGEST_BATCH_SIZE,
       flushMs: e.INGEST_FLUSH_MS,
+      pipelineDepth: e.INGEST_PIPELINE_DEPTH,
       dedupSize: e.INGEST_DEDUP_SIZE,
       dedupTtlMs: e.INGEST_DEDUP_TTL_MS,
       maxEventBytes: e.INGEST_MAX_EVENT_BYTES,

@@ -52,7 +52,10 @@ export class IngestConsumer {
   private messages: ConsumerMessages | undefined;
   private buffer: JsMsg[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  /** batches handed on and not yet written and acked */
+  private readonly held = new Set<Promise<void>>();
+  private writing = 0;
+  private readonly waiting: Array<() => void> = [];
   private pausedUntil = 0;
   private pendingTimer: ReturnType<typeof setInterval> | undefined;
   readonly stats: ConsumerStats = { batches: 0, acked: 0, terminated: 0, nakked: 0, skipped: 0 };
@@ -122,26 +125,53 @@ export class IngestConsumer {
   }
 
   /**
-   * Hand the buffered messages on as a batch. Its CPU part (validation) runs now, its write after the
-   * batch before it: one batch is written while the next is collected and validated. Resolves when
-   * the batch BEFORE this one is done, so at most two batches are held at a time.
+   * Hand the buffered messages on as a batch. Its CPU part (validation) runs now; its write starts as
+   * soon as fewer than INGEST_PIPELINE_DEPTH batches are being written, in the order batches were
+   * handed on. On the embedded engine (one connection) the statements of concurrent writes queue on
+   * the connection and run one after another with no idle gap between them; on a server each write
+   * has its own connection. Resolves once at most INGEST_PIPELINE_DEPTH batches are held, so the
+   * loop collects the next batch meanwhile.
    */
   private flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.buffer.splice(0);
-    const before = this.chain;
     if (batch.length > 0) {
-      const handle = this.handle(batch);
-      this.chain = before.then(handle);
+      const write = this.handle(batch);
+      const held = this.slot()
+        .then(write)
+        .finally(() => {
+          this.writing -= 1;
+          this.waiting.shift()?.();
+        });
+      this.held.add(held);
+      void held.finally(() => this.held.delete(held));
     }
-    return before;
+    return this.room();
+  }
+
+  /** a write slot: now, or when an earlier batch's write ends (first come, first served) */
+  private slot(): Promise<void> {
+    if (this.writing < this.o.cfg.pipelineDepth) {
+      this.writing += 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.waiting.push(() => {
+        this.writing += 1;
+        resolve();
+      }),
+    );
+  }
+
+  private async room(): Promise<void> {
+    while (this.held.size > this.o.cfg.pipelineDepth) await Promise.race(this.held);
   }
 
   /** every batch handed on so far is written and acked (or nakked) */
   private async drain(): Promise<void> {
     await this.flush();
-    await this.chain;
+    while (this.held.size > 0) await Promise.race(this.held);
   }
 
   /** prepare a batch now; the returned function writes it and acks (never rejects) */

@@ -47,6 +47,8 @@ export interface BatchResult {
  * source): the stored sequence, or an earlier event of this batch (in batch order).
  * Items: the newest item.upserted per item wins (ties: the later in the batch), never an older one.
  * Customers: registered_at is the earliest registration, email_hash the newest one given.
+ * Every insert and upsert takes its rows in key order, so two batches written at once (a consumer's
+ * pipeline, or several workers) lock shared keys in the same order and cannot deadlock.
  */
 export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<BatchResult> {
   const rows = b.events;
@@ -91,6 +93,7 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
              order_id, cart_id, item_id, channel, amount_minor, currency, quantity, trace_id, ip_prefix, ua_hash,
              ua_family, props, out_of_order
         from marked
+       order by tenant_id, event_id, time
       on conflict (tenant_id, event_id, time) do nothing
       returning tenant_id, event_id, time, out_of_order
     ),
@@ -99,7 +102,7 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
     ),
     seq as (
       insert into ingest_sequence (tenant_id, source, last_time)
-      select tenant_id, source, max(time) from input group by tenant_id, source
+      select tenant_id, source, max(time) from input group by tenant_id, source order by tenant_id, source
       on conflict (tenant_id, source) do update
         set last_time = greatest(ingest_sequence.last_time, excluded.last_time), updated_at = now()
     ),
@@ -144,6 +147,7 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
         from fresh
        where type = 'customer.registered' and customer_id is not null
        group by tenant_id, customer_id
+       order by tenant_id, customer_id
       on conflict (tenant_id, customer_id) do update
         set email_hash = coalesce(excluded.email_hash, customers.email_hash),
             registered_at = least(customers.registered_at, excluded.registered_at)
@@ -163,6 +167,7 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
     counters as (
       insert into ingest_counters (tenant_id, hour, accepted, duplicates, out_of_order)
       select tenant_id, date_trunc('hour', now()), accepted, total - accepted + early, ooo from counts
+       order by tenant_id
       on conflict (tenant_id, hour) do update set
         accepted = ingest_counters.accepted + excluded.accepted,
         duplicates = ingest_counters.duplicates + excluded.duplicates,
