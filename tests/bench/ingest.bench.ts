@@ -18,7 +18,10 @@
  *      dead-lettered counts reach the expected numbers (polled cheaply from ingest_counters, written in
  *      the batch's own statement, on the SAME one-connection sql client the pipeline uses); the final
  *      check is an exact `count(*)` of events and dead_letter_events;
- *   5. prints the table, peak RSS (bench process, embedded engine child) and where the time went.
+ *   5. (c) drain: N more messages (fresh ids, same mix) published while no worker runs, then drained by
+ *      a new consumer: the worker and the engine alone on the 2 cores (in production the publishers
+ *      run elsewhere); counts checked exactly again;
+ *   6. prints the table, peak RSS (bench process, embedded engine child) and where the time went.
  * Exit code 1 when the stored / dead-lettered counts are not exactly the expected ones.
  * Stream, subject prefix and consumer names are unique per run; everything is deleted at the end.
  *
@@ -999,9 +1002,45 @@ async function main(): Promise<number> {
     stored = exact!.stored;
     dead = exact!.dead;
   }
+  const reasons = await sql<Array<{ reason: string; n: number }>>`select reason, count(*)::int as n from dead_letter_events group by reason order by reason`;
+
+  // (c) the worker alone: N fresh messages (new ids) published while no worker runs, then drained by
+  // a new consumer (same durable) — the worker and the engine without a publisher sharing the cores
+  phase = "(c) drain";
+  const backlog = buildEvents().msgs;
+  const drainDropped = await publishAll(nats.js, config.nats.subjectPrefix, backlog);
+  const drainIngest = buildIngest({ config, logger, sql, metrics: createMetrics({ defaultMetrics: false }), nats }).ingest;
+  const drainer = new IngestConsumer({ nats, pipeline: drainIngest, cfg: config.ingest, logger, metrics: createMetrics({ defaultMetrics: false }) });
+  const drainCpu0 = process.cpuUsage();
+  const drainEngineCpu0 = enginePid ? procCpuSeconds(enginePid) : null;
+  const d0 = performance.now();
+  await drainer.start();
+  let drainStored = 0;
+  let drainDead = 0;
+  let drainProgressAt = Date.now();
+  for (;;) {
+    await Bun.sleep(100);
+    if (eng.status().restarts > 0) throw engineDied(eng);
+    const [r] = await sql<Array<{ stored: number; dead: number }>>`
+      select (select coalesce(sum(accepted), 0) from ingest_counters)::int as stored, (select count(*) from dead_letter_events)::int as dead`;
+    if (r!.stored + r!.dead !== drainStored + drainDead) drainProgressAt = Date.now();
+    drainStored = r!.stored;
+    drainDead = r!.dead;
+    if (drainStored >= stored + EXPECTED_STORED && drainDead >= dead + EXPECTED_DEAD) break;
+    if (Date.now() - drainProgressAt > STALL_MS) {
+      console.error(`drain: no progress for ${STALL_MS / 1000} s: stats ${JSON.stringify(drainer.stats)}`);
+      break;
+    }
+  }
+  const drainSeconds = (performance.now() - d0) / 1000;
+  const drainCpu = process.cpuUsage(drainCpu0);
+  const drainEngineCpu = enginePid && drainEngineCpu0 !== null ? (procCpuSeconds(enginePid) ?? drainEngineCpu0) - drainEngineCpu0 : null;
+  await drainer.stop();
+  const [afterDrain] = await sql<Array<{ stored: number; dead: number }>>`
+    select (select count(*) from events)::int as stored, (select count(*) from dead_letter_events)::int as dead`;
+  const drainOk = drainDropped === 0 && afterDrain!.stored === stored + EXPECTED_STORED && afterDrain!.dead === dead + EXPECTED_DEAD;
 
   phase = "report";
-  const reasons = await sql<Array<{ reason: string; n: number }>>`select reason, count(*)::int as n from dead_letter_events group by reason order by reason`;
   const engineHwmKb = enginePid ? procStatusKb(enginePid, "VmHWM") : null;
   const engineRssKb = enginePid ? procStatusKb(enginePid, "VmRSS") : null;
   const benchHwmKb = procStatusKb(process.pid, "VmHWM");
@@ -1026,8 +1065,13 @@ async function main(): Promise<number> {
     { phase: "(b) consume+ack only (ceiling)", events: N, seconds: consumeSeconds, ceiling: N / consumeSeconds },
     { phase: "publish, worker running", events: N, seconds: (publishDoneAt - e2eStart) / 1000, ceiling: N / publishSeconds },
     { phase: "end to end (publish → stored/DL)", events: N, seconds: e2eSeconds, ceiling },
+    { phase: "(c) worker draining a backlog", events: N, seconds: drainSeconds, ceiling: N / consumeSeconds },
   ]);
-  console.log(`(end-to-end ratio is against the slower ceiling, ${Math.round(ceiling).toLocaleString("en-US")} events/s)`);
+  console.log(`(end-to-end ratio is against the slower ceiling, ${Math.round(ceiling).toLocaleString("en-US")} events/s; the drain's against consume+ack)`);
+  console.log(
+    `(c) drain: the same mix with fresh ids published before the worker starts, so no publisher shares the 2 cores; CPU bench process ${((drainCpu.user + drainCpu.system) / 1e6).toFixed(1)} s, engine child ${drainEngineCpu !== null ? `${drainEngineCpu.toFixed(1)} s (${((drainEngineCpu / drainSeconds) * 100).toFixed(0)} %)` : "n/a"}; ` +
+      `counts after it: stored ${afterDrain!.stored} (expected ${stored + EXPECTED_STORED}), dead letters ${afterDrain!.dead} (expected ${dead + EXPECTED_DEAD}) ${drainOk ? "OK" : "MISMATCH"}`,
+  );
 
   console.log("");
   console.log(`peak RSS: bench process ${mb(peakRss / 1024)} (sampled every 100 ms; VmHWM ${mb(benchHwmKb)}), embedded engine child VmHWM ${mb(engineHwmKb)} (VmRSS at end ${mb(engineRssKb)})`);
@@ -1076,6 +1120,10 @@ async function main(): Promise<number> {
     }
   }
   if (e2eDropped > 0) console.log(`MISMATCH: JetStream dropped ${e2eDropped} messages as duplicates`);
+  if (!drainOk) {
+    console.log("MISMATCH: the drain phase's counts differ (see its line above)");
+    ok = false;
+  }
   console.log(ok ? "OK: counts match exactly" : "FAILED: counts differ");
   return ok ? 0 : 1;
 }
