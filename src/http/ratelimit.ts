@@ -8,7 +8,8 @@
  *   scripts start with `#!lua flags=allow-key-locking`, an Upstash-only locking hint that Redis and
  *   Valkey refuse ("Unexpected flag in script shebang"); the adapter drops that flag (Redis then
  *   locks as it always does) and maps the library's script hash to the hash of what it sent;
- * - otherwise in process memory with the same algorithm (per replica: N replicas allow N × the budget).
+ * - otherwise in process memory with rate-limiter-flexible's memory limiter, also a fixed window (per
+ *   replica: N replicas allow N × the budget).
  *
  * Keys are hashed (a token subject may be an email, an IP is personal data): Redis never holds them
  * in clear. When the backend fails or is slower than 1 s the request is let through (fail open: rate
@@ -17,7 +18,7 @@
 import { createHash } from "node:crypto";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis as UpstashRedis } from "@upstash/redis";
-import { LRUCache } from "lru-cache";
+import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
@@ -100,20 +101,26 @@ function guarded(
   };
 }
 
-/** in-process fixed window (the same arithmetic as @upstash/ratelimit's fixedWindow) */
+/** in process: rate-limiter-flexible's memory limiter, a fixed window per key (from its first request) */
 export function createMemoryRateLimiter(budgets: Record<Budget, number>, d: Deps = {}, windowMs = RATE_WINDOW_MS): RateLimiter {
-  const counts = new LRUCache<string, number>({ max: 200_000, ttl: windowMs, ttlAutopurge: false });
+  const limiters = new Map<Budget, RateLimiterMemory>();
+  for (const budget of Object.keys(budgets) as Budget[]) {
+    limiters.set(budget, new RateLimiterMemory({ points: budgets[budget], duration: windowMs / 1000, keyPrefix: budget }));
+  }
   return guarded(
     "memory",
     async (budget, key) => {
-      const bucket = Math.floor(Date.now() / windowMs);
-      const k = `${budget}:${key}:${bucket}`;
-      const used = (counts.get(k) ?? 0) + 1;
-      counts.set(k, used, { noUpdateTTL: used > 1 });
       const limit = budgets[budget];
-      return { success: used <= limit, limit, remaining: Math.max(0, limit - used), reset: (bucket + 1) * windowMs };
+      try {
+        const r = await limiters.get(budget)!.consume(key);
+        return { success: true, limit, remaining: r.remainingPoints, reset: Date.now() + r.msBeforeNext };
+      } catch (refused) {
+        // the library rejects with its RateLimiterRes when the budget is spent (any other error is a failure)
+        if (refused instanceof RateLimiterRes) return { success: false, limit, remaining: 0, reset: Date.now() + refused.msBeforeNext };
+        throw refused;
+      }
     },
-    async () => counts.clear(),
+    async () => undefined,
     d,
   );
 }

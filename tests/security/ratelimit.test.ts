@@ -209,9 +209,9 @@ describe("backends", () => {
   });
 
   test("memory: a new window starts with a fresh budget", async () => {
-    const l = createMemoryRateLimiter(budgets(1), {}, 200);
+    const l = createMemoryRateLimiter(budgets(1), {}, 1_000);
     expect(await spend(l, "read", "k", 2)).toEqual([true, false]);
-    await Bun.sleep(250);
+    await Bun.sleep(1_100);
     expect(await spend(l, "read", "k", 1)).toEqual([true]);
   });
 

@@ -71,3 +71,44 @@ describe("wire MessageFramer", () => {
     expect(() => f.take()).toThrow(/bad message length 2/);
   });
 });
+
+describe("wire server", () => {
+  test("drops the client's connection when the engine fails on a message, instead of leaving it waiting for an answer", async () => {
+    const { WireServer } = await import("../../src/db/embedded/wire.ts");
+    const errors: unknown[] = [];
+    let calls = 0;
+    const server = new WireServer({
+      // an engine that answers the startup packet, then fails (as PGlite does on an internal error)
+      db: {
+        execProtocolRaw: async () => {
+          calls += 1;
+          if (calls === 1) return new Uint8Array([0x5a, 0, 0, 0, 5, 0x49]); // ReadyForQuery (idle)
+          throw new Error("engine failed");
+        },
+        exec: async () => undefined,
+      },
+      host: "127.0.0.1",
+      port: 0,
+      queueTimeoutMs: 1_000,
+      onError: (err) => errors.push(err),
+    });
+    await server.start();
+    try {
+      const { connect } = await import("node:net");
+      const socket = connect(server.port, "127.0.0.1");
+      const closed = new Promise<string>((resolve) => socket.on("close", () => resolve("closed")));
+      const replies: Buffer[] = [];
+      socket.on("data", (d) => replies.push(d));
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      socket.write(startup());
+      await Bun.sleep(50);
+      socket.write(typed("Q", Buffer.from("select 1\0")));
+      const outcome = await Promise.race([closed, Bun.sleep(2_000).then(() => "still open")]);
+      expect(outcome).toBe("closed");
+      expect(Buffer.concat(replies)).toEqual(Buffer.from([0x5a, 0, 0, 0, 5, 0x49]));
+      expect(String(errors[0])).toContain("engine failed");
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -153,11 +153,18 @@ export class WireServer {
     let closed = false;
 
     const run = (message: Buffer) => {
-      chain = chain.then(async () => {
-        if (closed) return;
-        const reply = await this.opts.db.execProtocolRaw(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
-        if (!closed && reply.length > 0) socket.write(reply);
-      });
+      chain = chain
+        .then(async () => {
+          if (closed) return;
+          const reply = await this.opts.db.execProtocolRaw(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
+          if (!closed && reply.length > 0) socket.write(reply);
+        })
+        .catch((err) => {
+          // the engine failed on this message: the client can no longer trust the session, so it is
+          // dropped (the client sees a connection error and reconnects) instead of waiting forever
+          this.opts.onError?.(err);
+          socket.destroy();
+        });
     };
 
     socket.on("data", (chunk: Buffer) => {
