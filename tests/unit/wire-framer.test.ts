@@ -37,6 +37,20 @@ describe("wire MessageFramer", () => {
     expect(f.take()).toBeUndefined();
   });
 
+  test("holds an extended-protocol group cut before its Sync until the Sync arrives (PGlite answers a group only at Sync)", () => {
+    const f = new MessageFramer();
+    f.push(startup());
+    f.takeStartup();
+    const parse = typed("P", Buffer.from("\0select 1\0\0\0"));
+    const bind = typed("B", Buffer.from("\0\0\0\0\0\0\0\0"));
+    const execute = typed("E", Buffer.from("\0\0\0\0\0"));
+    const sync = typed("S", Buffer.alloc(0));
+    f.push(Buffer.concat([parse, bind, execute]));
+    expect(f.take()).toBeUndefined();
+    f.push(sync);
+    expect(f.take()).toEqual(Buffer.concat([parse, bind, execute, sync]));
+  });
+
   test("releases every complete message of a read together and keeps the incomplete tail", () => {
     const f = new MessageFramer();
     f.push(startup());

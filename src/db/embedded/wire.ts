@@ -32,6 +32,8 @@ export interface WireServerOptions {
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
+/** message types after which the backend answers: Sync, Query, Flush, Terminate, Password, CopyDone, CopyFail */
+const ANSWERED = new Set([..."SQHXpcf"].map((c) => c.charCodeAt(0)));
 
 /**
  * Cuts a byte stream into complete protocol messages. `take()` returns every complete message
@@ -59,19 +61,28 @@ export class MessageFramer {
     return packet;
   }
 
-  /** every complete typed message buffered, or undefined */
+  /**
+   * The complete typed messages buffered, up to and including the last one that asks for an answer
+   * (Sync, Query, Flush, Terminate, a password, the end of a COPY), or undefined. PGlite answers
+   * an extended-protocol group (Parse/Bind/Describe/Execute) only when it ends in Sync: a group cut
+   * by a TCP read boundary before its Sync must wait for it, or its answers are lost and the client
+   * waits forever.
+   */
   take(): Buffer | undefined {
     if (this.startup) return undefined;
     let end = 0;
+    let cut = 0;
     while (this.buf.length - end >= 5) {
       const len = this.buf.readInt32BE(end + 1);
       if (len < 4) throw new Error(`bad message length ${len}`);
       if (this.buf.length - end < 1 + len) break;
+      const type = this.buf[end]!;
       end += 1 + len;
+      if (ANSWERED.has(type)) cut = end;
     }
-    if (end === 0) return undefined;
-    const out = this.buf.subarray(0, end);
-    this.buf = this.buf.subarray(end);
+    if (cut === 0) return undefined;
+    const out = this.buf.subarray(0, cut);
+    this.buf = this.buf.subarray(cut);
     return out;
   }
 
