@@ -93,4 +93,20 @@ describe("embedded engine wire protocol", () => {
       await b.end();
     }
   }, 30_000);
+
+  test("a message that ends exactly on PGlite's 8 KB read boundary, followed by more, is answered in full", async () => {
+    const sql = client();
+    try {
+      // postgres.js binds one text parameter of n bytes in a Bind message of about n + 28 bytes (the
+      // statement's random name varies in length), followed by Execute and Sync in the same write:
+      // one n of this range makes the Bind exactly 16,384 bytes (2 × 8192)
+      for (let n = 16_346; n <= 16_362; n++) {
+        const v = "x".repeat(n);
+        const answer = await Promise.race([sql`select length(${v}::text) as n`.then((r) => r[0]!.n as number), Bun.sleep(5_000).then(() => "no answer in 5 s")]);
+        expect(answer).toBe(n);
+      }
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }, 30_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { MessageFramer } from "../../src/db/embedded/wire.ts";
+import { MessageFramer, splitAtReadBoundaries } from "../../src/db/embedded/wire.ts";
 
 function startup(): Buffer {
   const body = Buffer.from("\0\x03\0\0user\0postgres\0\0", "latin1");
@@ -83,6 +83,23 @@ describe("wire MessageFramer", () => {
     const bad = Buffer.from([0x51, 0, 0, 0, 2]);
     f.push(bad);
     expect(() => f.take()).toThrow(/bad message length 2/);
+  });
+});
+
+describe("splitAtReadBoundaries", () => {
+  test("cuts a group after every message that ends on a multiple of 8192 bytes of its call, and nowhere else", () => {
+    const bind = typed("B", Buffer.alloc(16_384 - 5));
+    const execute = typed("E", Buffer.alloc(5));
+    const sync = typed("S", Buffer.alloc(0));
+    expect(splitAtReadBoundaries(Buffer.concat([bind, execute, sync]))).toEqual([bind, Buffer.concat([execute, sync])]);
+    // offsets count from each call's start: after a cut at 8192, the next cut is 8192 bytes later
+    const a = typed("B", Buffer.alloc(8_192 - 5));
+    const b = typed("B", Buffer.alloc(8_192 - 5));
+    expect(splitAtReadBoundaries(Buffer.concat([a, b, sync]))).toEqual([a, b, sync]);
+    // a group ending on the boundary is not cut; nor is one whose boundaries miss it
+    expect(splitAtReadBoundaries(bind)).toEqual([bind]);
+    const small = Buffer.concat([typed("B", Buffer.alloc(100)), execute, sync]);
+    expect(splitAtReadBoundaries(small)).toEqual([small]);
   });
 });
 

@@ -91,6 +91,28 @@ export class MessageFramer {
   }
 }
 
+/**
+ * PGlite's input buffer is read 8 KB at a time (PQ_RECV_BUFFER_SIZE): when a message ends exactly at
+ * a multiple of 8192 bytes of one call's input and more messages follow, PGlite stops there and the
+ * rest of the call's messages are never processed (a 253,952-byte Bind followed by Execute and Sync
+ * got only BindComplete back, and the client waited forever). So a group is cut into calls at every
+ * such boundary: each call then ends where PGlite stops.
+ */
+export function splitAtReadBoundaries(group: Buffer, readSize = 8192): Buffer[] {
+  const parts: Buffer[] = [];
+  let start = 0;
+  let at = 0;
+  while (at + 5 <= group.length) {
+    at += 1 + group.readInt32BE(at + 1);
+    if (at < group.length && (at - start) % readSize === 0) {
+      parts.push(group.subarray(start, at));
+      start = at;
+    }
+  }
+  parts.push(group.subarray(start));
+  return parts;
+}
+
 export class WireServer {
   private server: Server | undefined;
   private active: Socket | undefined;
@@ -183,7 +205,7 @@ export class WireServer {
         framer.push(chunk);
         for (let p = framer.takeStartup(); p; p = framer.takeStartup()) run(Buffer.from(p));
         const messages = framer.take();
-        if (messages) run(Buffer.from(messages));
+        if (messages) for (const part of splitAtReadBoundaries(Buffer.from(messages))) run(part);
       } catch (err) {
         this.opts.onError?.(err);
         socket.destroy();
