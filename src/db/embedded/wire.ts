@@ -62,11 +62,9 @@ export class MessageFramer {
   }
 
   /**
-   * The complete typed messages buffered, up to and including the last one that asks for an answer
-   * (Sync, Query, Flush, Terminate, a password, the end of a COPY), or undefined. PGlite answers
-   * an extended-protocol group (Parse/Bind/Describe/Execute) only when it ends in Sync: a group cut
-   * by a TCP read boundary before its Sync must wait for it, or its answers are lost and the client
-   * waits forever.
+   * The complete typed messages buffered, up to and including the last one after which the backend
+   * answers (Sync, Query, Flush, Terminate, a password, the end of a COPY), or undefined: a client's
+   * pipeline (Parse/Bind/Describe/Execute/Sync) goes to PGlite in one call however TCP cut it.
    */
   take(): Buffer | undefined {
     if (this.startup) return undefined;
