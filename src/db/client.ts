@@ -20,7 +20,8 @@ export function createSql(url: string, opts: SqlOptions): Sql {
     connect_timeout: 10,
     max_lifetime: opts.embedded ? null : 60 * 30,
     // enforced by real servers; the embedded engine has no timer signal and ignores it
-    connection: { application_name: "pulse", statement_timeout: opts.statementTimeoutMs },
+    // warnings and errors only: the embedded engine otherwise sends DEBUG notices with every statement
+    connection: { application_name: "pulse", statement_timeout: opts.statementTimeoutMs, client_min_messages: "warning" },
     onnotice: (notice) => log.debug({ notice: notice.message }, "postgres notice"),
   });
 }
