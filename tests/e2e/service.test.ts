@@ -1,10 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MAIN, type RunningService, startService, waitFor } from "../helpers/service.ts";
 import { childEnv } from "../helpers/deps.ts";
 import { readMigrations } from "../../src/db/migrate.ts";
+import { tempDir } from "../helpers/tmp.ts";
 
 const running: RunningService[] = [];
 afterAll(async () => {
@@ -12,7 +11,7 @@ afterAll(async () => {
 });
 
 describe("bun run start on the embedded TimescaleDB", () => {
-  const dataDir = join(mkdtempSync(join(tmpdir(), "pulse-e2e-")), "db");
+  const dataDir = join(tempDir("e2e"), "db");
   const env = { EMBEDDED_DATA_DIR: dataDir, JOBS_POLL_INTERVAL_MS: "1000" };
   let firstJobs: Array<{ job_id: number; last_run_at: string | null }> = [];
 

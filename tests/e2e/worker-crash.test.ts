@@ -1,6 +1,4 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSql } from "../../src/db/client.ts";
 import { EmbeddedEngine } from "../../src/db/embedded/manager.ts";
@@ -8,6 +6,7 @@ import { TEST_JWT_SECRET, testLogger, token } from "../helpers/deps.ts";
 import { orderCompleted, pageViewed } from "../helpers/events.ts";
 import { privateNats, until } from "../helpers/nats.ts";
 import { type RunningService, startService, waitFor } from "../helpers/service.ts";
+import { tempDir } from "../helpers/tmp.ts";
 
 const running: RunningService[] = [];
 afterAll(async () => {
@@ -17,7 +16,7 @@ afterAll(async () => {
 describe("a worker killed mid-stream", () => {
   test("loses nothing and duplicates nothing after a restart", async () => {
     const { nats, config, cleanup } = await privateNats();
-    const dataDir = join(mkdtempSync(join(tmpdir(), "pulse-kill-")), "db");
+    const dataDir = join(tempDir("kill"), "db");
     const env = {
       EMBEDDED_DATA_DIR: dataDir,
       NATS_URL: "nats://127.0.0.1:4222",

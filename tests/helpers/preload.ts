@@ -19,6 +19,8 @@ afterAll(async () => {
   await closeTestDeps();
   await engine.stop();
   rmSync(dir, { recursive: true, force: true });
+  const { removeTempDirs } = await import("./tmp.ts");
+  removeTempDirs();
 });
 
 // secrets and PII never logged: every line the test logger captured during the whole run (after

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCache } from "../../src/cache/index.ts";
 import { createSql } from "../../src/db/client.ts";
 import { EmbeddedEngine } from "../../src/db/embedded/manager.ts";
 import { connectNats, type NatsHandle } from "../../src/nats/connection.ts";
 import { testApp, testConfig, testLogger } from "../helpers/deps.ts";
+import { tempDir } from "../helpers/tmp.ts";
 
 describe("GET /health/live", () => {
   test("answers 200 without touching any dependency", async () => {
@@ -97,7 +96,7 @@ describe("GET /health/ready with NATS", () => {
 
 describe("GET /health/ready when the embedded engine dies", () => {
   test("turns 503 while the child is down, restarts it, and is 200 again", async () => {
-    const engine = new EmbeddedEngine({ dataDir: join(mkdtempSync(join(tmpdir(), "pulse-crash-")), "db"), port: 0, logger: testLogger });
+    const engine = new EmbeddedEngine({ dataDir: join(tempDir("crash"), "db"), port: 0, logger: testLogger });
     await engine.start();
     const sql = createSql(engine.url, { max: 1, statementTimeoutMs: 30_000, logger: testLogger, embedded: true });
     try {

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../../src/config.ts";
 import { createSql } from "../../src/db/client.ts";
@@ -13,6 +11,7 @@ import type { NatsHandle } from "../../src/nats/connection.ts";
 import { testApp, testLogger, token } from "../helpers/deps.ts";
 import { type CloudEvent, orderCompleted, pageViewed } from "../helpers/events.ts";
 import { privateNats, until } from "../helpers/nats.ts";
+import { tempDir } from "../helpers/tmp.ts";
 
 const enc = new TextEncoder();
 
@@ -114,7 +113,7 @@ describe("ingest from NATS JetStream", () => {
 describe("database unavailable mid-stream", () => {
   test("the breaker opens, fetching pauses, nothing is lost or duplicated, and ingest resumes", async () => {
     const { nats, config, cleanup } = await privateNats({ BREAKER_FAILURES: "5", BREAKER_HALF_OPEN_MS: "1000", INGEST_BATCH_SIZE: "50", INGEST_FLUSH_MS: "50" });
-    const engine = new EmbeddedEngine({ dataDir: join(mkdtempSync(join(tmpdir(), "pulse-breaker-")), "db"), port: 0, logger: testLogger });
+    const engine = new EmbeddedEngine({ dataDir: join(tempDir("breaker"), "db"), port: 0, logger: testLogger });
     await engine.start();
     const sql = createSql(engine.url, { max: 1, statementTimeoutMs: 30_000, logger: testLogger, embedded: true });
     const metrics = createMetrics();

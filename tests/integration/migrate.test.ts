@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Sql } from "../../src/db/client.ts";
 import { MigrationError, migrate, readMigrations, SQL_DIR } from "../../src/db/migrate.ts";
 import { getTestDeps, testLogger } from "../helpers/deps.ts";
+import { tempDir } from "../helpers/tmp.ts";
 
 let sql: Sql;
 beforeAll(async () => {
@@ -40,7 +40,7 @@ describe("migrate", () => {
   });
 
   test("stops with a clear error naming the file when an applied migration was edited", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "pulse-sql-"));
+    const dir = tempDir("sql");
     cpSync(SQL_DIR, dir, { recursive: true });
     const file = join(dir, "0002_job_runs.sql");
     writeFileSync(file, `${readFileSync(file, "utf8")}\n-- an innocent-looking edit\n`);
@@ -61,7 +61,7 @@ describe("migrate", () => {
   });
 
   test("rejects a file in sql/ that is not named NNNN_name.sql", () => {
-    const dir = mkdtempSync(join(tmpdir(), "pulse-sql-"));
+    const dir = tempDir("sql");
     writeFileSync(join(dir, "create_things.sql"), "select 1;");
     expect(() => readMigrations(dir)).toThrow(/NNNN_name\.sql/);
   });
