@@ -30,6 +30,7 @@ import { buildDeps, closeDeps } from "../../src/deps.ts";
 import { signToken } from "../../src/http/auth.ts";
 import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
 import { createLogger } from "../../src/logger.ts";
+import { engineChildPid, procCpuSeconds } from "./proc.ts";
 
 function flag(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -257,6 +258,8 @@ async function cacheCounters(base: string): Promise<Record<string, number>> {
 
 interface RunResult {
   name: string;
+  /** CPU seconds during the run: the service, its engine child */
+  cpu?: { service: number | null; engine: number | null };
   requests: number;
   rps: number;
   p50: number;
@@ -452,19 +455,30 @@ async function main(): Promise<void> {
     console.log(`cached, one request at a time: ${hitCost.join(", ")}`);
     console.log(`load generator: ${WRK ? `wrk (${WRK})` : "autocannon (install wrk for a lighter client: apt-get install wrk)"}`);
     let i = 0;
-    const hits = WRK ? await driveWrk("cache hits", base, auth, fixed) : await drive("cache hits", base, auth, () => fixed[i++ % fixed.length]!);
+    const measured = async (run: () => Promise<RunResult>): Promise<RunResult> => {
+      const enginePid = engineChildPid(service!.pid);
+      const s0 = procCpuSeconds(service!.pid);
+      const e0 = enginePid ? procCpuSeconds(enginePid) : null;
+      const r = await run();
+      const s1 = procCpuSeconds(service!.pid);
+      const e1 = enginePid ? procCpuSeconds(enginePid) : null;
+      return { ...r, cpu: { service: s0 !== null && s1 !== null ? s1 - s0 : null, engine: e0 !== null && e1 !== null ? e1 - e0 : null } };
+    };
+    const hits = await measured(() => (WRK ? driveWrk("cache hits", base, auth, fixed) : drive("cache hits", base, auth, () => fixed[i++ % fixed.length]!)));
     // 4b: cache misses — every request its own cache key (variants 1…; 5,376 per operation); only the
     // operations that take a range (a snapshot operation has one key per tenant: it cannot miss)
     const ranged = ops.filter((o) => o.params.has("from"));
     let variant = 1;
     let j = 0;
-    const misses = WRK
-      ? await driveWrk("cache misses", base, auth, Array.from({ length: 20_000 }, (_, k) => urlOf(ranged[k % ranged.length]!, now, k + 1)))
-      : await drive("cache misses", base, auth, () => urlOf(ranged[j++ % ranged.length]!, now, variant++));
+    const misses = await measured(() =>
+      WRK
+        ? driveWrk("cache misses", base, auth, Array.from({ length: 20_000 }, (_, k) => urlOf(ranged[k % ranged.length]!, now, k + 1)))
+        : drive("cache misses", base, auth, () => urlOf(ranged[j++ % ranged.length]!, now, variant++)),
+    );
 
     const rows = [hits, misses];
     console.log("");
-    const head = ["run", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "non-2xx", "errors", "cache (hit/miss/other)"];
+    const head = ["run", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "non-2xx", "errors", "cache (hit/miss/other)", "CPU s: service / engine"];
     const body = rows.map((r) => [
       r.name,
       r.requests.toLocaleString("en-US"),
@@ -475,6 +489,7 @@ async function main(): Promise<void> {
       String(r.non2xx),
       String(r.errors + r.timeouts),
       `${r.cache.hit ?? 0}/${r.cache.miss ?? 0}/${Object.entries(r.cache).filter(([k]) => k !== "hit" && k !== "miss").map(([k, v]) => `${k} ${v}`).join(" ") || "0"}`,
+      `${r.cpu?.service?.toFixed(1) ?? "n/a"} / ${r.cpu?.engine?.toFixed(1) ?? "n/a"}`,
     ]);
     const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c]!.length)));
     console.log(head.map((h, c) => h.padEnd(widths[c]!)).join("  │  "));

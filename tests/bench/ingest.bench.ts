@@ -30,7 +30,7 @@
  * The time breakdown comes from bench-only wrappers (sql proxy, pipeline.process, the privacy step,
  * dead-letter publishes, metric updates); event-loop waits show up in whatever was being awaited.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -47,6 +47,7 @@ import { validateEvent } from "../../src/ingest/validate.ts";
 import { createLogger } from "../../src/logger.ts";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 import { closeNats, connectNats, type NatsHandle } from "../../src/nats/connection.ts";
+import { engineChildPid, procCpuSeconds, procStatusKb } from "./proc.ts";
 
 // ─── arguments, configuration ───────────────────────────────────────────────────────────────────────
 
@@ -112,40 +113,6 @@ const rssTimer = setInterval(() => {
   if (r > peakRss) peakRss = r;
   if (r > (phasePeaks.get(phase) ?? 0)) phasePeaks.set(phase, r);
 }, 100);
-
-function procStatusKb(pid: number, field: string): number | null {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** user+system CPU seconds of a process, from /proc/<pid>/stat */
-function procCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // fields[0] is field 3 (state); utime and stime are fields 14 and 15
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-const CLK_TCK = (() => {
-  const r = Bun.spawnSync(["getconf", "CLK_TCK"]);
-  const n = Number(r.stdout.toString().trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
-})();
-
-/** the embedded engine child of THIS process (other people's engines may run on the same machine) */
-function engineChildPid(): number | null {
-  const r = Bun.spawnSync(["pgrep", "-P", String(process.pid), "-f", "embedded/server.ts"]);
-  const pid = Number(r.stdout.toString().trim().split("\n")[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : null;
-}
 
 const mb = (kb: number | null) => (kb === null ? "n/a" : `${(kb / 1024).toFixed(0)} MB`);
 
