@@ -188,7 +188,9 @@ export class WireServer {
         .then(async () => {
           if (closed) return;
           const reply = await this.opts.db.execProtocolRaw(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
-          if (!closed && reply.length > 0) socket.write(reply);
+          // a copy: PGlite answers in a view of its receive buffer, which its next call overwrites,
+          // possibly before the socket has sent these bytes
+          if (!closed && reply.length > 0) socket.write(Buffer.from(reply));
         })
         .catch((err) => {
           // the engine failed on this message: the client can no longer trust the session, so it is
