@@ -8,36 +8,18 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../http/env.ts";
 import { problemResponses } from "../http/problem.ts";
-import { isoDateTime, PageQuery } from "../http/query.ts";
-import { deadLetterAfter, deadLetterPage } from "../ingest/dead-letters.ts";
+import { deadLetterAfter, DeadLetterQuery, deadLetterPage, deadLetterShape } from "../ingest/dead-letters.ts";
 import { listDeadLetters } from "../ingest/read.queries.ts";
-import { REJECT_REASONS } from "../ingest/types.ts";
 
 const AdminDeadLetterSchema = z
   .object({
-    id: z.string(),
     tenant_id: z.uuid().nullable().openapi({ description: "null when the tenant could not be known (malformed payload)" }),
-    received_at: z.string(),
-    event_id: z.string().nullable(),
-    subject: z.string().nullable(),
-    type: z.string().nullable(),
-    source: z.string().nullable(),
-    schema_version: z.string().nullable(),
-    reason: z.enum(REJECT_REASONS),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })),
-    payload: z.unknown().openapi({ description: "the original payload with PII fields anonymised" }),
-    payload_excerpt: z.string().nullable(),
-    transport: z.enum(["nats", "http"]),
-    stream_sequence: z.string().nullable(),
+    ...deadLetterShape,
   })
   .openapi("AdminDeadLetter");
 
-const AdminDeadLetterQuery = PageQuery.extend({
+const AdminDeadLetterQuery = DeadLetterQuery.extend({
   tenant_id: z.uuid().optional().openapi({ description: "only this tenant's dead letters (omit for every tenant)" }),
-  reason: z.enum(REJECT_REASONS).optional(),
-  type: z.string().max(64).optional(),
-  from: isoDateTime.optional(),
-  to: isoDateTime.optional(),
 });
 
 const route = createRoute({

@@ -4,9 +4,34 @@
  */
 import { z } from "@hono/zod-openapi";
 import { HttpProblem } from "../http/problem.ts";
-import { decodeCursor, encodeCursor } from "../http/query.ts";
+import { decodeCursor, encodeCursor, isoDateTime, PageQuery } from "../http/query.ts";
 import type { DeadLetterFilter, DeadLetterRow } from "./read.queries.ts";
-import type { REJECT_REASONS } from "./types.ts";
+import { REJECT_REASONS } from "./types.ts";
+
+/** one dead letter as the API shows it (the operator route adds tenant_id) */
+export const deadLetterShape = {
+  id: z.string(),
+  received_at: z.string(),
+  event_id: z.string().nullable(),
+  subject: z.string().nullable(),
+  type: z.string().nullable(),
+  source: z.string().nullable(),
+  schema_version: z.string().nullable(),
+  reason: z.enum(REJECT_REASONS),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })),
+  payload: z.unknown().openapi({ description: "the original payload with PII fields anonymised" }),
+  payload_excerpt: z.string().nullable().openapi({ description: "start of an unparseable payload, emails and IPs masked" }),
+  transport: z.enum(["nats", "http"]),
+  stream_sequence: z.string().nullable(),
+};
+
+/** the filters of a dead-letter page (the operator route adds tenant_id) */
+export const DeadLetterQuery = PageQuery.extend({
+  reason: z.enum(REJECT_REASONS).optional(),
+  type: z.string().max(64).optional(),
+  from: isoDateTime.optional(),
+  to: isoDateTime.optional(),
+});
 
 const CursorSchema = z.object({ r: z.string(), i: z.number().int() });
 

@@ -6,9 +6,9 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { withTenant } from "../db/tenant.ts";
 import type { AppEnv } from "../http/env.ts";
 import { problem, problemResponses } from "../http/problem.ts";
-import { isoDateTime, PageQuery, TimeRangeQuery } from "../http/query.ts";
+import { TimeRangeQuery } from "../http/query.ts";
 import { DatabaseUnavailableError } from "./breaker.ts";
-import { deadLetterAfter, deadLetterPage } from "./dead-letters.ts";
+import { deadLetterAfter, DeadLetterQuery, deadLetterPage, deadLetterShape } from "./dead-letters.ts";
 import type { IncomingMessage } from "./pipeline.ts";
 import { ingestStats, listDeadLetters } from "./read.queries.ts";
 import { EVENT_TYPES, REJECT_REASONS } from "./types.ts";
@@ -65,30 +65,7 @@ const ingestRoute = createRoute({
   },
 });
 
-const DeadLetterSchema = z
-  .object({
-    id: z.string(),
-    received_at: z.string(),
-    event_id: z.string().nullable(),
-    subject: z.string().nullable(),
-    type: z.string().nullable(),
-    source: z.string().nullable(),
-    schema_version: z.string().nullable(),
-    reason: z.enum(REJECT_REASONS),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })),
-    payload: z.unknown().openapi({ description: "the original payload with PII fields anonymised" }),
-    payload_excerpt: z.string().nullable().openapi({ description: "start of an unparseable payload, emails and IPs masked" }),
-    transport: z.enum(["nats", "http"]),
-    stream_sequence: z.string().nullable(),
-  })
-  .openapi("DeadLetter");
-
-const DeadLetterQuery = PageQuery.extend({
-  reason: z.enum(REJECT_REASONS).optional(),
-  type: z.string().max(64).optional(),
-  from: isoDateTime.optional(),
-  to: isoDateTime.optional(),
-});
+const DeadLetterSchema = z.object(deadLetterShape).openapi("DeadLetter");
 
 const deadLettersRoute = createRoute({
   method: "get",
