@@ -200,34 +200,31 @@ export async function attributionFigures(
          ${f.channel !== undefined ? tx`and channel = ${f.channel}` : tx``}
          ${f.currency !== undefined ? tx`and currency = ${f.currency}` : tx``}
     ),
-    by_session as (
-      select x.event_id as order_event_id, x.time as order_time, x.last_time, x.session_id
-        from (
-          select kind, event_id, time, session_id,
-                 max(case when kind = 0 then time end) over (partition by session_id order by time, kind rows unbounded preceding) as last_time
-            from (select 0 as kind, time, session_id, event_id from t where session_id is not null
-                  union all
-                  select 1, time, session_id, event_id from o where session_id is not null) u
-        ) x
-       where x.kind = 1 and x.last_time is not null
+    -- touches and orders keyed both ways: by session and by customer
+    tk as (
+      select 'session' as via, session_id as key, time, event_id, source, medium, campaign from t where session_id is not null
+      union all
+      select 'customer', customer_id, time, event_id, source, medium, campaign from t where customer_id is not null
     ),
-    by_customer as (
-      select x.event_id as order_event_id, x.time as order_time, x.last_time, x.customer_id
+    ok as (
+      select 'session' as via, session_id as key, time, event_id from o where session_id is not null
+      union all
+      select 'customer', customer_id, time, event_id from o where customer_id is not null
+    ),
+    latest as (
+      select x.event_id as order_event_id, x.time as order_time, x.via, x.key, x.last_time
         from (
-          select kind, event_id, time, customer_id,
-                 max(case when kind = 0 then time end) over (partition by customer_id order by time, kind rows unbounded preceding) as last_time
-            from (select 0 as kind, time, customer_id, event_id from t where customer_id is not null
+          select kind, via, key, event_id, time,
+                 max(case when kind = 0 then time end) over (partition by via, key order by time, kind rows unbounded preceding) as last_time
+            from (select 0 as kind, via, key, time, event_id from tk
                   union all
-                  select 1, time, customer_id, event_id from o where customer_id is not null) u
+                  select 1, via, key, time, event_id from ok) u
         ) x
        where x.kind = 1 and x.last_time is not null
     ),
     candidates as (
-      select s.order_event_id, s.order_time, t.time, t.event_id, t.source, t.medium, t.campaign
-        from by_session s join t on t.session_id = s.session_id and t.time = s.last_time
-      union all
-      select c.order_event_id, c.order_time, t.time, t.event_id, t.source, t.medium, t.campaign
-        from by_customer c join t on t.customer_id = c.customer_id and t.time = c.last_time
+      select l.order_event_id, l.order_time, tk.time, tk.event_id, tk.source, tk.medium, tk.campaign
+        from latest l join tk on tk.via = l.via and tk.key = l.key and tk.time = l.last_time
     ),
     last_touch as (
       select distinct on (order_event_id, order_time) order_event_id, order_time, time, source, medium, campaign
