@@ -59,7 +59,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   let engine: EmbeddedEngine | undefined;
   let url = config.db.url;
   if (!url) {
-    engine = new EmbeddedEngine({ dataDir: config.db.embedded.dataDir, port: config.db.embedded.port, logger });
+    engine = new EmbeddedEngine({ dataDir: config.db.embedded.dataDir, port: config.db.embedded.port, workMem: config.db.embedded.workMem, logger });
     await engine.start();
     url = engine.url;
   }

@@ -79,6 +79,25 @@ describe("embedded engine wire protocol", () => {
     }
   }, 30_000);
 
+  test("every client, also one after another's disconnect, gets a stock server's session settings, not PGlite's debug boot values", async () => {
+    const settings = async () => {
+      const c = client();
+      try {
+        const [row] = await c`
+          select current_setting('search_path') as search_path, current_setting('enable_seqscan') as enable_seqscan,
+                 current_setting('client_min_messages') as client_min_messages, current_setting('log_min_messages') as log_min_messages,
+                 current_setting('work_mem') as work_mem`;
+        return row;
+      } finally {
+        await c.end();
+      }
+    };
+    const expected = { search_path: "public", enable_seqscan: "on", client_min_messages: "notice", log_min_messages: "warning", work_mem: "4MB" };
+    expect(await settings()).toEqual(expected);
+    // DISCARD ALL between clients returns to the boot values (search_path pg_catalog, debug3, seqscan off): re-applied
+    expect(await settings()).toEqual(expected);
+  }, 30_000);
+
   test("a second client waits for the first to leave and is then served", async () => {
     const a = client();
     const b = client();

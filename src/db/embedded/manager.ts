@@ -31,12 +31,15 @@ export interface EmbeddedEngineOptions {
   port: number;
   logger: Logger;
   bootTimeoutMs?: number;
+  /** work_mem of every session (PostgreSQL size syntax); default 4MB, PostgreSQL's own */
+  workMem?: string;
 }
 
 const SERVER_ENTRY = new URL("./server.ts", import.meta.url).pathname;
 
 export class EmbeddedEngine {
   readonly dataDir: string;
+  private readonly workMem: string;
   private port: number;
   private readonly logger: Logger;
   private readonly bootTimeoutMs: number;
@@ -52,6 +55,7 @@ export class EmbeddedEngine {
 
   constructor(opts: EmbeddedEngineOptions) {
     this.dataDir = resolve(opts.dataDir);
+    this.workMem = opts.workMem ?? "4MB";
     this.port = opts.port;
     this.logger = opts.logger.child({ component: "embedded-timescaledb" });
     this.bootTimeoutMs = opts.bootTimeoutMs ?? 60_000;
@@ -110,7 +114,7 @@ export class EmbeddedEngine {
 
   private async spawn(): Promise<void> {
     this.state = "starting";
-    const proc: ReturnType<typeof Bun.spawn> = Bun.spawn([process.execPath, SERVER_ENTRY, "--data-dir", this.dataDir, "--port", String(this.port)], {
+    const proc: ReturnType<typeof Bun.spawn> = Bun.spawn([process.execPath, SERVER_ENTRY, "--data-dir", this.dataDir, "--port", String(this.port), "--work-mem", this.workMem], {
       stdin: "pipe",
       stdout: "pipe",
       stderr: "pipe",

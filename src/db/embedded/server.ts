@@ -3,7 +3,7 @@
  * the Postgres wire protocol (wire.ts: framed messages, one client at a time) on a loopback port.
  * Run by EmbeddedEngine (manager.ts), never imported.
  *
- * argv: --data-dir <dir> --port <n>
+ * argv: --data-dir <dir> --port <n> [--work-mem <size>]
  * stdout: one JSON line {"event":"ready","port":n,"boot_ms":n} once it accepts connections.
  * It exits when its stdin closes (the parent died) or on SIGTERM/SIGINT, closing PGlite cleanly.
  * No logger here on purpose: the parent owns logging; the child speaks only through these lines.
@@ -24,7 +24,7 @@ function emit(line: Record<string, unknown>): void {
 const dataDir = arg("data-dir");
 const port = Number(arg("port") ?? "0");
 if (!dataDir || !Number.isInteger(port)) {
-  emit({ event: "error", message: "usage: server.ts --data-dir <dir> --port <n>" });
+  emit({ event: "error", message: "usage: server.ts --data-dir <dir> --port <n> [--work-mem <size>]" });
   process.exit(2);
 }
 
@@ -36,8 +36,28 @@ const db = await PGlite.create({ dataDir, extensions: { timescaledb } });
 const installed = await db.query<{ extversion: string }>("select extversion from pg_extension where extname = 'timescaledb'");
 const version = installed.rows[0]?.extversion;
 if (version && /^[0-9A-Za-z.-]+$/.test(version)) await db.exec(`LOAD 'timescaledb'; LOAD 'timescaledb-tsl-${version}'`);
+/**
+ * PGlite boots its one backend with debugging settings on its command line (so they are also what
+ * DISCARD ALL returns to): search_path pg_catalog (PGlite itself then SETs public, once),
+ * client_min_messages debug3 and log_min_messages debug1 (every statement formats debug messages),
+ * enable_seqscan off (the planner avoids sequential scans at any cost) and work_mem 4 MB. Every
+ * client gets these instead, the settings of a stock PostgreSQL server, with work_mem from --work-mem (EMBEDDED_WORK_MEM).
+ */
+const workMem = arg("work-mem") ?? "4MB";
+if (!/^[0-9]+(kB|MB|GB)$/.test(workMem)) {
+  emit({ event: "error", message: `--work-mem: ${workMem} is not a size such as 16MB` });
+  process.exit(2);
+}
+const SESSION_DEFAULTS = [
+  "SET search_path TO public",
+  "SET client_min_messages TO notice",
+  "SET log_min_messages TO warning",
+  "SET enable_seqscan TO on",
+  `SET work_mem TO '${workMem}'`,
+].join("; ");
 const server = new WireServer({
   db,
+  sessionDefaults: SESSION_DEFAULTS,
   host: "127.0.0.1",
   port,
   queueTimeoutMs: 60_000,

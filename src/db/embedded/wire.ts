@@ -27,6 +27,11 @@ export interface WireServerOptions {
   queueTimeoutMs: number;
   /** a connection-level failure the parent should hear about (never a client's SQL error) */
   onError?: (err: unknown) => void;
+  /**
+   * SET statements that give each client its session defaults, run once before the first client and
+   * again after every client's DISCARD ALL (which resets settings to the engine's own boot values)
+   */
+  sessionDefaults?: string;
 }
 
 const SSL_REQUEST = 80877103;
@@ -125,6 +130,7 @@ export class WireServer {
   }
 
   async start(): Promise<void> {
+    if (this.opts.sessionDefaults) await this.opts.db.exec(this.opts.sessionDefaults);
     const server = createServer((socket) => this.onConnection(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -220,6 +226,7 @@ export class WireServer {
         // two calls: a multi-statement string is one implicit transaction, where DISCARD ALL cannot run
         .then(() => this.opts.db.exec("ROLLBACK"))
         .then(() => this.opts.db.exec("DISCARD ALL"))
+        .then(() => (this.opts.sessionDefaults ? this.opts.db.exec(this.opts.sessionDefaults) : undefined))
         .catch((err) => this.opts.onError?.(err));
       void done.then(() => {
         if (this.active === socket) this.active = undefined;
