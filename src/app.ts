@@ -123,7 +123,7 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       if (status === 400 && /json/i.test(err.message)) return problem(c, 400, "the request body is not valid JSON");
       return problem(c, status as 400, err.message || undefined);
     }
-    c.var.logger?.error({ err }, "unhandled error");
+    c.get("logger")?.error({ err }, "unhandled error");
     return problem(c, 500, "an unexpected error occurred; quote the requestId when reporting it");
   });
 

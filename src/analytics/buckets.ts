@@ -22,6 +22,7 @@
  * bucket's local start as an instant (ISO-8601 UTC in responses). When from/to are not on bucket
  * boundaries the first/last bucket holds only the part inside [from, to).
  */
+import { LRUCache } from "lru-cache";
 import { type AnalyticsRange, type Bucket, BUCKET_NOMINAL_MS } from "./params.ts";
 
 export type { Bucket } from "./params.ts";
@@ -77,23 +78,34 @@ export function utcOffsetMs(tz: string, at: number): number {
 }
 
 /** offsets at the 6-hour sample instants, per zone: formatToParts costs ~9 µs, a 400-day range has 1,600 samples */
-const sampled = new Map<string, number>();
+const sampled = new Map<string, Map<number, number>>();
 
 function sampledOffset(tz: string, at: number): number {
-  const key = `${tz}|${at}`;
-  let o = sampled.get(key);
+  let zone = sampled.get(tz);
+  if (!zone) {
+    zone = new Map();
+    sampled.set(tz, zone);
+  }
+  let o = zone.get(at);
   if (o === undefined) {
     o = utcOffsetMs(tz, at);
-    if (sampled.size >= 200_000) sampled.clear(); // bounded: ~35 years of samples of one zone
-    sampled.set(key, o);
+    if (zone.size >= 100_000) zone.clear(); // bounded: ~70 years of samples of one zone
+    zone.set(at, o);
   }
   return o;
 }
 
+/** answers of zoneOffsets by (zone, from, to): a repeated read (a cache hit) costs one look-up */
+const rangeOffsets = new LRUCache<string, ReadonlySet<number>>({ max: 10_000 });
+
 /** every UTC offset the zone has in [fromMs, toMs] (at both ends and every 6 h on the UTC 6-hour grid) */
-export function zoneOffsets(tz: string, fromMs: number, toMs: number): Set<number> {
+export function zoneOffsets(tz: string, fromMs: number, toMs: number): ReadonlySet<number> {
+  const key = `${tz}|${fromMs}|${toMs}`;
+  const known = rangeOffsets.get(key);
+  if (known) return known;
   const out = new Set<number>([utcOffsetMs(tz, fromMs), utcOffsetMs(tz, toMs)]);
   for (let t = Math.ceil(fromMs / SAMPLE_MS) * SAMPLE_MS; t < toMs; t += SAMPLE_MS) out.add(sampledOffset(tz, t));
+  rangeOffsets.set(key, out);
   return out;
 }
 
@@ -106,7 +118,7 @@ const mod = (a: number, b: number) => ((a % b) + b) % b;
 export function chooseSource(range: AnalyticsRange, bucket?: Bucket): Source {
   const from = range.from.getTime();
   const to = range.to.getTime();
-  const offsets = bucket ? zoneOffsets(range.timezone, from, to) : new Set<number>();
+  const offsets: ReadonlySet<number> = bucket ? zoneOffsets(range.timezone, from, to) : new Set<number>();
   for (const [source, grid] of GRIDS) {
     if (bucket && grid > Math.min(BUCKET_NOMINAL_MS[bucket], DAY)) continue;
     if (mod(from, grid) !== 0 || mod(to, grid) !== 0) continue;

@@ -44,7 +44,7 @@ function localOf(ctx: CacheContext): LRUCache<string, string> | undefined {
   }
   return l;
 }
-const flights = new WeakMap<Cache, Map<string, Promise<unknown>>>();
+const flights = new WeakMap<Cache, Map<string, Promise<string>>>();
 
 function state(cache: Cache): CacheState {
   let s = states.get(cache);
@@ -135,23 +135,32 @@ export interface CacheContext {
 }
 
 /**
- * The value under `key`, or compute() stored under it for ttlSeconds (± 10 %). Values are JSON.
+ * The value under `key`, or compute() stored under it for ttlSeconds (± 10 %). Values are JSON: a
+ * computed value comes back as JSON.parse(JSON.stringify(value)), the same shape a later hit has.
  * `store: false` skips the cache look-up and store (e.g. the generation could not be read) but keeps
  * the single flight. Errors of compute() are not cached and reach every caller sharing the flight.
  */
-export function withCache<T>(ctx: CacheContext, key: string, ttlSeconds: number, compute: () => Promise<T>, opts: { store?: boolean } = {}): Promise<T> {
+export async function withCache<T>(ctx: CacheContext, key: string, ttlSeconds: number, compute: () => Promise<T>, opts: { store?: boolean } = {}): Promise<T> {
+  return JSON.parse(await withCacheText(ctx, key, ttlSeconds, async () => JSON.stringify(await compute()), opts)) as T;
+}
+
+/**
+ * withCache for answers kept and served as JSON text: a hit is returned as stored, with no parse and
+ * no serialisation (what an HTTP answer needs); compute() returns the JSON text itself.
+ */
+export function withCacheText(ctx: CacheContext, key: string, ttlSeconds: number, compute: () => Promise<string>, opts: { store?: boolean } = {}): Promise<string> {
   const local = opts.store !== false ? localOf(ctx) : undefined;
   const near = local?.get(key);
   if (near !== undefined) {
     ctx.metrics.cacheRequests.inc({ result: "hit" });
-    return Promise.resolve(JSON.parse(near) as T);
+    return Promise.resolve(near);
   }
-  const inflight = flights.get(ctx.cache) ?? new Map<string, Promise<unknown>>();
+  const inflight = flights.get(ctx.cache) ?? new Map<string, Promise<string>>();
   flights.set(ctx.cache, inflight);
   const existing = inflight.get(key);
   if (existing) {
     ctx.metrics.cacheRequests.inc({ result: "coalesced" });
-    return existing as Promise<T>;
+    return existing;
   }
   const flight = (async () => {
     let store = opts.store !== false && cacheUsable(ctx.cache);
@@ -160,21 +169,20 @@ export function withCache<T>(ctx: CacheContext, key: string, ttlSeconds: number,
       if (got.ok && got.value !== null) {
         ctx.metrics.cacheRequests.inc({ result: "hit" });
         local?.set(key, got.value, { ttl: jitteredTtl(ttlSeconds) * 1000 });
-        return JSON.parse(got.value) as T;
+        return got.value;
       }
       store = got.ok;
       ctx.metrics.cacheRequests.inc({ result: got.ok ? "miss" : "error" });
     } else {
       ctx.metrics.cacheRequests.inc({ result: "bypass" });
     }
-    const value = await compute();
+    const text = await compute();
     if (store) {
-      const text = JSON.stringify(value);
       const ttl = jitteredTtl(ttlSeconds);
       local?.set(key, text, { ttl: ttl * 1000 });
       await guarded(ctx, () => ctx.cache.set(key, text, ttl));
     }
-    return value;
+    return text;
   })();
   inflight.set(key, flight);
   const done = () => {

@@ -29,7 +29,7 @@ import {
 } from "./customers.queries.ts";
 import { bumpGeneration } from "./generation.ts";
 import { analyticsEnvelope, analyticsProblemResponses, analyticsQuery, BUCKETS, checkBucketCount, filterShape, listShape, normaliseParams, parseRange } from "./params.ts";
-import { analyticsRead } from "./read.ts";
+import { analyticsJson, analyticsRead } from "./read.ts";
 
 const int = (v: bigint): number => {
   const n = Number(v);
@@ -241,7 +241,7 @@ const pct = (values: readonly number[], min: bigint, max: bigint) => ({
   min: int(min),
   max: int(max),
 });
-const fromParams = (c: Context<AppEnv>, q: { from: string; to: string; timezone: string }) => parseRange(q, c.var.deps.config.analytics.maxSpanDays);
+const fromParams = (c: Context<AppEnv>, q: { from: string; to: string; timezone: string }) => parseRange(q, c.get("deps").config.analytics.maxSpanDays);
 
 export const customersRoutes = new OpenAPIHono<AppEnv>()
   .openapi(metricsRoute, async (c) => {
@@ -249,7 +249,7 @@ export const customersRoutes = new OpenAPIHono<AppEnv>()
     const range = fromParams(c, q);
     if (q.bucket) checkBucketCount(range, q.bucket);
     const params = normaliseParams({ from: range.from, to: range.to, timezone: q.bucket ? range.timezone : undefined, bucket: q.bucket });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getCustomerMetrics",
       params,
@@ -273,7 +273,6 @@ export const customersRoutes = new OpenAPIHono<AppEnv>()
       },
       { watermarkTypes: ["order.completed"] },
     );
-    return c.json(body, 200);
   })
   .openapi(listRoute, async (c) => {
     const q = c.req.valid("query");
@@ -347,7 +346,9 @@ export const customersRoutes = new OpenAPIHono<AppEnv>()
     return c.json(data, 200);
   })
   .openapi(refreshRoute, async (c) => {
-    const { deps, principal, logger } = c.var;
+    const deps = c.get("deps");
+    const principal = c.get("principal");
+    const logger = c.get("logger");
     const tenantId = principal.tenantId;
     const started = performance.now();
     await refreshTenantScores(deps.sql, tenantId, Math.max(1, deps.config.storage.retentionDays - 2));

@@ -7,7 +7,7 @@ import type { AppEnv } from "../http/env.ts";
 import { EVENT_TYPES } from "../ingest/types.ts";
 import { conversionFunnel, DEFAULT_FUNNEL_STEPS, FUNNEL_UNITS } from "./funnel.queries.ts";
 import { analyticsEnvelope, analyticsProblemResponses, analyticsQuery, normaliseParams, parseRange } from "./params.ts";
-import { analyticsRead } from "./read.ts";
+import { analyticsJson } from "./read.ts";
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 const MIN_WINDOW_S = 60;
@@ -111,15 +111,14 @@ const funnelRoute = createRoute({
 
 export const funnelRoutes = new OpenAPIHono<AppEnv>().openapi(funnelRoute, async (c) => {
   const q = c.req.valid("query");
-  const range = parseRange(q, c.var.deps.config.analytics.maxSpanDays);
+  const range = parseRange(q, c.get("deps").config.analytics.maxSpanDays);
   const steps = q.steps;
   const params = normaliseParams({ from: range.from, to: range.to, unit: q.unit, steps: steps.join(","), window: q.window });
-  const body = await analyticsRead(
+  return analyticsJson(
     c,
     "getConversionFunnel",
     params,
     async (tx) => ({ unit: q.unit, window_seconds: q.window, steps: await conversionFunnel(tx, { range, unit: q.unit, steps, windowSeconds: q.window }) }),
     { watermarkTypes: steps },
   );
-  return c.json(body, 200);
 });

@@ -139,7 +139,7 @@ const CursorSchema = z.object({ s: z.enum(ITEM_SORTS), o: z.enum(["asc", "desc"]
 
 export const itemsRoutes = new OpenAPIHono<AppEnv>().openapi(itemsRoute, async (c) => {
   const q = c.req.valid("query");
-  const range = parseRange(q, c.var.deps.config.analytics.maxSpanDays);
+  const range = parseRange(q, c.get("deps").config.analytics.maxSpanDays);
   const filters = filtersOf(q);
   let after: z.infer<typeof CursorSchema> | undefined;
   if (q.cursor !== undefined) {

@@ -19,7 +19,7 @@ import {
 } from "./operations.queries.ts";
 import { analyticsEnvelope, analyticsProblemResponses, analyticsQuery, filterShape, listShape, normaliseParams, parseRange } from "./params.ts";
 import { durationSeconds } from "./funnel.routes.ts";
-import { analyticsRead } from "./read.ts";
+import { analyticsJson } from "./read.ts";
 
 const COMMON =
   "[from, to) is half-open ISO-8601 with an offset; the figures pair events of the same order / shipment / session, so they come from the raw events (percentiles are percentile_cont: continuous, linearly interpolated). Empty data ⇒ zero counts, null percentiles and rates, empty lists. Roles: viewer, analyst, pricing_manager, admin, ops. Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says when it was computed and `watermark` the newest event time of the operation's event types in [from, to).";
@@ -39,7 +39,7 @@ function int(v: bigint): number {
 const ratio = (num: bigint, den: bigint): number | null => (den === 0n ? null : Number(num) / Number(den));
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema: analyticsEnvelope(schema) } } });
-const rangeOf = (c: Context<AppEnv>, q: { from: string; to: string; timezone: string }) => parseRange(q, c.var.deps.config.analytics.maxSpanDays);
+const rangeOf = (c: Context<AppEnv>, q: { from: string; to: string; timezone: string }) => parseRange(q, c.get("deps").config.analytics.maxSpanDays);
 
 /** a cursor is the JSON of the last row's sort key, base64url; anything else is a 400 naming `cursor` */
 function cursorKey(cursor: string | undefined): unknown[] | undefined {
@@ -224,7 +224,7 @@ export const operationsRoutes = new OpenAPIHono<AppEnv>()
     const q = c.req.valid("query");
     const range = rangeOf(c, q);
     const params = normaliseParams({ from: range.from, to: range.to, channel: q.channel, currency: q.currency });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getFulfillmentMetrics",
       params,
@@ -234,14 +234,13 @@ export const operationsRoutes = new OpenAPIHono<AppEnv>()
       },
       { watermarkTypes: ["order.completed", "order.fulfilled"] },
     );
-    return c.json(body, 200);
   })
   .openapi(shippingRoute, async (c) => {
     const q = c.req.valid("query");
     const range = rangeOf(c, q);
     const after = cursorKey(q.cursor);
     const params = normaliseParams({ from: range.from, to: range.to, carrier: q.carrier, limit: q.limit, cursor: q.cursor });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getShippingMetrics",
       params,
@@ -265,7 +264,6 @@ export const operationsRoutes = new OpenAPIHono<AppEnv>()
       },
       { watermarkTypes: ["shipment.dispatched", "shipment.delivered"] },
     );
-    return c.json(body, 200);
   })
   .openapi(attributionRoute, async (c) => {
     const q = c.req.valid("query");
@@ -274,7 +272,7 @@ export const operationsRoutes = new OpenAPIHono<AppEnv>()
     const afterKey: CampaignKey | undefined =
       after === undefined ? undefined : { source: String(after[0]), medium: (after[1] as string | null) ?? null, campaign: (after[2] as string | null) ?? null };
     const params = normaliseParams({ from: range.from, to: range.to, window: q.window, channel: q.channel, currency: q.currency, limit: q.limit, cursor: q.cursor });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getMarketingAttribution",
       params,
@@ -298,13 +296,12 @@ export const operationsRoutes = new OpenAPIHono<AppEnv>()
       },
       { watermarkTypes: ["order.completed", "campaign.touched", "page.viewed"] },
     );
-    return c.json(body, 200);
   })
   .openapi(refundRoute, async (c) => {
     const q = c.req.valid("query");
     const range = rangeOf(c, q);
     const params = normaliseParams({ from: range.from, to: range.to, currency: q.currency });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getRefundMetrics",
       params,
@@ -320,5 +317,4 @@ export const operationsRoutes = new OpenAPIHono<AppEnv>()
       },
       { watermarkTypes: ["order.completed", "order.refunded"] },
     );
-    return c.json(body, 200);
   });

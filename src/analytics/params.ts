@@ -7,10 +7,10 @@
  *   const Query = analyticsQuery({ ...bucketShape, ...filterShape });   // from/to/timezone + extras
  *   createRoute({ ..., request: { query: Query } })                       // 400 naming the field
  *   const q = c.req.valid("query");
- *   const range = parseRange(q, c.var.deps.config.analytics.maxSpanDays); // 400 naming `to` if too wide
+ *   const range = parseRange(q, c.get("deps").config.analytics.maxSpanDays); // 400 naming `to` if too wide
  *   checkBucketCount(range, q.bucket);                                    // 400 naming `bucket`
  *   const params = normaliseParams({ ...range, bucket: q.bucket, ...filtersOf(q) });
- *   return c.json(await analyticsRead(c, "getX", params, (tx) => xQuery(tx, ...)), 200);
+ *   return analyticsJson(c, "getX", params, (tx) => xQuery(tx, ...));
  *
  * Rules: `from`/`to` are ISO-8601 date-times WITH an offset; the range is half-open [from, to) and
  * from < to; its span is at most ANALYTICS_MAX_SPAN_DAYS (default 400). `timezone` is an IANA name

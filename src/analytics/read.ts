@@ -1,12 +1,13 @@
 /**
  * analyticsRead: THE way every analytics operation reads.
  *
- *   const body = await analyticsRead(c, "getRevenueSummary", params, (tx) => revenueSummary(tx, …));
- *   return c.json(body, 200);            // { as_of, watermark, data }
+ *   return analyticsJson(c, "getRevenueSummary", params, (tx) => revenueSummary(tx, …));
+ *                                        // 200 { as_of, watermark, data }, the cached JSON text as is
+ *   const body = await analyticsRead(…); // the envelope as an object, for a route that reshapes it
  *
  * 1. cache key = pulse:a:{tenant}:{generation}:{operationId}:{sha256 of the normalised, key-sorted
  *    params} (generation.ts); `params` must hold EVERY input that changes the answer;
- * 2. withCache (cache.ts): TTL ANALYTICS_CACHE_TTL_SECONDS ± 10 %, single flight per key, cache
+ * 2. withCacheText (cache.ts): TTL ANALYTICS_CACHE_TTL_SECONDS ± 10 %, single flight per key, cache
  *    failures ⇒ the database answers (logged once per outage, readiness shows `analytics_cache`);
  * 3. the query runs in withTenant on the primary (`deps.sql`): a read replica could lag behind a
  *    generation bump and cache a stale answer under the new generation;
@@ -20,14 +21,15 @@
  * Read-after-write: see generation.ts.
  */
 import { createHash } from "node:crypto";
-import type { Context } from "hono";
+import type { Context, TypedResponse } from "hono";
+import type { JSONParsed } from "hono/utils/types";
 import type { TxSql } from "../db/client.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { Deps } from "../deps.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpProblem } from "../http/problem.ts";
 import type { Logger } from "../logger.ts";
-import { type CacheContext, guarded, withCache } from "./cache.ts";
+import { type CacheContext, guarded, withCacheText } from "./cache.ts";
 import { answerKey, currentGeneration } from "./generation.ts";
 import { normaliseParams, type ParamValue } from "./params.ts";
 import { eventsWatermark } from "./source.queries.ts";
@@ -58,13 +60,14 @@ export const CLIENT_DEADLINE_GRACE_MS = 250;
 class ClientDeadline extends Error {}
 
 export function readContext(c: Context<AppEnv>): ReadContext {
-  return { deps: c.var.deps, tenantId: c.var.principal.tenantId, logger: c.var.logger };
+  return { deps: c.get("deps"), tenantId: c.get("principal").tenantId, logger: c.get("logger") };
 }
 
 export function paramsHash(params: Record<string, ParamValue>): string {
   return createHash("sha256").update(JSON.stringify(normaliseParams(params))).digest("hex");
 }
 
+/** the envelope as an object (for a route that reshapes it; one that only answers uses analyticsJson) */
 export async function analyticsRead<T>(
   ctxOrC: ReadContext | Context<AppEnv>,
   operationId: string,
@@ -72,6 +75,32 @@ export async function analyticsRead<T>(
   query: (tx: TxSql) => Promise<T>,
   opts: ReadOptions = {},
 ): Promise<AnalyticsEnvelope<T>> {
+  return JSON.parse(await analyticsText(ctxOrC, operationId, params, query, opts)) as AnalyticsEnvelope<T>;
+}
+
+/**
+ * The 200 answer of an operation whose body is the envelope as is: the cached JSON text goes out
+ * unchanged (a hit costs no parse and no serialisation). Typed as c.json(envelope, 200) would be.
+ */
+export async function analyticsJson<T>(
+  c: Context<AppEnv>,
+  operationId: string,
+  params: Record<string, ParamValue>,
+  query: (tx: TxSql) => Promise<T>,
+  opts: ReadOptions = {},
+): Promise<TypedResponse<JSONParsed<AnalyticsEnvelope<T>>, 200, "json">> {
+  const text = await analyticsText(c, operationId, params, query, opts);
+  return c.body(text, 200, { "content-type": "application/json" }) as unknown as TypedResponse<JSONParsed<AnalyticsEnvelope<T>>, 200, "json">;
+}
+
+/** the envelope's JSON text, from the cache or computed (and then cached) */
+export async function analyticsText<T>(
+  ctxOrC: ReadContext | Context<AppEnv>,
+  operationId: string,
+  params: Record<string, ParamValue>,
+  query: (tx: TxSql) => Promise<T>,
+  opts: ReadOptions = {},
+): Promise<string> {
   const ctx = "var" in ctxOrC ? readContext(ctxOrC) : ctxOrC;
   const { deps, tenantId, logger } = ctx;
   const cacheCtx: CacheContext = { cache: deps.cache, logger, metrics: deps.metrics, localBytes: deps.config.analytics.localCacheBytes };
@@ -80,7 +109,7 @@ export async function analyticsRead<T>(
 
   const gen = await guarded(cacheCtx, () => currentGeneration(deps.cache, tenantId, deps.config.analytics.generationReuseMs));
   const key = answerKey(tenantId, gen.ok ? gen.value : "-", operationId, hash);
-  return withCache(cacheCtx, key, deps.config.analytics.cacheTtlSeconds, () => runQuery(ctx, operationId, normalised, query, opts), {
+  return withCacheText(cacheCtx, key, deps.config.analytics.cacheTtlSeconds, async () => JSON.stringify(await runQuery(ctx, operationId, normalised, query, opts)), {
     store: gen.ok,
   });
 }

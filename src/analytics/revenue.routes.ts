@@ -18,7 +18,7 @@ import {
   normaliseParams,
   parseRange,
 } from "./params.ts";
-import { analyticsRead } from "./read.ts";
+import { analyticsJson } from "./read.ts";
 import { categoryRows, revenueRows, type RevenueFigures } from "./revenue.queries.ts";
 
 const REVENUE_TYPES = ["order.completed", "order.refunded"] as const;
@@ -135,7 +135,7 @@ function figuresOut(f: RevenueFigures) {
 }
 
 function rangeOf(c: Context<AppEnv>, q: { from: string; to: string; timezone: string }) {
-  return parseRange(q, c.var.deps.config.analytics.maxSpanDays);
+  return parseRange(q, c.get("deps").config.analytics.maxSpanDays);
 }
 
 export const revenueRoutes = new OpenAPIHono<AppEnv>()
@@ -145,7 +145,7 @@ export const revenueRoutes = new OpenAPIHono<AppEnv>()
     const source = chooseSource(range);
     // timezone does not change an unbucketed total: left out of the cache key
     const params = normaliseParams({ from: range.from, to: range.to, channel: q.channel, currency: q.currency });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getRevenueSummary",
       params,
@@ -157,7 +157,6 @@ export const revenueRoutes = new OpenAPIHono<AppEnv>()
         })),
       { watermarkTypes: REVENUE_TYPES },
     );
-    return c.json(body, 200);
   })
   .openapi(timeseriesRoute, async (c) => {
     const q = c.req.valid("query");
@@ -165,7 +164,7 @@ export const revenueRoutes = new OpenAPIHono<AppEnv>()
     checkBucketCount(range, q.bucket);
     const source = chooseSource(range, q.bucket);
     const params = normaliseParams({ from: range.from, to: range.to, timezone: range.timezone, bucket: q.bucket, channel: q.channel, currency: q.currency });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getRevenueTimeseries",
       params,
@@ -177,14 +176,13 @@ export const revenueRoutes = new OpenAPIHono<AppEnv>()
         })),
       { watermarkTypes: REVENUE_TYPES },
     );
-    return c.json(body, 200);
   })
   .openapi(byChannelRoute, async (c) => {
     const q = c.req.valid("query");
     const range = rangeOf(c, q);
     const source = chooseSource(range);
     const params = normaliseParams({ from: range.from, to: range.to, channel: q.channel, currency: q.currency });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getRevenueByChannel",
       params,
@@ -197,14 +195,13 @@ export const revenueRoutes = new OpenAPIHono<AppEnv>()
         })),
       { watermarkTypes: REVENUE_TYPES },
     );
-    return c.json(body, 200);
   })
   .openapi(byCategoryRoute, async (c) => {
     const q = c.req.valid("query");
     const range = rangeOf(c, q);
     const source = chooseSource(range);
     const params = normaliseParams({ from: range.from, to: range.to, channel: q.channel, currency: q.currency, category: q.category });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getRevenueByCategory",
       params,
@@ -217,5 +214,4 @@ export const revenueRoutes = new OpenAPIHono<AppEnv>()
         })),
       { watermarkTypes: REVENUE_TYPES },
     );
-    return c.json(body, 200);
   });

@@ -6,7 +6,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../http/env.ts";
 import { analyticsEnvelope, analyticsProblemResponses, analyticsQuery, bucketShape, checkBucketCount, filterShape, normaliseParams, parseRange, timezoneParam } from "./params.ts";
-import { analyticsRead } from "./read.ts";
+import { analyticsJson } from "./read.ts";
 import type { RevenueRow } from "./revenue.queries.ts";
 import {
   addDays,
@@ -166,11 +166,11 @@ const projectionRoute = createRoute({
 export const salesRoutes = new OpenAPIHono<AppEnv>()
   .openapi(salesRoute, async (c) => {
     const q = c.req.valid("query");
-    const range = parseRange(q, c.var.deps.config.analytics.maxSpanDays);
+    const range = parseRange(q, c.get("deps").config.analytics.maxSpanDays);
     checkBucketCount(range, q.bucket);
     const prev = previousRange(range);
     const params = normaliseParams({ from: range.from, to: range.to, timezone: range.timezone, bucket: q.bucket, channel: q.channel, currency: q.currency });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getSalesMetrics",
       params,
@@ -201,7 +201,6 @@ export const salesRoutes = new OpenAPIHono<AppEnv>()
       },
       { watermarkTypes: REVENUE_TYPES },
     );
-    return c.json(body, 200);
   })
   .openapi(projectionRoute, async (c) => {
     const q = c.req.valid("query");
@@ -209,7 +208,7 @@ export const salesRoutes = new OpenAPIHono<AppEnv>()
     const w = projectionWindow(q.timezone, new Date());
     // from/to (the history window) make the key change every local day and give the watermark
     const params = normaliseParams({ from: w.historyFrom, to: w.historyTo, timezone: q.timezone, horizon, currency: q.currency });
-    const body = await analyticsRead(
+    return analyticsJson(
       c,
       "getRevenueProjection",
       params,
@@ -238,5 +237,4 @@ export const salesRoutes = new OpenAPIHono<AppEnv>()
       },
       { watermarkTypes: REVENUE_TYPES },
     );
-    return c.json(body, 200);
   });

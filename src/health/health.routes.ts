@@ -77,6 +77,6 @@ const readyRoute = createRoute({
 export const healthRoutes = new OpenAPIHono<AppEnv>()
   .openapi(liveRoute, (c) => c.json({ status: "ok" as const, timestamp: new Date().toISOString(), uptime_s: Math.round(process.uptime()) }, 200))
   .openapi(readyRoute, async (c) => {
-    const body = await readiness(c.var.deps);
+    const body = await readiness(c.get("deps"));
     return c.json(body, body.status === "down" ? 503 : 200);
   });

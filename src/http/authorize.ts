@@ -68,10 +68,10 @@ export function authorize(app: App, limiter: RateLimiter) {
     if (!routed) return next();
     const access = operationId ? operationAccess(operationId) : undefined;
     if (!operationId || !access) {
-      c.var.logger.error({ operationId: operationId ?? null, path: new URL(c.req.url).pathname }, "route has no entry in the role matrix: refused");
+      c.get("logger").error({ operationId: operationId ?? null, path: new URL(c.req.url).pathname }, "route has no entry in the role matrix: refused");
       return problem(c, 403, "this operation is not open to any role");
     }
-    const p = c.var.principal;
+    const p = c.get("principal");
     const budget = access.budget === "public" ? "read" : access.budget;
     const decision = await limiter.limit(budget, hashKey([p.tenantId, p.sub]));
     if (decision && !decision.success) return tooManyRequests(c, decision, `the ${budget} budget of this token is spent`);

@@ -13,7 +13,7 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const incoming = c.req.header("x-request-id");
   const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
   c.set("requestId", requestId);
-  c.set("logger", c.var.deps.logger);
+  c.set("logger", c.get("deps").logger);
   c.header("X-Request-Id", requestId);
   await logContext.run({ requestId }, next);
 });
@@ -25,7 +25,7 @@ export const accessLog = createMiddleware<AppEnv>(async (c, next) => {
   const durationS = (performance.now() - started) / 1000;
   const route = c.res.status === 404 ? "(unmatched)" : routePath(c, -1) || "(unmatched)";
   const status = String(c.res.status);
-  const { metrics } = c.var.deps;
+  const { metrics } = c.get("deps");
   metrics.httpRequests.inc({ method: c.req.method, route, status });
   metrics.httpDuration.observe({ method: c.req.method, route, status }, durationS);
   const principal = c.get("principal") as AppEnv["Variables"]["principal"] | undefined;
@@ -37,8 +37,8 @@ export const accessLog = createMiddleware<AppEnv>(async (c, next) => {
     duration_ms: Math.round(durationS * 1000 * 10) / 10,
     ...(principal ? { tenant_id: principal.tenantId, sub: principal.sub } : {}),
   };
-  if (c.res.status >= 500) c.var.logger.error(line, "request");
-  else c.var.logger.info(line, "request");
+  if (c.res.status >= 500) c.get("logger").error(line, "request");
+  else c.get("logger").info(line, "request");
 });
 
 /** bearer JWT on every /v1 route: 401 problem+json when missing, invalid or expired */
@@ -48,7 +48,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const unauthorized = (detail: string) => problem(c, 401, detail, { headers: { "WWW-Authenticate": 'Bearer realm="pulse"' } });
   if (!match?.[1]) return unauthorized(header ? "the Authorization header must be 'Bearer <token>'" : "a bearer token is required");
   try {
-    c.set("principal", await c.var.deps.jwt.verify(match[1]));
+    c.set("principal", await c.get("deps").jwt.verify(match[1]));
   } catch (err) {
     if (err instanceof AuthError) return unauthorized(err.message);
     throw err;
@@ -59,7 +59,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
 /** 403 unless the principal has one of the roles (admin may do everything except ingest-only work) */
 export function requireRole(...roles: ApiRole[]) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const have = c.var.principal.roles;
+    const have = c.get("principal").roles;
     if (!roles.some((r) => have.includes(r))) {
       return problem(c, 403, `this operation needs one of the roles: ${roles.join(", ")}`);
     }

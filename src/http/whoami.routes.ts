@@ -24,6 +24,6 @@ const route = createRoute({
 });
 
 export const whoamiRoutes = new OpenAPIHono<AppEnv>().openapi(route, (c) => {
-  const p = c.var.principal;
+  const p = c.get("principal");
   return c.json({ sub: p.sub, tenant_id: p.tenantId, roles: p.roles }, 200);
 });

@@ -114,7 +114,7 @@ export const ingestRoutes = new OpenAPIHono<AppEnv>()
   .openapi(deadLettersRoute, async (c) => {
     const q = c.req.valid("query");
     const after = deadLetterAfter(q.cursor);
-    const rows = await withTenant(c.var.deps.sql, c.var.principal.tenantId, (tx) =>
+    const rows = await withTenant(c.get("deps").sql, c.get("principal").tenantId, (tx) =>
       listDeadLetters(tx, { reason: q.reason, type: q.type, from: q.from, to: q.to, limit: q.limit, after }),
     );
     const { data, next_cursor } = deadLetterPage(rows, q.limit);
@@ -123,7 +123,7 @@ export const ingestRoutes = new OpenAPIHono<AppEnv>()
   })
   .openapi(statsRoute, async (c) => {
     const { from, to } = c.req.valid("query");
-    const s = await withTenant(c.var.deps.sql, c.var.principal.tenantId, (tx) => ingestStats(tx, from, to));
+    const s = await withTenant(c.get("deps").sql, c.get("principal").tenantId, (tx) => ingestStats(tx, from, to));
     return c.json(
       {
         from,
@@ -143,7 +143,7 @@ export const ingestRoutes = new OpenAPIHono<AppEnv>()
 ingestRoutes.openAPIRegistry.registerPath(ingestRoute);
 // who may call it: the role matrix (src/http/roles.ts), enforced by authorize for every operation
 ingestRoutes.post("/v1/events", async (c) => {
-  const deps = c.var.deps;
+  const deps = c.get("deps");
   const contentType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (contentType !== SINGLE && contentType !== BATCH && contentType !== "application/json") {
     return problem(c, 415, `content type must be ${SINGLE} (one event) or ${BATCH} (a JSON array)`);
@@ -153,7 +153,7 @@ ingestRoutes.post("/v1/events", async (c) => {
     return problem(c, 503, "event ingestion is paused: the database is unavailable", { headers: { "Retry-After": String(s) } });
   }
   const text = await c.req.text();
-  const tenantId = c.var.principal.tenantId;
+  const tenantId = c.get("principal").tenantId;
   let inputs: unknown[];
   if (contentType === SINGLE) {
     inputs = [text];
