@@ -4,29 +4,44 @@
  *   bun run bench:ingest [--events N] [--batch-size B]
  *   (N default 200,000; B = INGEST_BATCH_SIZE, default 500; NATS_URL defaults to nats://127.0.0.1:4222)
  *
+ * Processes: this bench process runs the worker (and the raw consume+ack ceiling) and nothing else,
+ * so its RSS is the worker's (a full GC before each worker starts drops the earlier phases' garbage;
+ * the RSS at that moment is printed too); the messages are built and published by publisher children
+ * (ingest-publisher.ts, the mix in ingest-events.ts), and the embedded engine is a child of its own.
+ * A child reports one JSON line per event on its stdout ("built", "published", "error") and publishes
+ * only when told "go" on its stdin, so its build time is in no measurement.
+ *
  * What it does, in one run:
- *   1. builds N realistic mixed events for 20 tenants (pre-serialised): 1 % duplicates (the same bytes
- *      republished with a DIFFERENT Nats-Msg-Id, so JetStream's duplicate window keeps them and the
- *      pipeline must catch them) and 0.5 % invalid (bad total, unknown type, malformed JSON bytes,
- *      tenant mismatch, round-robin);
- *   2. ceiling (a) publish only: js.publish of the N messages to a throwaway stream, acks awaited in
- *      windows of 1000;
- *   3. ceiling (b) consume+ack only: a throwaway durable pull consumer on that stream acks everything;
- *   4. end to end: the worker (IngestConsumer + the pipeline of buildIngest) runs against its own
- *      embedded engine (temp data dir, migrated); the N messages are published to the bench's own
- *      stream while it runs; the clock stops when every message is handled and the stored and
- *      dead-lettered counts reach the expected numbers (polled cheaply from ingest_counters, written in
- *      the batch's own statement, on the SAME one-connection sql client the pipeline uses); the final
- *      check is an exact `count(*)` of events and dead_letter_events;
- *   5. (c) drain: N more messages (fresh ids, same mix) published while no worker runs, then drained by
- *      a new consumer: the worker and the engine alone on the 2 cores (in production the publishers
- *      run elsewhere); counts checked exactly again;
- *   6. prints the table, peak RSS (bench process, embedded engine child) and where the time went.
- * Exit code 1 when the stored / dead-lettered counts are not exactly the expected ones.
+ *   1. a publisher child builds N realistic mixed events for 20 tenants (pre-serialised): 1 %
+ *      duplicates (the same bytes republished with a DIFFERENT Nats-Msg-Id, so JetStream's duplicate
+ *      window keeps them and the pipeline must catch them) and 0.5 % invalid (bad total, unknown type,
+ *      malformed JSON bytes, tenant mismatch, round-robin), times validateEvent alone on them, and
+ *      reports the counts (per dead-letter reason) the verification expects;
+ *   2. ceiling (a) publish only: on "go", the child publishes the N messages to a throwaway stream
+ *      (acks awaited in windows of 1000) and reports its own time;
+ *   3. ceiling (b) consume+ack only: a throwaway durable pull consumer on that stream, in this
+ *      process, acks everything;
+ *   4. end to end: the worker (IngestConsumer + the pipeline of buildIngest) runs here against its
+ *      own embedded engine (temp data dir, migrated); the clock starts when the child is told "go" and
+ *      publishes the same N messages to the bench's own stream; it stops when every message is handled
+ *      and the stored and dead-lettered counts reach the expected numbers (polled cheaply from
+ *      ingest_counters, written in the batch's own statement, on the SAME one-connection sql client
+ *      the pipeline uses); the final check is an exact `count(*)` of events and dead_letter_events;
+ *      the child then exits;
+ *   5. (c) drain: a second publisher child publishes N more messages (same tenants, fresh ids, same
+ *      mix) while no worker runs and exits; then a new consumer drains them: the worker and the engine
+ *      alone on the 2 cores (in production the publishers run elsewhere); counts checked exactly
+ *      again, in total and per dead-letter reason;
+ *   6. prints the table (with the worker's peak RSS per phase), the worker's peak RSS during end to
+ *      end and drain against the goal (< 300 MB), the publisher children's and the engine child's
+ *      peaks (/proc VmRSS sampled every 100 ms, and VmHWM), and where the time went.
+ * Exit code 1 when the stored / dead-lettered counts are not exactly the expected ones, or when a
+ * publisher child fails or dies (it reports an error line, or exits non-zero or early).
  * Stream, subject prefix and consumer names are unique per run; everything is deleted at the end.
  *
- * If the embedded engine dies during the run the bench says so and exits 1 instead of waiting. It also prints the consumer's effective ack_wait and how many messages
- * were processed more than once (a redelivered invalid event is dead-lettered twice: exit 1).
+ * If the embedded engine dies during the run the bench says so and exits 1 instead of waiting. It also
+ * prints the consumer's effective ack_wait and how many messages were processed more than once (a
+ * redelivered invalid event is dead-lettered twice: exit 1).
  * The time breakdown comes from bench-only wrappers (sql proxy, pipeline.process, the privacy step,
  * dead-letter publishes, metric updates); event-loop waits show up in whatever was being awaited.
  */
@@ -34,7 +49,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { AckPolicy, DeliverPolicy, DiscardPolicy, type JetStreamClient, nanos, RetentionPolicy, StorageType } from "nats";
+import type { Subprocess } from "bun";
+import { AckPolicy, DeliverPolicy, DiscardPolicy, nanos, RetentionPolicy, StorageType } from "nats";
 import { loadConfig } from "../../src/config.ts";
 import { createSql, type Sql } from "../../src/db/client.ts";
 import { EmbeddedEngine } from "../../src/db/embedded/manager.ts";
@@ -43,10 +59,10 @@ import { buildIngest } from "../../src/deps.ts";
 import { IngestConsumer } from "../../src/ingest/consumer.ts";
 import type { IngestPipeline, Privacy } from "../../src/ingest/pipeline.ts";
 import type { ValidEvent } from "../../src/ingest/types.ts";
-import { validateEvent } from "../../src/ingest/validate.ts";
 import { createLogger } from "../../src/logger.ts";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 import { closeNats, connectNats, type NatsHandle } from "../../src/nats/connection.ts";
+import { lineReader, mixCounts, type PublisherEvent, TENANTS } from "./ingest-events.ts";
 import { engineChildPid, procCpuSeconds, procStatusKb } from "./proc.ts";
 
 // ─── arguments, configuration ───────────────────────────────────────────────────────────────────────
@@ -71,13 +87,11 @@ if (!Number.isInteger(BATCH) || BATCH < 1 || BATCH > 10_000) {
   process.exit(2);
 }
 
-const TENANTS = 20;
-const DUPLICATES = Math.round(N * 0.01);
-const INVALID = Math.round(N * 0.005);
-const ORIGINALS = N - DUPLICATES;
+const { duplicates: DUPLICATES, invalid: INVALID, originals: ORIGINALS } = mixCounts(N);
 const EXPECTED_STORED = ORIGINALS - INVALID;
 const EXPECTED_DEAD = INVALID;
-const PUBLISH_WINDOW = 1_000;
+/** what the worker's peak RSS should stay under (end to end and drain) */
+const RSS_GOAL_MB = 300;
 /** the clock stops at the first poll that sees the expected counts; give up after this long without progress */
 const STALL_MS = 120_000;
 
@@ -103,451 +117,163 @@ const RAW_STREAM = `${config.nats.stream}_RAW`;
 const RAW_PREFIX = `${config.nats.subjectPrefix}_raw`;
 
 // ─── memory sampling ────────────────────────────────────────────────────────────────────────────────
+// The bench process runs the worker and never holds the messages (the publisher children do), so its
+// RSS during end to end and (c) drain is the worker's (plus the bench's own small instrumentation).
 
 let peakRss = process.memoryUsage().rss;
-/** the phase running now, and the peak RSS of the bench process per phase */
+/** the phase running now, and the peak RSS of the bench process per phase (bytes) */
 let phase = "setup";
 const phasePeaks = new Map<string, number>();
+/** the embedded engine child, once started, and its peak VmRSS per phase (kB) */
+let enginePid: number | null = null;
+const enginePhasePeaksKb = new Map<string, number>();
+/** the publisher children alive now (each samples its own VmRSS / VmHWM) */
+const livePublishers = new Set<PublisherChild>();
 const rssTimer = setInterval(() => {
   const r = process.memoryUsage().rss;
   if (r > peakRss) peakRss = r;
   if (r > (phasePeaks.get(phase) ?? 0)) phasePeaks.set(phase, r);
+  const e = enginePid ? procStatusKb(enginePid, "VmRSS") : null;
+  if (e !== null && e > (enginePhasePeaksKb.get(phase) ?? 0)) enginePhasePeaksKb.set(phase, e);
+  for (const p of livePublishers) p.sample();
 }, 100);
 
 const mb = (kb: number | null) => (kb === null ? "n/a" : `${(kb / 1024).toFixed(0)} MB`);
 
-// ─── events ─────────────────────────────────────────────────────────────────────────────────────────
+// ─── the publisher children ─────────────────────────────────────────────────────────────────────────
 
-interface BenchMsg {
-  /** "<tenantid>.<type>": the subject without the prefix */
-  suffix: string;
-  data: Uint8Array;
-  msgId: string;
-}
+const PUBLISHER_SCRIPT = join(import.meta.dir, "ingest-publisher.ts");
 
-/** deterministic PRNG (mulberry32) so runs of the same N publish the same mix */
-let seed = 0x5eed_1234;
-function rand(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const randInt = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-const chance = (p: number) => rand() < p;
-const hex = (n: number) => {
-  let s = "";
-  for (let i = 0; i < n; i++) s += Math.floor(rand() * 16).toString(16);
-  return s;
-};
+type PublisherEventOf<K extends PublisherEvent["event"]> = Extract<PublisherEvent, { event: K }>;
 
-const USER_AGENTS = [
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80",
-  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
-  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:125.0) Gecko/20100101 Firefox/125.0",
-  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-  "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-  "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36",
-  "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36",
-  "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
-  "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
-  "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 OPR/109.0.0.0",
-];
-const FIRST = ["Alice", "Bob", "Chloé", "Dmitri", "Emma", "Farid", "Grace", "Hiro", "Ingrid", "José", "Kemal", "Lena"];
-const LAST = ["Liddell", "Builder", "Martin", "Ivanov", "Schmidt", "Haddad", "Hopper", "Tanaka", "Berg", "García", "Yılmaz", "Novak"];
-const UTM = [
-  { utm_source: "newsletter", utm_medium: "email", utm_campaign: "spring-sale" },
-  { utm_source: "google", utm_medium: "cpc", utm_campaign: "brand" },
-  { utm_source: "facebook", utm_medium: "social", utm_campaign: "retargeting" },
-  { utm_source: "partner-site", utm_medium: "referral", utm_campaign: "affiliates" },
-];
-const PATHS = ["/", "/shows", "/shows/late-night", "/shop", "/shop/merch", "/cart", "/checkout", "/account", "/faq", "/search?q=tickets"];
-const CHANNELS = ["web", "web", "web", "mobile", "mobile", "box_office", "partner"];
-const CARRIERS = ["dhl", "ups", "dpd", "postnl", "royal_mail"];
-const CURRENCIES = ["EUR", "EUR", "USD", "GBP", "JPY", "EUR", "USD", "CHF"];
-const EXPONENT: Record<string, number> = { EUR: 2, USD: 2, GBP: 2, CHF: 2, JPY: 0 };
-const ZONES = ["Europe/Berlin", "Europe/London", "America/New_York", "Asia/Tokyo", "Europe/Zurich"];
+/**
+ * One ingest-publisher.ts child: it builds the messages, reports "built", then publishes them to each
+ * of its targets when told "go" (a line on its stdin), reporting "published" each time, and exits 0.
+ * A child that reports an error, prints something else, or ends before the line waited for fails the
+ * wait (and `failure` is set for loops that do not wait on it): the bench then exits 1.
+ */
+class PublisherChild {
+  readonly proc: Subprocess<"pipe", "pipe", "inherit">;
+  /** peak VmRSS sampled every 100 ms, and VmHWM (sampled, and reported by the child itself), kB */
+  peakRssKb = 0;
+  hwmKb = 0;
+  failure: Error | undefined;
+  private readonly received: PublisherEvent[] = [];
+  private waiters: Array<() => void> = [];
+  private ended = false;
+  private readonly reading: Promise<void>;
 
-interface Session {
-  id: string;
-  ip: string;
-  ua: string;
-  customer: string | undefined;
-  cart: string;
-}
-interface Item {
-  id: string;
-  name: string;
-  category: string;
-  kind: "ticketed_event" | "product";
-  price: number;
-}
-interface Tenant {
-  id: string;
-  host: string;
-  currency: string;
-  legacy: boolean;
-  items: Item[];
-  sessions: Session[];
-  customers: number;
-  orders: string[];
-  weight: number;
-}
-
-function randomIp(): string {
-  if (chance(0.15)) return `2001:db8:${hex(4)}:${hex(4)}::${hex(3)}`;
-  return `${randInt(1, 223)}.${randInt(0, 255)}.${randInt(0, 255)}.${randInt(1, 254)}`;
-}
-
-function newSession(t: Tenant): Session {
-  return {
-    id: `s-${hex(12)}`,
-    ip: randomIp(),
-    ua: pick(USER_AGENTS),
-    customer: chance(0.3) ? `c-${randInt(1, Math.max(1, t.customers))}` : undefined,
-    cart: `cart-${hex(10)}`,
-  };
-}
-
-function makeTenant(i: number): Tenant {
-  const currency = CURRENCIES[i % CURRENCIES.length]!;
-  const minor = (major: number) => Math.round(major * 10 ** EXPONENT[currency]!);
-  const items: Item[] = [];
-  for (let k = 0; k < 60; k++) {
-    const ticket = k % 3 !== 0;
-    items.push({
-      id: ticket ? `show-${i}-${k}` : `sku-${i}-${k}`,
-      name: ticket ? `Concert night ${k}` : `Tour shirt ${k}`,
-      category: ticket ? "concert" : "merch",
-      kind: ticket ? "ticketed_event" : "product",
-      price: currency === "JPY" ? randInt(15, 90) * 100 : minor(randInt(10, 90) + pick([0, 0.5, 0.99])),
-    });
+  constructor(
+    readonly label: string,
+    argv: string[],
+  ) {
+    this.proc = Bun.spawn([process.execPath, PUBLISHER_SCRIPT, ...argv], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    livePublishers.add(this);
+    this.reading = this.read();
   }
-  const t: Tenant = {
-    id: crypto.randomUUID(),
-    host: `venue-${i}.example`,
-    currency,
-    legacy: currency === "EUR" || currency === "USD",
-    items,
-    sessions: [],
-    customers: 2_000,
-    orders: [],
-    weight: 1 / (i + 1) ** 0.8, // a few big venues, a long tail
-  };
-  for (let s = 0; s < 400; s++) t.sessions.push(newSession(t));
-  return t;
-}
 
-const tenants = Array.from({ length: TENANTS }, (_, i) => makeTenant(i));
-const totalWeight = tenants.reduce((s, t) => s + t.weight, 0);
-function pickTenant(): Tenant {
-  let r = rand() * totalWeight;
-  for (const t of tenants) {
-    r -= t.weight;
-    if (r <= 0) return t;
+  get pid(): number {
+    return this.proc.pid;
   }
-  return tenants[tenants.length - 1]!;
-}
 
-function pickSession(t: Tenant): Session {
-  const i = Math.floor(rand() * t.sessions.length);
-  if (chance(0.01)) t.sessions[i] = newSession(t); // visitors come and go
-  return t.sessions[i]!;
-}
-
-function recentOrder(t: Tenant): string {
-  return t.orders.length > 0 ? t.orders[Math.floor(rand() * Math.min(t.orders.length, 500))]! : `o-${hex(10)}`;
-}
-
-type Built = { type: string; source: string; version: "1" | "2"; data: Record<string, unknown> };
-
-/** [weight, builder] per kind of event */
-const KINDS: Array<[number, (t: Tenant) => Built]> = [
-  [33, (t) => {
-    const s = pickSession(t);
-    const utm = chance(0.15) ? pick(UTM) : {};
-    return {
-      type: "page.viewed",
-      source: "/web-tracker",
-      version: "2",
-      data: {
-        session_id: s.id,
-        url: `https://${t.host}${pick(PATHS)}`,
-        ...(chance(0.4) ? { referrer: pick(["https://www.google.com/", "https://duckduckgo.com/", `https://${t.host}/`]) } : {}),
-        ...utm,
-        ...(s.customer ? { customer_id: s.customer } : {}),
-        ip: s.ip,
-        user_agent: s.ua,
-      },
-    };
-  }],
-  [20, (t) => {
-    const s = pickSession(t);
-    return {
-      type: "item.viewed",
-      source: "/web-tracker",
-      version: "2",
-      data: { session_id: s.id, item_id: pick(t.items).id, ...(s.customer ? { customer_id: s.customer } : {}), ip: s.ip, user_agent: s.ua },
-    };
-  }],
-  [3, (t) => {
-    const s = pickSession(t);
-    return { type: "campaign.touched", source: "/web-tracker", version: "2", data: { session_id: s.id, ...pick(UTM), ...(s.customer ? { customer_id: s.customer } : {}) } };
-  }],
-  [12, (t) => {
-    const s = pickSession(t);
-    const item = pick(t.items);
-    return {
-      type: "cart.item_added",
-      source: "/cart-service",
-      version: "2",
-      data: { session_id: s.id, cart_id: s.cart, item_id: item.id, quantity: randInt(1, 4), unit_price_minor: item.price, currency: t.currency, ...(s.customer ? { customer_id: s.customer } : {}) },
-    };
-  }],
-  [6, (t) => {
-    const s = pickSession(t);
-    return { type: "checkout.started", source: "/cart-service", version: "2", data: { session_id: s.id, cart_id: s.cart, ...(s.customer ? { customer_id: s.customer } : {}) } };
-  }],
-  [9, (t) => {
-    const s = pickSession(t);
-    const lines = Array.from({ length: randInt(1, 4) }, () => {
-      const item = pick(t.items);
-      return { item_id: item.id, quantity: randInt(1, 4), unit_price_minor: item.price };
-    });
-    const gross = lines.reduce((sum, l) => sum + l.quantity * l.unit_price_minor, 0);
-    const discount = chance(0.2) ? Math.floor(gross * pick([0.05, 0.1, 0.15])) : 0;
-    const orderId = `o-${hex(12)}`;
-    t.orders.unshift(orderId);
-    if (t.orders.length > 1_000) t.orders.length = 1_000;
-    const first = pick(FIRST);
-    const last = pick(LAST);
-    return {
-      type: "order.completed",
-      source: "/orders-service",
-      version: "2",
-      data: {
-        order_id: orderId,
-        customer_id: s.customer ?? `c-${randInt(1, t.customers)}`,
-        channel: pick(CHANNELS),
-        currency: t.currency,
-        lines,
-        ...(discount > 0 ? { discount_minor: discount } : {}),
-        total_minor: gross - discount,
-        session_id: s.id,
-        cart_id: s.cart,
-        email: `${first}.${last}${randInt(1, 999)}@mail.example`.toLowerCase(),
-        customer_name: `${first} ${last}`,
-        ip: s.ip,
-        user_agent: s.ua,
-      },
-    };
-  }],
-  [1, (t) => ({
-    type: "order.refunded",
-    source: "/payments-service",
-    version: "2",
-    data: { order_id: recentOrder(t), refund_id: `r-${hex(10)}`, amount_minor: pick(t.items).price, currency: t.currency, reason: pick(["customer_request", "event_cancelled", "duplicate_charge"]) },
-  })],
-  [4, (t) => ({ type: "order.fulfilled", source: "/fulfilment-service", version: "2", data: { order_id: recentOrder(t) } })],
-  [3, (t) => ({
-    type: "shipment.dispatched",
-    source: "/fulfilment-service",
-    version: "2",
-    data: { order_id: recentOrder(t), shipment_id: `sh-${hex(10)}`, carrier: pick(CARRIERS), promised_by: new Date(Date.now() + randInt(1, 5) * 86_400_000).toISOString() },
-  })],
-  [3, (t) => ({ type: "shipment.delivered", source: "/fulfilment-service", version: "2", data: { order_id: recentOrder(t), shipment_id: `sh-${hex(10)}`, carrier: pick(CARRIERS) } })],
-  [2, (t) => {
-    t.customers += 1; // a customer registers once (unique id)
-    const first = pick(FIRST);
-    const last = pick(LAST);
-    return {
-      type: "customer.registered",
-      source: "/crm-service",
-      version: "2",
-      data: { customer_id: `c-${t.customers}-${hex(6)}`, email: `${first}.${last}@Mail.Example`, name: `${first} ${last}`, ip: randomIp(), user_agent: pick(USER_AGENTS) },
-    };
-  }],
-  [1, (t) => {
-    const item = pick(t.items);
-    item.price += chance(0.5) ? 100 : 0; // prices move
-    return {
-      type: "item.upserted",
-      source: "/catalog-service",
-      version: "2",
-      data: {
-        item_id: item.id,
-        name: item.name,
-        category: item.category,
-        kind: item.kind,
-        currency: t.currency,
-        base_price_minor: item.price,
-        min_price_minor: Math.floor(item.price * 0.8),
-        max_price_minor: item.price * 2,
-        ...(item.kind === "ticketed_event" ? { capacity: randInt(100, 2_000), starts_at: new Date(Date.now() + randInt(1, 90) * 86_400_000).toISOString() } : {}),
-      },
-    };
-  }],
-  [0.2, (t) => ({
-    type: "reconciliation.expected",
-    source: "/finance-export",
-    version: "2",
-    data: { date: new Date(Date.now() - 86_400_000).toISOString().slice(0, 10), timezone: pick(ZONES), orders: randInt(50, 5_000), gross_minor: randInt(100_000, 9_000_000), currency: t.currency },
-  })],
-  // legacy (schemaversion 1) publishers: the box office and an old tracker, upcast on ingest
-  [1.5, (t) => {
-    if (!t.legacy) return KINDS[0]![1](t);
-    const items = Array.from({ length: randInt(1, 3) }, () => {
-      const item = pick(t.items);
-      return { item_id: item.id, qty: randInt(1, 3), price: item.price / 100 };
-    });
-    const totalMinor = items.reduce((s, i) => s + i.qty * Math.round(i.price * 100), 0);
-    return {
-      type: "order.completed",
-      source: "/legacy-box-office",
-      version: "1",
-      data: { venue_id: t.id, order_id: `bo-${hex(10)}`, customer_id: `c-${randInt(1, 2_000)}`, channel: "box_office", currency: t.currency, total: totalMinor / 100, items },
-    };
-  }],
-  [1.5, (t) => {
-    if (!t.legacy) return KINDS[0]![1](t);
-    const s = pickSession(t);
-    return {
-      type: "page.viewed",
-      source: "/legacy-tracker",
-      version: "1",
-      data: { venue_id: t.id, session: s.id, url: `https://${t.host}${pick(PATHS)}`, ip: s.ip, ua: s.ua },
-    };
-  }],
-];
-const kindsWeight = KINDS.reduce((s, [w]) => s + w, 0);
-function pickKind(): (t: Tenant) => Built {
-  let r = rand() * kindsWeight;
-  for (const [w, build] of KINDS) {
-    r -= w;
-    if (r <= 0) return build;
-  }
-  return KINDS[0]![1];
-}
-
-const encoder = new TextEncoder();
-const SPREAD_MS = 3 * 3_600_000;
-
-function envelopeOf(t: Tenant, b: Built, id: string, time: Date): Record<string, unknown> {
-  return {
-    specversion: "1.0",
-    id,
-    source: b.source,
-    type: b.type,
-    time: time.toISOString(),
-    ...(b.version === "2" ? { tenantid: t.id } : {}),
-    schemaversion: b.version,
-    ...(chance(0.3) ? { traceparent: `00-${hex(32)}-${hex(16)}-01` } : {}),
-    datacontenttype: "application/json",
-    data: b.data,
-  };
-}
-
-type InvalidKind = "invalid_data" | "unknown_type" | "malformed_json" | "tenant_mismatch";
-const INVALID_KINDS: InvalidKind[] = ["invalid_data", "unknown_type", "malformed_json", "tenant_mismatch"];
-
-function buildEvents(): { msgs: BenchMsg[]; invalidByReason: Record<string, number> } {
-  const started = Date.now();
-  // which originals are invalid: evenly spread with jitter
-  const invalidAt = new Map<number, InvalidKind>();
-  const step = ORIGINALS / INVALID;
-  for (let k = 0; k < INVALID; k++) {
-    let i = Math.min(ORIGINALS - 1, Math.floor(k * step + rand() * step));
-    while (invalidAt.has(i)) i = (i + 1) % ORIGINALS;
-    invalidAt.set(i, INVALID_KINDS[k % INVALID_KINDS.length]!);
-  }
-  const invalidByReason: Record<string, number> = {};
-  const originals: BenchMsg[] = [];
-  for (let i = 0; i < ORIGINALS; i++) {
-    const t = pickTenant();
-    // roughly chronological over the last 3 hours, with jitter (some arrive out of order)
-    const ms = Math.min(started - 1_000, started - SPREAD_MS + (i / ORIGINALS) * SPREAD_MS - rand() * 120_000);
-    const id = `${t.id.slice(0, 8)}-${hex(20)}-${i}`;
-    const bad = invalidAt.get(i);
-    if (bad === undefined) {
-      const b = pickKind()(t);
-      originals.push({ suffix: `${t.id}.${b.type}`, data: encoder.encode(JSON.stringify(envelopeOf(t, b, id, new Date(ms)))), msgId: id });
-      continue;
-    }
-    invalidByReason[bad] = (invalidByReason[bad] ?? 0) + 1;
-    const order = KINDS[5]![1](t); // an order.completed (with PII) as the base of every invalid kind
-    switch (bad) {
-      case "invalid_data": {
-        const d = order.data as { total_minor: number };
-        d.total_minor += 1; // bad total
-        originals.push({ suffix: `${t.id}.${order.type}`, data: encoder.encode(JSON.stringify(envelopeOf(t, order, id, new Date(ms)))), msgId: id });
-        break;
+  private async read(): Promise<void> {
+    const next = lineReader(this.proc.stdout);
+    try {
+      for (let line = await next(); line !== null; line = await next()) {
+        if (line.trim() === "") continue;
+        let e: PublisherEvent;
+        try {
+          e = JSON.parse(line) as PublisherEvent;
+        } catch {
+          throw new Error(`unexpected output on its stdout: ${line.slice(0, 200)}`);
+        }
+        if (e.event === "error") throw new Error(e.message);
+        if (e.event === "published" && e.vmHwmKb !== null) this.hwmKb = Math.max(this.hwmKb, e.vmHwmKb);
+        this.received.push(e);
+        this.wake();
       }
-      case "unknown_type": {
-        const b: Built = { type: "wishlist.item_added", source: "/web-tracker", version: "2", data: { session_id: `s-${hex(8)}`, item_id: pick(t.items).id } };
-        originals.push({ suffix: `${t.id}.${b.type}`, data: encoder.encode(JSON.stringify(envelopeOf(t, b, id, new Date(ms)))), msgId: id });
-        break;
-      }
-      case "malformed_json": {
-        // a publisher that cut its buffer short: truncated JSON (with e-mail and IP in the excerpt)
-        const text = JSON.stringify(envelopeOf(t, order, id, new Date(ms)));
-        originals.push({ suffix: `${t.id}.${order.type}`, data: encoder.encode(text.slice(0, Math.floor(text.length * 0.8))), msgId: id });
-        break;
-      }
-      case "tenant_mismatch": {
-        // published on tenant A's subject, claims tenant B
-        const other = tenants[(tenants.indexOf(t) + 1) % tenants.length]!;
-        originals.push({ suffix: `${t.id}.${order.type}`, data: encoder.encode(JSON.stringify(envelopeOf(other, order, id, new Date(ms)))), msgId: id });
-        break;
-      }
+      const code = await this.proc.exited;
+      if (code !== 0) throw new Error(`exited with code ${code}${this.proc.signalCode ? ` (${this.proc.signalCode})` : ""}`);
+    } catch (err) {
+      this.failure ??= new Error(`publisher child "${this.label}" (pid ${this.pid}) failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.ended = true;
+      livePublishers.delete(this);
+      this.wake();
     }
   }
-  // duplicates of valid originals, each after its original: ~25 % close by (often the same batch), the rest later
-  const validIdx: number[] = [];
-  for (let i = 0; i < ORIGINALS; i++) if (!invalidAt.has(i)) validIdx.push(i);
-  const after = new Map<number, BenchMsg[]>();
-  const chosen = new Set<number>();
-  for (let k = 0; k < DUPLICATES; k++) {
-    let i = pick(validIdx);
-    while (chosen.has(i)) i = pick(validIdx);
-    chosen.add(i);
-    const o = originals[i]!;
-    const distance = chance(0.25) ? randInt(1, 300) : randInt(301, 50_000);
-    const at = Math.min(ORIGINALS - 1, i + distance);
-    const list = after.get(at) ?? [];
-    list.push({ suffix: o.suffix, data: o.data, msgId: `${o.msgId}~redelivered` });
-    after.set(at, list);
+
+  private wake(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
   }
-  const msgs: BenchMsg[] = [];
-  for (let i = 0; i < ORIGINALS; i++) {
-    msgs.push(originals[i]!);
-    const dups = after.get(i);
-    if (dups) msgs.push(...dups);
+
+  /** the next line of this kind; throws when the child failed or ended without it */
+  async wait<K extends "built" | "published">(kind: K): Promise<PublisherEventOf<K>> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const i = this.received.findIndex((e) => e.event === kind);
+      if (i >= 0) return this.received.splice(i, 1)[0] as PublisherEventOf<K>;
+      if (this.ended) throw new Error(`publisher child "${this.label}" (pid ${this.pid}) ended without reporting "${kind}"`);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
   }
-  if (msgs.length !== N) throw new Error(`built ${msgs.length} messages, expected ${N}`);
-  return { msgs, invalidByReason };
+
+  /** tell the child to publish to its next target */
+  go(): void {
+    if (this.failure) throw this.failure;
+    this.proc.stdin.write("go\n");
+    void this.proc.stdin.flush();
+  }
+
+  /** wait for the child to exit after its last target; throws unless it exited 0 */
+  async done(): Promise<void> {
+    try {
+      await this.proc.stdin.end();
+    } catch {
+      // its stdin is already closed (it exited): its exit code decides
+    }
+    await this.reading;
+    if (this.failure) throw this.failure;
+  }
+
+  sample(): void {
+    const rss = procStatusKb(this.pid, "VmRSS");
+    const hwm = procStatusKb(this.pid, "VmHWM");
+    if (rss !== null && rss > this.peakRssKb) this.peakRssKb = rss;
+    if (hwm !== null && hwm > this.hwmKb) this.hwmKb = hwm;
+  }
+
+  kill(): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill();
+  }
 }
 
-// ─── publishing and the raw ceilings ────────────────────────────────────────────────────────────────
-
-/** publish all messages, awaiting acks in windows; returns JetStream's duplicate count (must be 0) */
-async function publishAll(js: JetStreamClient, prefix: string, msgs: BenchMsg[]): Promise<number> {
-  let dropped = 0;
-  let window: Array<Promise<{ duplicate: boolean }>> = [];
-  const settle = async () => {
-    for (const ack of await Promise.all(window)) if (ack.duplicate) dropped += 1;
-    window = [];
-  };
-  for (const m of msgs) {
-    window.push(js.publish(`${prefix}.${m.suffix}`, m.data, { msgID: m.msgId }));
-    if (window.length >= PUBLISH_WINDOW) await settle();
-  }
-  await settle();
-  return dropped;
+/** the arguments of a publisher child publishing N messages with `seed` to `targets` ([stream, prefix]) */
+function publisherArgs(seed: number, targets: Array<[string, string]>, validate?: object): string[] {
+  return [
+    "--events", String(N),
+    "--nats-url", env.NATS_URL!,
+    "--run-id", runId,
+    "--seed", String(seed),
+    ...targets.flatMap(([stream, prefix]) => ["--target", `${stream}=${prefix}`]),
+    ...(validate ? ["--validate", JSON.stringify(validate)] : []),
+  ];
 }
+
+/** the child must have built exactly the mix the expected counts assume */
+function checkBuilt(label: string, b: PublisherEventOf<"built">): PublisherEventOf<"built"> {
+  const invalid = Object.values(b.invalidByReason).reduce((s, x) => s + x, 0);
+  if (b.messages !== N || b.duplicates !== DUPLICATES || b.invalid !== INVALID || invalid !== INVALID) {
+    throw new Error(
+      `publisher child "${label}" built ${b.messages} messages, ${b.duplicates} duplicates, ${b.invalid} invalid (${invalid} by reason); expected ${N}, ${DUPLICATES}, ${INVALID}`,
+    );
+  }
+  return b;
+}
+
+// ─── the raw ceilings ───────────────────────────────────────────────────────────────────────────────
 
 async function addStream(nats: NatsHandle, name: string, prefix: string): Promise<void> {
   await nats.jsm.streams.add({
@@ -776,13 +502,22 @@ interface Row {
   events: number;
   seconds: number;
   ceiling: number | null;
+  /** peak RSS of the worker (the bench process) in this phase, bytes; null where no worker runs */
+  workerRss: number | null;
 }
 
 function printTable(rows: Row[]): void {
-  const header = ["phase", "events", "seconds", "events/s", "ratio to ceiling"];
+  const header = ["phase", "events", "seconds", "events/s", "ratio to ceiling", "worker peak RSS"];
   const body = rows.map((r) => {
     const rate = r.events / r.seconds;
-    return [r.phase, r.events.toLocaleString("en-US"), r.seconds.toFixed(2), Math.round(rate).toLocaleString("en-US"), r.ceiling === null ? "—" : `${((rate / r.ceiling) * 100).toFixed(1)} %`];
+    return [
+      r.phase,
+      r.events.toLocaleString("en-US"),
+      r.seconds.toFixed(2),
+      Math.round(rate).toLocaleString("en-US"),
+      r.ceiling === null ? "—" : `${((rate / r.ceiling) * 100).toFixed(1)} %`,
+      r.workerRss === null ? "—" : mb(r.workerRss / 1024),
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  │  ");
@@ -807,6 +542,7 @@ async function cleanup(): Promise<void> {
   if (cleaned) return;
   cleaned = true;
   clearInterval(rssTimer);
+  for (const p of livePublishers) p.kill();
   await worker?.stop().catch(() => undefined);
   if (nats) {
     await nats.jsm.streams.delete(config.nats.stream).catch(() => undefined);
@@ -827,17 +563,33 @@ async function main(): Promise<number> {
   console.log(`Pulse ingest benchmark: ${N.toLocaleString("en-US")} events, ${TENANTS} tenants, ${DUPLICATES} duplicates, ${INVALID} invalid`);
   console.log(`stream ${config.nats.stream}, subjects ${config.nats.subjectPrefix}.>, batch ${config.ingest.batchSize}, flush ${config.ingest.flushMs} ms, data dir ${dataDir}`);
 
+  // the publisher child of (a) and end to end: it builds the messages (and times validation alone on
+  // them), then publishes them to the raw stream on the first "go" and to the bench's stream on the second
   let t = performance.now();
-  phase = "build events";
-  const { msgs, invalidByReason } = buildEvents();
-  const bytes = msgs.reduce((s, m) => s + m.data.byteLength, 0);
-  console.log(`built ${msgs.length.toLocaleString("en-US")} messages (${(bytes / 1024 / 1024).toFixed(1)} MB, avg ${Math.round(bytes / msgs.length)} B) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  phase = "build (publisher child)";
+  const publisher = new PublisherChild(
+    "ceiling + end to end",
+    publisherArgs(
+      0,
+      [
+        [RAW_STREAM, RAW_PREFIX],
+        [config.nats.stream, config.nats.subjectPrefix],
+      ],
+      { sample: 50_000, maxFutureMs: config.ingest.maxFutureMs, retentionMs: config.storage.retentionDays * 86_400_000, maxBytes: config.ingest.maxEventBytes },
+    ),
+  );
+  const built = checkBuilt(publisher.label, await publisher.wait("built"));
+  const invalidByReason = built.invalidByReason;
+  console.log(
+    `publisher child (pid ${publisher.pid}) built ${built.messages.toLocaleString("en-US")} messages (${(built.bytes / 1024 / 1024).toFixed(1)} MB, avg ${Math.round(built.bytes / built.messages)} B) in ${built.seconds.toFixed(1)} s (${((performance.now() - t) / 1000).toFixed(1)} s with its start)`,
+  );
 
+  phase = "setup";
   t = performance.now();
   const eng = new EmbeddedEngine({ dataDir: config.db.embedded.dataDir, port: 0, logger });
   engine = eng;
   await eng.start();
-  const enginePid = engineChildPid();
+  enginePid = engineChildPid();
   sql = createSql(eng.url, { max: 1, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded: true });
   await migrate(sql, { logger, settings: migrateSettings(config) });
   console.log(`embedded engine up and migrated in ${((performance.now() - t) / 1000).toFixed(1)} s (child pid ${enginePid ?? "not found"})`);
@@ -845,15 +597,15 @@ async function main(): Promise<number> {
   nats = await connectNats(config.nats, logger); // creates the bench's own stream
   await addStream(nats, RAW_STREAM, RAW_PREFIX);
 
-  // (a) publish ceiling
-  phase = "(a) publish";
-  t = performance.now();
-  const rawDropped = await publishAll(nats.js, RAW_PREFIX, msgs);
-  const publishSeconds = (performance.now() - t) / 1000;
-  if (rawDropped > 0) throw new Error(`JetStream dropped ${rawDropped} messages as duplicates in the publish ceiling`);
-  console.log(`(a) publish ceiling: ${publishSeconds.toFixed(2)} s`);
+  // (a) publish ceiling: the child publishes to the raw stream alone and times it itself
+  phase = "(a) publish (child)";
+  publisher.go();
+  const raw = await publisher.wait("published");
+  const publishSeconds = raw.seconds;
+  if (raw.dropped > 0) throw new Error(`JetStream dropped ${raw.dropped} messages as duplicates in the publish ceiling`);
+  console.log(`(a) publish ceiling: ${publishSeconds.toFixed(2)} s (in the publisher child)`);
 
-  // (b) consume+ack ceiling
+  // (b) consume+ack ceiling (in the bench process; the publisher child idles)
   phase = "(b) consume+ack";
   const consumeSeconds = await consumeAckAll(nats, RAW_STREAM, RAW_PREFIX, N);
   console.log(`(b) consume+ack ceiling: ${consumeSeconds.toFixed(2)} s`);
@@ -867,19 +619,28 @@ async function main(): Promise<number> {
   const { ingest, dedup } = buildIngest({ config, logger, sql: timedSql, metrics, nats });
   instrumentPipeline(ingest);
   worker = new IngestConsumer({ nats, pipeline: ingest, cfg: config.ingest, logger, metrics });
+  // the garbage of the earlier phases (the consume ceiling's N messages) is not the worker's: collect
+  // it before the worker starts, so its peak RSS starts from what it really holds
+  Bun.gc(true);
+  const workerRssAtStart = process.memoryUsage().rss;
   await worker.start();
   const consumerInfo0 = await nats.jsm.consumers.info(config.nats.stream, config.ingest.consumer);
   const effectiveAckWaitS = (consumerInfo0.config.ack_wait ?? 0) / 1e9;
 
   const cpu0 = process.cpuUsage();
   const engineCpu0 = enginePid ? procCpuSeconds(enginePid) : null;
+  // the clock starts when the (already built, already connected) child is told to publish
   const e2eStart = performance.now();
+  publisher.go();
   let publishDoneAt = 0;
   let publishError: unknown;
   let e2eDropped = 0;
-  const publishing = publishAll(nats.js, config.nats.subjectPrefix, msgs).then(
-    (d) => {
-      e2eDropped = d;
+  /** the child's own publish time (the "publish, worker running" row) */
+  let e2ePublishSeconds = 0;
+  const publishing = publisher.wait("published").then(
+    (p) => {
+      e2eDropped = p.dropped;
+      e2ePublishSeconds = p.seconds;
       publishDoneAt = performance.now();
     },
     (err) => {
@@ -929,7 +690,9 @@ async function main(): Promise<number> {
   };
   for (;;) {
     await Bun.sleep(50);
+    // a child that died (or reported an error) fails the run at once
     if (publishError) throw publishError;
+    if (publisher.failure) throw publisher.failure;
     const s = worker.stats;
     const handled = s.acked + s.terminated;
     if (handled !== lastSeen) {
@@ -958,6 +721,8 @@ async function main(): Promise<number> {
     }
   }
   await publishing;
+  if (publishError) throw publishError;
+  await publisher.done(); // published to its last target: it exits 0 (anything else fails the run)
   const e2eEnd = doneAt || performance.now();
   const e2eSeconds = (e2eEnd - e2eStart) / 1000;
   const wallSeconds = e2eSeconds;
@@ -971,13 +736,20 @@ async function main(): Promise<number> {
   }
   const reasons = await sql<Array<{ reason: string; n: number }>>`select reason, count(*)::int as n from dead_letter_events group by reason order by reason`;
 
-  // (c) the worker alone: N fresh messages (new ids) published while no worker runs, then drained by
-  // a new consumer (same durable) — the worker and the engine without a publisher sharing the cores
+  // (c) the worker alone: N fresh messages (same tenants, new ids) published by a second child while
+  // no worker runs, then drained by a new consumer (same durable) — the worker and the engine without
+  // a publisher sharing the cores
+  phase = "(c) backlog publish (child)";
+  const backlogPublisher = new PublisherChild("drain backlog", publisherArgs(1, [[config.nats.stream, config.nats.subjectPrefix]]));
+  const backlogBuilt = checkBuilt(backlogPublisher.label, await backlogPublisher.wait("built"));
+  backlogPublisher.go();
+  const drainDropped = (await backlogPublisher.wait("published")).dropped;
+  await backlogPublisher.done();
   phase = "(c) drain";
-  const backlog = buildEvents().msgs;
-  const drainDropped = await publishAll(nats.js, config.nats.subjectPrefix, backlog);
   const drainIngest = buildIngest({ config, logger, sql, metrics: createMetrics({ defaultMetrics: false }), nats }).ingest;
   const drainer = new IngestConsumer({ nats, pipeline: drainIngest, cfg: config.ingest, logger, metrics: createMetrics({ defaultMetrics: false }) });
+  Bun.gc(true); // the same for the end-to-end run's garbage (its worker is stopped)
+  const drainRssAtStart = process.memoryUsage().rss;
   const drainCpu0 = process.cpuUsage();
   const drainEngineCpu0 = enginePid ? procCpuSeconds(enginePid) : null;
   const d0 = performance.now();
@@ -1005,44 +777,57 @@ async function main(): Promise<number> {
   await drainer.stop();
   const [afterDrain] = await sql<Array<{ stored: number; dead: number }>>`
     select (select count(*) from events)::int as stored, (select count(*) from dead_letter_events)::int as dead`;
-  const drainOk = drainDropped === 0 && afterDrain!.stored === stored + EXPECTED_STORED && afterDrain!.dead === dead + EXPECTED_DEAD;
+  let drainOk = drainDropped === 0 && afterDrain!.stored === stored + EXPECTED_STORED && afterDrain!.dead === dead + EXPECTED_DEAD;
+  // and per reason: the end-to-end dead letters plus what the backlog child built invalid
+  const drainReasons = await sql<Array<{ reason: string; n: number }>>`select reason, count(*)::int as n from dead_letter_events group by reason order by reason`;
+  const drainReasonMismatches: string[] = [];
+  for (const reason of new Set([...Object.keys(backlogBuilt.invalidByReason), ...drainReasons.map((r) => r.reason)])) {
+    const expected = (reasons.find((r) => r.reason === reason)?.n ?? 0) + (backlogBuilt.invalidByReason[reason] ?? 0);
+    const got = drainReasons.find((r) => r.reason === reason)?.n ?? 0;
+    if (got !== expected) drainReasonMismatches.push(`${reason}: ${got} dead letters, expected ${expected}`);
+  }
+  if (drainReasonMismatches.length > 0) drainOk = false;
 
   phase = "report";
   const engineHwmKb = enginePid ? procStatusKb(enginePid, "VmHWM") : null;
   const engineRssKb = enginePid ? procStatusKb(enginePid, "VmRSS") : null;
   const benchHwmKb = procStatusKb(process.pid, "VmHWM");
-
-  // standalone CPU cost of validation (a pure function the pipeline calls once per message)
-  const sample = msgs.slice(0, Math.min(N, 50_000));
-  const vctx = {
-    now: new Date(),
-    maxFutureMs: config.ingest.maxFutureMs,
-    retentionMs: config.storage.retentionDays * 86_400_000,
-    maxBytes: config.ingest.maxEventBytes,
-  };
-  const v0 = performance.now();
-  for (const m of sample) validateEvent(m.data, { ...vctx, expectedTenant: m.suffix.slice(0, 36) });
-  const validateUs = ((performance.now() - v0) * 1000) / sample.length;
+  const e2eWorkerRss = phasePeaks.get("end to end") ?? null;
+  const drainWorkerRss = phasePeaks.get("(c) drain") ?? null;
+  const validateUs = built.validateUs ?? Number.NaN;
 
   // ── report ──
   const ceiling = Math.min(N / publishSeconds, N / consumeSeconds);
   console.log("");
   printTable([
-    { phase: "(a) publish only (ceiling)", events: N, seconds: publishSeconds, ceiling: N / publishSeconds },
-    { phase: "(b) consume+ack only (ceiling)", events: N, seconds: consumeSeconds, ceiling: N / consumeSeconds },
-    { phase: "publish, worker running", events: N, seconds: (publishDoneAt - e2eStart) / 1000, ceiling: N / publishSeconds },
-    { phase: "end to end (publish → stored/DL)", events: N, seconds: e2eSeconds, ceiling },
-    { phase: "(c) worker draining a backlog", events: N, seconds: drainSeconds, ceiling: N / consumeSeconds },
+    { phase: "(a) publish only (ceiling)", events: N, seconds: publishSeconds, ceiling: N / publishSeconds, workerRss: null },
+    { phase: "(b) consume+ack only (ceiling)", events: N, seconds: consumeSeconds, ceiling: N / consumeSeconds, workerRss: null },
+    { phase: "publish, worker running", events: N, seconds: e2ePublishSeconds, ceiling: N / publishSeconds, workerRss: null },
+    { phase: "end to end (publish → stored/DL)", events: N, seconds: e2eSeconds, ceiling, workerRss: e2eWorkerRss },
+    { phase: "(c) worker draining a backlog", events: N, seconds: drainSeconds, ceiling: N / consumeSeconds, workerRss: drainWorkerRss },
   ]);
   console.log(`(end-to-end ratio is against the slower ceiling, ${Math.round(ceiling).toLocaleString("en-US")} events/s; the drain's against consume+ack)`);
+  console.log(`(publishing runs in a child process and times itself; worker peak RSS = the bench process, sampled every 100 ms)`);
   console.log(
-    `(c) drain: the same mix with fresh ids published before the worker starts, so no publisher shares the 2 cores; CPU bench process ${((drainCpu.user + drainCpu.system) / 1e6).toFixed(1)} s, engine child ${drainEngineCpu !== null ? `${drainEngineCpu.toFixed(1)} s (${((drainEngineCpu / drainSeconds) * 100).toFixed(0)} %)` : "n/a"}; ` +
+    `(c) drain: the same mix with fresh ids published by a second child (pid ${backlogPublisher.pid}, exited) before the worker starts, so no publisher shares the 2 cores; CPU bench process ${((drainCpu.user + drainCpu.system) / 1e6).toFixed(1)} s, engine child ${drainEngineCpu !== null ? `${drainEngineCpu.toFixed(1)} s (${((drainEngineCpu / drainSeconds) * 100).toFixed(0)} %)` : "n/a"}; ` +
       `counts after it: stored ${afterDrain!.stored} (expected ${stored + EXPECTED_STORED}), dead letters ${afterDrain!.dead} (expected ${dead + EXPECTED_DEAD}) ${drainOk ? "OK" : "MISMATCH"}`,
   );
 
   console.log("");
-  console.log(`peak RSS: bench process ${mb(peakRss / 1024)} (sampled every 100 ms; VmHWM ${mb(benchHwmKb)}), embedded engine child VmHWM ${mb(engineHwmKb)} (VmRSS at end ${mb(engineRssKb)})`);
-  console.log(`  bench process peak by phase: ${[...phasePeaks].map(([p, b]) => `${p} ${mb(b / 1024)}`).join(", ")}`);
+  const goal = (b: number | null) => (b === null ? "n/a" : b < RSS_GOAL_MB * 1024 * 1024 ? "met" : "NOT met");
+  console.log(
+    `worker peak RSS (the bench process: IngestConsumer + pipeline, no messages held): end to end ${mb(e2eWorkerRss === null ? null : e2eWorkerRss / 1024)} (goal < ${RSS_GOAL_MB} MB: ${goal(e2eWorkerRss)}), ` +
+      `(c) drain ${mb(drainWorkerRss === null ? null : drainWorkerRss / 1024)} (goal < ${RSS_GOAL_MB} MB: ${goal(drainWorkerRss)})`,
+  );
+  console.log(
+    `  at the worker's start: end to end ${mb(workerRssAtStart / 1024)}, drain ${mb(drainRssAtStart / 1024)}; whole run peak ${mb(peakRss / 1024)} (VmHWM ${mb(benchHwmKb)}); by phase: ${[...phasePeaks].map(([p, b]) => `${p} ${mb(b / 1024)}`).join(", ")}`,
+  );
+  console.log(
+    `publisher child peak: ceiling + end to end ${mb(publisher.peakRssKb)} (VmHWM ${mb(publisher.hwmKb)}), drain backlog ${mb(backlogPublisher.peakRssKb)} (VmHWM ${mb(backlogPublisher.hwmKb)}; built ${backlogBuilt.messages.toLocaleString("en-US")} in ${backlogBuilt.seconds.toFixed(1)} s)`,
+  );
+  console.log(
+    `embedded engine child peak: VmHWM ${mb(engineHwmKb)} (VmRSS at end ${mb(engineRssKb)}); VmRSS by phase: ${[...enginePhasePeaksKb].map(([p, kb]) => `${p} ${mb(kb)}`).join(", ")}`,
+  );
   console.log(
     `CPU during end to end (${wallSeconds.toFixed(1)} s wall, ${cpus().length} cores): bench process ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${(((cpu.user + cpu.system) / 1e6 / wallSeconds) * 100).toFixed(0)} %), engine child ${engineCpu0 !== null && engineCpu1 !== null ? `${(engineCpu1 - engineCpu0).toFixed(1)} s (${(((engineCpu1 - engineCpu0) / wallSeconds) * 100).toFixed(0)} %)` : "n/a"}`,
   );
@@ -1064,7 +849,7 @@ async function main(): Promise<number> {
   console.log(`    dead-letter publishes            ${ms(prof.dlqMs).padStart(9)}          (${prof.dlqCount}×, concurrent within a batch: summed latencies)`);
   console.log(`    metric updates (per message)     ${ms(prof.metricsMs).padStart(9)}  ${share(prof.metricsMs).padStart(5)}`);
   const rest = prof.processMs - prof.prepareMs - prof.toRowMs - statementsMs - prof.metricsMs;
-  console.log(`    rest: dead-letter publishes, event-loop waits ${ms(rest)}  ${share(rest)}   (validation alone: ${validateUs.toFixed(1)} µs/event standalone ≈ ${ms((validateUs * N) / 1000)})`);
+  console.log(`    rest: dead-letter publishes, event-loop waits ${ms(rest)}  ${share(rest)}   (validation alone: ${validateUs.toFixed(1)} µs/event standalone, timed in the publisher child ≈ ${ms((validateUs * N) / 1000)})`);
   console.log(`  outside commit (fetch, ack, prepare, waits) ${ms(e2eSeconds * 1000 - prof.processMs).padStart(9)}  ${share(e2eSeconds * 1000 - prof.processMs).padStart(5)}`);
   console.log(`  bench polls (${polls} × counters)${" ".repeat(Math.max(0, 13 - String(polls).length))}${ms(pollMs).padStart(9)}  ${share(pollMs).padStart(5)}   (same connection: they queue behind batches)`);
   console.log(`  dedup cache: ${dedup.hits} hits / ${dedup.misses} misses; consumer stats ${JSON.stringify(worker.stats)}`);
@@ -1089,6 +874,7 @@ async function main(): Promise<number> {
   if (e2eDropped > 0) console.log(`MISMATCH: JetStream dropped ${e2eDropped} messages as duplicates`);
   if (!drainOk) {
     console.log("MISMATCH: the drain phase's counts differ (see its line above)");
+    for (const m of drainReasonMismatches) console.log(`MISMATCH: drain: ${m}`);
     ok = false;
   }
   console.log(ok ? "OK: counts match exactly" : "FAILED: counts differ");
