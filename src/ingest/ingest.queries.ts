@@ -98,7 +98,7 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
       returning tenant_id, event_id, time, out_of_order
     ),
     fresh as (
-      select m.* from marked m join ins on ins.tenant_id = m.tenant_id and ins.event_id = m.event_id and ins.time = m.time
+      select m.* from marked m where (m.tenant_id, m.event_id, m.time) in (select tenant_id, event_id, time from ins)
     ),
     seq as (
       insert into ingest_sequence (tenant_id, source, last_time)

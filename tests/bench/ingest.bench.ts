@@ -138,6 +138,15 @@ const rssTimer = setInterval(() => {
   for (const p of livePublishers) p.sample();
 }, 100);
 
+/** the worker's memory right now: RSS, live JS heap and memory outside it (buffers), then RSS after a full GC */
+function memoryAtEnd(): string {
+  const m = process.memoryUsage();
+  const f = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+  Bun.gc(true);
+  const after = process.memoryUsage();
+  return `RSS ${f(m.rss)} (JS heap used ${f(m.heapUsed)}, array buffers ${f(m.arrayBuffers)}); after a full GC: RSS ${f(after.rss)}, heap used ${f(after.heapUsed)}`;
+}
+
 const mb = (kb: number | null) => (kb === null ? "n/a" : `${(kb / 1024).toFixed(0)} MB`);
 
 // ─── the publisher children ─────────────────────────────────────────────────────────────────────────
@@ -726,6 +735,7 @@ async function main(): Promise<number> {
   const e2eEnd = doneAt || performance.now();
   const e2eSeconds = (e2eEnd - e2eStart) / 1000;
   const wallSeconds = e2eSeconds;
+  const e2eMemory = memoryAtEnd(); // before the worker stops: what its RSS is made of
   await worker.stop();
   {
     // the verdict comes from the tables themselves, not from the counters
@@ -774,6 +784,7 @@ async function main(): Promise<number> {
   const drainSeconds = (performance.now() - d0) / 1000;
   const drainCpu = process.cpuUsage(drainCpu0);
   const drainEngineCpu = enginePid && drainEngineCpu0 !== null ? (procCpuSeconds(enginePid) ?? drainEngineCpu0) - drainEngineCpu0 : null;
+  const drainMemory = memoryAtEnd();
   await drainer.stop();
   const [afterDrain] = await sql<Array<{ stored: number; dead: number }>>`
     select (select count(*) from events)::int as stored, (select count(*) from dead_letter_events)::int as dead`;
@@ -822,6 +833,7 @@ async function main(): Promise<number> {
   console.log(
     `  at the worker's start: end to end ${mb(workerRssAtStart / 1024)}, drain ${mb(drainRssAtStart / 1024)}; whole run peak ${mb(peakRss / 1024)} (VmHWM ${mb(benchHwmKb)}); by phase: ${[...phasePeaks].map(([p, b]) => `${p} ${mb(b / 1024)}`).join(", ")}`,
   );
+  console.log(`  what it is made of, at the end of each worker phase: end to end ${e2eMemory}; drain ${drainMemory}`);
   console.log(
     `publisher child peak: ceiling + end to end ${mb(publisher.peakRssKb)} (VmHWM ${mb(publisher.hwmKb)}), drain backlog ${mb(backlogPublisher.peakRssKb)} (VmHWM ${mb(backlogPublisher.hwmKb)}; built ${backlogBuilt.messages.toLocaleString("en-US")} in ${backlogBuilt.seconds.toFixed(1)} s)`,
   );
