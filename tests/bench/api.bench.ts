@@ -1,5 +1,7 @@
 /**
- * bun run bench:api [--events N] [--duration S] [--connections C] [--noise-tenants K]
+ * bun run bench:api [--events N] [--duration S] [--connections C] [--noise-tenants K] [--data-dir DIR]
+ *
+ *   (--data-dir DIR: the first run seeds into DIR and keeps it, later runs reuse it and skip steps 1–2)
  *
  *   1. seeds N (default 1,000,000) realistic events for ONE tenant over the last 60 days, plus 10 % as
  *      much for K (default 4) noise tenants, through the real ingest pipeline (validation, privacy,
@@ -21,7 +23,7 @@
  * Goals (issue 4, 2 cores): cached p95 < 20 ms and ≥ 5,000 req/s; uncached p95 < 250 ms.
  */
 import autocannon from "autocannon";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -46,7 +48,16 @@ const CONNECTIONS = flag("connections", 100);
 const NOISE_TENANTS = flag("noise-tenants", 4);
 const REDIS_URL = "redis://127.0.0.1:6379";
 const SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
-const TENANT = crypto.randomUUID();
+/** --data-dir DIR: seed into DIR once and reuse it on later runs (kept at the end); default a temp dir */
+const DATA_DIR_FLAG = (() => {
+  const i = process.argv.indexOf("--data-dir");
+  if (i < 0) return undefined;
+  const v = process.argv[i + 1];
+  if (!v || v.startsWith("--")) throw new Error("--data-dir needs a directory");
+  return v;
+})();
+/** the measured tenant; a reused data dir keeps its own (DIR/bench.json) */
+let TENANT: string = crypto.randomUUID();
 const DAY = 86_400_000;
 
 // ─── seed data ──────────────────────────────────────────────────────────────────────────────────────
@@ -354,8 +365,12 @@ async function drive(name: string, base: string, auth: string, nextPath: () => s
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "pulse-bench-api-"));
+  const dir = DATA_DIR_FLAG ?? mkdtempSync(join(tmpdir(), "pulse-bench-api-"));
   const dataDir = join(dir, "db");
+  const marker = join(dir, "bench.json");
+  const reuse = DATA_DIR_FLAG !== undefined && existsSync(marker);
+  if (DATA_DIR_FLAG) mkdirSync(DATA_DIR_FLAG, { recursive: true });
+  if (reuse) TENANT = (JSON.parse(readFileSync(marker, "utf8")) as { tenant: string }).tenant;
   const env = {
     NODE_ENV: "production",
     EMBEDDED_DATA_DIR: dataDir,
@@ -374,6 +389,9 @@ async function main(): Promise<void> {
     let refreshSeconds = 0;
     let sizes: Array<{ name: string; bytes: number }> = [];
     try {
+      if (reuse) {
+        console.log(`reusing the data seeded earlier in ${dir} (tenant ${TENANT}): no seed, refresh or jobs`);
+      } else {
       seeded = await seed(deps);
       console.log(`seeded ${seeded.events.toLocaleString("en-US")} events in ${seeded.seconds.toFixed(1)} s (${Math.round(seeded.events / seeded.seconds).toLocaleString("en-US")}/s), ${seeded.rejected} rejected`);
       const r0 = performance.now();
@@ -387,6 +405,9 @@ async function main(): Promise<void> {
       const j0 = performance.now();
       const tick = await deps.jobs.tick();
       console.log(`ran ${tick.ran.length} TimescaleDB jobs (${tick.ran.filter((r) => !r.succeeded).length} failed) in ${((performance.now() - j0) / 1000).toFixed(1)} s: ${tick.ran.map((r) => r.proc.split(".").pop()).join(", ")}`);
+      if (DATA_DIR_FLAG) writeFileSync(marker, JSON.stringify({ tenant: TENANT, events: seeded.events, seeded_at: new Date().toISOString() }));
+        console.log(`refreshed the continuous aggregates in ${refreshSeconds.toFixed(1)} s`);
+      }
       sizes = await deps.sql<Array<{ name: string; bytes: number }>>`
         select hypertable_name as name, hypertable_size(format('%I.%I', hypertable_schema, hypertable_name)::regclass)::bigint::float8 as bytes
           from timescaledb_information.hypertables
@@ -398,7 +419,6 @@ async function main(): Promise<void> {
     } finally {
       await closeDeps(deps);
     }
-    console.log(`refreshed ${sizes.length - 2} continuous aggregates in ${refreshSeconds.toFixed(1)} s`);
     console.log("sizes: " + sizes.map((s) => `${s.name} ${(s.bytes / 1024 / 1024).toFixed(1)} MB`).join(", "));
 
     // 3: the service on that data dir
@@ -513,7 +533,7 @@ async function main(): Promise<void> {
       service.kill("SIGTERM");
       await service.exited;
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (!DATA_DIR_FLAG) rmSync(dir, { recursive: true, force: true });
   }
 }
 
