@@ -311,6 +311,18 @@ describe("freshness: real-time aggregation, cache and generations", () => {
     expect(await hits()).toBe(before + 1);
   });
 
+  test("a hit is the computed answer's JSON text byte for byte, served as application/json", async () => {
+    const url = `/v1/revenue/by-channel?${qs(UTC_DAYS)}`;
+    const auth = { authorization: `Bearer ${await token({ tenantId: A, roles: ["viewer"] })}` };
+    const miss = await app.request(url, { headers: auth });
+    const hit = await app.request(url, { headers: auth });
+    expect([miss.status, hit.status]).toEqual([200, 200]);
+    expect(hit.headers.get("content-type")).toMatch(/^application\/json/);
+    const [a, b] = [await miss.text(), await hit.text()];
+    expect(b).toBe(a);
+    expect(Object.keys(JSON.parse(b))).toEqual(["as_of", "watermark", "data"]);
+  });
+
   test("100 concurrent identical misses run one database query", async () => {
     const t = crypto.randomUUID();
     let queries = 0;
