@@ -1,5 +1,5 @@
 /**
- * withCache: the one cache path of the analytics reads.
+ * withCacheText: the one cache path of the analytics reads (answers kept as JSON text).
  *
  * - single flight per key in this process: concurrent callers of the same key share one computation
  *   (a hundred concurrent misses ⇒ one cache look-up and one database query);
@@ -135,18 +135,10 @@ export interface CacheContext {
 }
 
 /**
- * The value under `key`, or compute() stored under it for ttlSeconds (± 10 %). Values are JSON: a
- * computed value comes back as JSON.parse(JSON.stringify(value)), the same shape a later hit has.
+ * The JSON text under `key`, or compute()'s text stored under it for ttlSeconds (± 10 %). A hit is
+ * returned as stored, with no parse and no serialisation (what an HTTP answer needs).
  * `store: false` skips the cache look-up and store (e.g. the generation could not be read) but keeps
  * the single flight. Errors of compute() are not cached and reach every caller sharing the flight.
- */
-export async function withCache<T>(ctx: CacheContext, key: string, ttlSeconds: number, compute: () => Promise<T>, opts: { store?: boolean } = {}): Promise<T> {
-  return JSON.parse(await withCacheText(ctx, key, ttlSeconds, async () => JSON.stringify(await compute()), opts)) as T;
-}
-
-/**
- * withCache for answers kept and served as JSON text: a hit is returned as stored, with no parse and
- * no serialisation (what an HTTP answer needs); compute() returns the JSON text itself.
  */
 export function withCacheText(ctx: CacheContext, key: string, ttlSeconds: number, compute: () => Promise<string>, opts: { store?: boolean } = {}): Promise<string> {
   const local = opts.store !== false ? localOf(ctx) : undefined;
