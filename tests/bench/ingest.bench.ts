@@ -120,7 +120,7 @@ const RAW_PREFIX = `${config.nats.subjectPrefix}_raw`;
 // The bench process runs the worker and never holds the messages (the publisher children do), so its
 // RSS during end to end and (c) drain is the worker's (plus the bench's own small instrumentation).
 
-let peakRss = process.memoryUsage().rss;
+let peakRss = process.memoryUsage.rss();
 /** the phase running now, and the peak RSS of the bench process per phase (bytes) */
 let phase = "setup";
 const phasePeaks = new Map<string, number>();
@@ -130,7 +130,7 @@ const enginePhasePeaksKb = new Map<string, number>();
 /** the publisher children alive now (each samples its own VmRSS / VmHWM) */
 const livePublishers = new Set<PublisherChild>();
 const rssTimer = setInterval(() => {
-  const r = process.memoryUsage().rss;
+  const r = process.memoryUsage.rss();
   if (r > peakRss) peakRss = r;
   if (r > (phasePeaks.get(phase) ?? 0)) phasePeaks.set(phase, r);
   const e = enginePid ? procStatusKb(enginePid, "VmRSS") : null;
@@ -631,7 +631,7 @@ async function main(): Promise<number> {
   // the garbage of the earlier phases (the consume ceiling's N messages) is not the worker's: collect
   // it before the worker starts, so its peak RSS starts from what it really holds
   Bun.gc(true);
-  const workerRssAtStart = process.memoryUsage().rss;
+  const workerRssAtStart = process.memoryUsage.rss();
   await worker.start();
   const consumerInfo0 = await nats.jsm.consumers.info(config.nats.stream, config.ingest.consumer);
   const effectiveAckWaitS = (consumerInfo0.config.ack_wait ?? 0) / 1e9;
@@ -759,7 +759,7 @@ async function main(): Promise<number> {
   const drainIngest = buildIngest({ config, logger, sql, metrics: createMetrics({ defaultMetrics: false }), nats }).ingest;
   const drainer = new IngestConsumer({ nats, pipeline: drainIngest, cfg: config.ingest, logger, metrics: createMetrics({ defaultMetrics: false }) });
   Bun.gc(true); // the same for the end-to-end run's garbage (its worker is stopped)
-  const drainRssAtStart = process.memoryUsage().rss;
+  const drainRssAtStart = process.memoryUsage.rss();
   const drainCpu0 = process.cpuUsage();
   const drainEngineCpu0 = enginePid ? procCpuSeconds(enginePid) : null;
   const d0 = performance.now();
