@@ -20,6 +20,8 @@
  *           step 2 on, and s' has the later window end s' + window ⇒ s' reaches at least as far. What is
  *           left is at most one start per step-2 event (the latest step-1 event before it) plus the
  *           unit's last start: few starts even for sessions with hundreds of page views;
+ *   nx      one row per (unit, time) with its nxt, MATERIALIZED: computed once, not again in every
+ *           iteration of the walk below (inlined, it re-ran its DISTINCT over every event each step);
  *   chain   a recursive walk, one step per iteration: t(j+1) = nxt[j+1] of the event at t(j), kept
  *           while t(j+1) ≤ s + window. This is the EARLIEST valid chain from a start: taking the
  *           earliest admissible event for step j leaves every later step the most room (any chain
@@ -78,7 +80,7 @@ export async function funnelDepthCounts(tx: TxSql, q: FunnelQuery): Promise<numb
          and time >= ${from} and time < ${horizon}
          and ${unit} is not null
       window w as (partition by ${unit} order by time range between current row and unbounded following)
-    ), nx as (
+    ), nx as materialized (
       select distinct on (unit, time) unit, time, nxt from ev
     ), starts as (
       select unit, time as s, nxt[2] as t2,
