@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Deps } from "../../src/deps.ts";
 import type { JobRow } from "../../src/jobs/jobs.queries.ts";
 import { dueJobs, JobsRunner, jobStatus } from "../../src/jobs/timescale-jobs.ts";
-import { getTestDeps, testApp, testLogger } from "../helpers/deps.ts";
+import { getTestDeps, ingestAccepted, testApp, testLogger } from "../helpers/deps.ts";
+import { pageViewed } from "../helpers/events.ts";
 
 const NOW = new Date("2026-11-21T12:00:00Z");
 const minutes = (n: number) => new Date(NOW.getTime() + n * 60_000);
@@ -116,4 +117,31 @@ describe("JobsRunner against the embedded engine", () => {
     const metrics = await (await app.request("/metrics")).text();
     expect(metrics).toContain(`pulse_timescale_job_failed{job_id="${failingJobId}",proc_name="public.test_failing_job"} 1`);
   });
+});
+
+describe("planner statistics job (the embedded engine runs no autovacuum)", () => {
+  test("refresh_planner_statistics ANALYZEs a chunk it has never seen: the planner then knows its row count", async () => {
+    const deps = await getTestDeps();
+    const tenant = crypto.randomUUID();
+    // an old day (inside retention): its chunk is new and never analysed, and not among the recent ones
+    const at = new Date(Date.now() - 83 * 86_400_000 - 7 * 3_600_000);
+    await ingestAccepted(deps, [0, 1, 2].map((i) => pageViewed(tenant, { time: new Date(at.getTime() + i * 1000).toISOString() })));
+    const chunkState = async () => {
+      const [c] = await deps.sql<Array<{ reltuples: number; rows: number }>>`
+        select c.reltuples::float8 as reltuples,
+               (select count(*) from events where time >= ch.range_start and time < ch.range_end)::int as rows
+          from timescaledb_information.chunks ch
+          join pg_class c on c.oid = format('%I.%I', ch.chunk_schema, ch.chunk_name)::regclass
+         where ch.hypertable_name = 'events' and ch.range_start <= ${at} and ch.range_end > ${at}`;
+      return c!;
+    };
+    const before = await chunkState();
+    expect(before.rows).toBeGreaterThanOrEqual(3);
+    expect(before.reltuples).not.toBe(before.rows); // -1 (never analysed) or an older count
+    const [job] = await deps.sql`select job_id from timescaledb_information.jobs where proc_name = 'refresh_planner_statistics'`;
+    expect(job).toBeDefined();
+    await deps.sql`call run_job(${job!.job_id})`;
+    const after = await chunkState();
+    expect(after.reltuples).toBe(after.rows);
+  }, 60_000);
 });
