@@ -62,16 +62,22 @@ function seenOf(cache: Cache): Map<string, { value: string; at: number }> {
  * the cache does.
  */
 export async function currentGeneration(cache: Cache, tenantId: string, reuseMs: number): Promise<string> {
+  const reused = reusedGeneration(cache, tenantId, reuseMs);
+  if (reused !== undefined) return reused;
   const m = seenOf(cache);
-  const known = m.get(tenantId);
   const now = Date.now();
-  if (known && now - known.at < reuseMs) return known.value;
   const value = await readGeneration(cache, tenantId);
   if (reuseMs > 0) {
     if (m.size >= 100_000) m.clear(); // bounded: a reuse window is short, re-reading is cheap
     m.set(tenantId, { value, at: now });
   }
   return value;
+}
+
+/** the generation this process read or bumped less than `reuseMs` ago, or undefined (no cache call) */
+export function reusedGeneration(cache: Cache, tenantId: string, reuseMs: number): string | undefined {
+  const known = seenOf(cache).get(tenantId);
+  return known && Date.now() - known.at < reuseMs ? known.value : undefined;
 }
 
 /**

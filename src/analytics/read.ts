@@ -30,7 +30,7 @@ import type { AppEnv } from "../http/env.ts";
 import { HttpProblem } from "../http/problem.ts";
 import type { Logger } from "../logger.ts";
 import { type CacheContext, guarded, withCacheText } from "./cache.ts";
-import { answerKey, currentGeneration } from "./generation.ts";
+import { answerKey, currentGeneration, reusedGeneration } from "./generation.ts";
 import { normaliseParams, type ParamValue } from "./params.ts";
 import { eventsWatermark } from "./source.queries.ts";
 
@@ -107,7 +107,10 @@ export async function analyticsText<T>(
   const normalised = normaliseParams(params);
   const hash = paramsHash(normalised);
 
-  const gen = await guarded(cacheCtx, () => currentGeneration(deps.cache, tenantId, deps.config.analytics.generationReuseMs));
+  const reuseMs = deps.config.analytics.generationReuseMs;
+  // within the reuse window the generation is in memory: no cache call, so no timeout guard either
+  const reused = reusedGeneration(deps.cache, tenantId, reuseMs);
+  const gen = reused !== undefined ? { ok: true as const, value: reused } : await guarded(cacheCtx, () => currentGeneration(deps.cache, tenantId, reuseMs));
   const key = answerKey(tenantId, gen.ok ? gen.value : "-", operationId, hash);
   return withCacheText(cacheCtx, key, deps.config.analytics.cacheTtlSeconds, async () => JSON.stringify(await runQuery(ctx, operationId, normalised, query, opts)), {
     store: gen.ok,
