@@ -170,7 +170,7 @@ export async function attributionFigures(
 ): Promise<AttributionFigures> {
   const { from, to } = range;
   const window = `${windowSeconds} seconds`;
-  const touches = () => tx`
+  const touches = tx`
     select time, event_id, session_id, customer_id,
            props ->> 'utm_source' as source,
            nullif(props ->> 'utm_medium', '') as medium,
@@ -180,19 +180,14 @@ export async function attributionFigures(
        and time >= ${from}::timestamptz - ${window}::interval and time < ${to}
        and coalesce(props ->> 'utm_source', '') <> ''`;
 
-  const visits = await tx`
-    with t as (${touches()})
-    select source, medium, campaign, count(distinct session_id) as visits
-      from t
-     where time >= ${from} and session_id is not null
-     group by 1, 2, 3`;
-
+  // One statement, one scan of the touches (materialised): the visits per campaign (distinct sessions
+  // touched in [from, to)) and the orders credited to each campaign (kind 'v' and 'o' rows).
   // The last touch of an order: for each of its session and its customer, the newest touch at or
   // before the order (a running max over touches and orders in time order, touches first at equal
   // times), its ties broken by the greatest event id; then the newer of the two, if within the window.
   // Window functions and hash joins, not a per-order scan of the touches (quadratic in a busy range).
-  const credited = await tx`
-    with t as materialized (${touches()}),
+  const rows = await tx<Array<{ kind: "v" | "o"; source: string | null; medium: string | null; campaign: string | null; currency: string | null; n: string; revenue: string | null }>>`
+    with t as materialized (${touches}),
     o as materialized (
       select event_id, time, session_id, customer_id, currency::text as currency, amount_minor
         from tenant_events
@@ -231,11 +226,16 @@ export async function attributionFigures(
         from candidates
        order by order_event_id, order_time, time desc, event_id desc
     )
-    select lt.source, lt.medium, lt.campaign, o.currency, count(*) as orders, sum(o.amount_minor) as revenue
+    select 'v' as kind, source, medium, campaign, null::text as currency, count(distinct session_id) as n, null::numeric as revenue
+      from t
+     where time >= ${from} and session_id is not null
+     group by 2, 3, 4
+    union all
+    select 'o', lt.source, lt.medium, lt.campaign, o.currency, count(*), sum(o.amount_minor)
       from o
       left join last_touch lt on lt.order_event_id = o.event_id and lt.order_time = o.time
                              and lt.time >= o.time - ${window}::interval
-     group by 1, 2, 3, 4`;
+     group by 2, 3, 4, 5`;
 
   const campaigns = new Map<string, CampaignFigures>();
   const campaign = (k: CampaignKey) => {
@@ -247,12 +247,15 @@ export async function attributionFigures(
     }
     return c;
   };
-  for (const v of visits) campaign({ source: v.source, medium: v.medium, campaign: v.campaign }).visits += big(v.visits);
   const unattributed = { orders: 0n, revenue: new Map<string, bigint>() };
-  for (const r of credited) {
+  for (const r of rows) {
+    if (r.kind === "v") {
+      campaign({ source: r.source!, medium: r.medium, campaign: r.campaign }).visits += big(r.n);
+      continue;
+    }
     const target = r.source === null ? unattributed : campaign({ source: r.source, medium: r.medium, campaign: r.campaign });
-    target.orders += big(r.orders);
-    target.revenue.set(r.currency, (target.revenue.get(r.currency) ?? 0n) + big(r.revenue));
+    target.orders += big(r.n);
+    target.revenue.set(r.currency!, (target.revenue.get(r.currency!) ?? 0n) + big(r.revenue));
   }
   return { campaigns: [...campaigns.values()].sort(compareCampaign), unattributed };
 }
