@@ -282,40 +282,71 @@ function knownCustomers(tx: TxSql, to: Date) {
     )`;
 }
 
-/** new / returning customers in the range (bucket undefined) or per local bucket */
-export async function metricsRows(tx: TxSql, range: AnalyticsRange, bucket?: Bucket): Promise<MetricsRow[]> {
+export interface CustomerMetricsFigures {
+  /** the whole range */
+  total: MetricsRow;
+  /** per local bucket (empty without a bucket) */
+  buckets: MetricsRow[];
+  repeat: RepeatFigures;
+}
+
+/**
+ * New / returning customers in the range (and per local bucket when asked) and the repeat figures
+ * as of `to`, in one statement: the customers' history (`cust`, every order before `to`: the costly
+ * part) is computed once for all three.
+ *   total   customers with an order.completed in [from, to); new = first known order ≥ from;
+ *   bucket  the same per local bucket, new = first known order ≥ the bucket's start (or from);
+ *   repeat  customers with ≥ 1 and ≥ 2 orders known before `to`.
+ */
+export async function customerMetricsFigures(tx: TxSql, range: AnalyticsRange, bucket?: Bucket): Promise<CustomerMetricsFigures> {
   const { from, to, timezone } = range;
   const label = bucket ? bucketLabel(tx, bucket, timezone, tx`time`) : tx`${from}::timestamptz`;
-  const rows = await tx`
+  const rows = await tx<Array<{ kind: "t" | "b" | "r"; b: Date | null; customers: string | null; new_customers: string | null; returning_customers: string | null; orders: string | null; with_orders: string | null; repeat: string | null }>>`
     with ${knownCustomers(tx, to)}, act as (
       select customer_id, ${label} as b, count(*) as orders
         from tenant_events
        where type = 'order.completed' and customer_id is not null and time >= ${from} and time < ${to}
        group by 1, 2
+    ), act_c as (
+      select a.customer_id, a.b, a.orders, c.first_at from act a join cust c on c.customer_id = a.customer_id
     )
-    select a.b, count(*) as customers,
-           count(*) filter (where c.first_at >= greatest(a.b, ${from}::timestamptz)) as new_customers,
-           count(*) filter (where c.first_at < greatest(a.b, ${from}::timestamptz)) as returning_customers,
-           sum(a.orders) as orders
-      from act a join cust c on c.customer_id = a.customer_id
-     group by a.b
-     order by a.b`;
-  return rows.map((r) => ({
-    bucket_start: bucket ? (r.b as Date) : null,
+    select 't' as kind, null::timestamptz as b, count(distinct customer_id) as customers,
+           count(distinct customer_id) filter (where first_at >= ${from}::timestamptz) as new_customers,
+           count(distinct customer_id) filter (where first_at < ${from}::timestamptz) as returning_customers,
+           sum(orders) as orders, null::bigint as with_orders, null::bigint as repeat
+      from act_c
+    ${
+      bucket
+        ? tx`union all
+    select 'b', b, count(*),
+           count(*) filter (where first_at >= greatest(b, ${from}::timestamptz)),
+           count(*) filter (where first_at < greatest(b, ${from}::timestamptz)),
+           sum(orders), null, null
+      from act_c
+     group by b`
+        : tx``
+    }
+    union all
+    select 'r', null, null, null, null, null,
+           count(*) filter (where orders_before_to >= 1), count(*) filter (where orders_before_to >= 2)
+      from cust`;
+  const metrics = (r: (typeof rows)[number]): MetricsRow => ({
+    bucket_start: r.kind === "b" ? r.b : null,
     customers: big(r.customers),
     new_customers: big(r.new_customers),
     returning_customers: big(r.returning_customers),
     orders: big(r.orders),
-  }));
-}
-
-export async function repeatFigures(tx: TxSql, to: Date): Promise<RepeatFigures> {
-  const [row] = await tx`
-    with ${knownCustomers(tx, to)}
-    select count(*) filter (where orders_before_to >= 1) as with_orders,
-           count(*) filter (where orders_before_to >= 2) as repeat
-      from cust`;
-  return { customers_with_orders: big(row?.with_orders), repeat_customers: big(row?.repeat) };
+  });
+  const total = rows.find((r) => r.kind === "t");
+  const rep = rows.find((r) => r.kind === "r");
+  return {
+    total: total ? metrics(total) : { bucket_start: null, customers: 0n, new_customers: 0n, returning_customers: 0n, orders: 0n },
+    buckets: rows
+      .filter((r) => r.kind === "b")
+      .map(metrics)
+      .sort((a, b) => a.bucket_start!.getTime() - b.bucket_start!.getTime()),
+    repeat: { customers_with_orders: big(rep?.with_orders), repeat_customers: big(rep?.repeat) },
+  };
 }
 
 /**

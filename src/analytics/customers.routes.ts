@@ -13,13 +13,11 @@ import { HttpProblem } from "../http/problem.ts";
 import { decodeCursor, encodeCursor } from "../http/query.ts";
 import {
   churnCounts,
+  customerMetricsFigures,
   customerRows,
   divHalfUp,
-
   ltvRows,
-  metricsRows,
   refreshTenantScores,
-  repeatFigures,
   roundHalfUp,
   scoresMeta,
   SEGMENTS,
@@ -254,9 +252,7 @@ export const customersRoutes = new OpenAPIHono<AppEnv>()
       "getCustomerMetrics",
       params,
       async (tx) => {
-        const [total] = await metricsRows(tx, range);
-        const buckets = q.bucket ? await metricsRows(tx, range, q.bucket) : [];
-        const rep = await repeatFigures(tx, range.to);
+        const { total, buckets, repeat: rep } = await customerMetricsFigures(tx, range, q.bucket);
         const figs = (r: { customers: bigint; new_customers: bigint; returning_customers: bigint; orders: bigint } | undefined) => ({
           customers: int(r?.customers ?? 0n),
           new_customers: int(r?.new_customers ?? 0n),
