@@ -625,9 +625,10 @@ async function main(): Promise<number> {
   const metrics = createMetrics({ defaultMetrics: false });
   const timedSql = instrumentSql(sql);
   instrumentNatsAndMetrics(nats, metrics);
-  const { ingest, dedup } = buildIngest({ config, logger, sql: timedSql, metrics, nats });
-  instrumentPipeline(ingest);
-  worker = new IngestConsumer({ nats, pipeline: ingest, cfg: config.ingest, logger, metrics });
+  // `let`: released after this phase, so the drain's worker RSS does not carry this one's dedup cache
+  let e2eIngest: ReturnType<typeof buildIngest> | undefined = buildIngest({ config, logger, sql: timedSql, metrics, nats });
+  instrumentPipeline(e2eIngest.ingest);
+  worker = new IngestConsumer({ nats, pipeline: e2eIngest.ingest, cfg: config.ingest, logger, metrics });
   // the garbage of the earlier phases (the consume ceiling's N messages) is not the worker's: collect
   // it before the worker starts, so its peak RSS starts from what it really holds
   Bun.gc(true);
@@ -737,6 +738,10 @@ async function main(): Promise<number> {
   const wallSeconds = e2eSeconds;
   const e2eMemory = memoryAtEnd(); // before the worker stops: what its RSS is made of
   await worker.stop();
+  const e2eDedup = { hits: e2eIngest.dedup.hits, misses: e2eIngest.dedup.misses };
+  const e2eConsumerStats = { ...worker.stats };
+  e2eIngest = undefined;
+  worker = undefined;
   {
     // the verdict comes from the tables themselves, not from the counters
     const [exact] = await sql<Array<{ stored: number; dead: number }>>`
@@ -864,8 +869,8 @@ async function main(): Promise<number> {
   console.log(`    rest: dead-letter publishes, event-loop waits ${ms(rest)}  ${share(rest)}   (validation alone: ${validateUs.toFixed(1)} µs/event standalone, timed in the publisher child ≈ ${ms((validateUs * N) / 1000)})`);
   console.log(`  outside commit (fetch, ack, prepare, waits) ${ms(e2eSeconds * 1000 - prof.processMs).padStart(9)}  ${share(e2eSeconds * 1000 - prof.processMs).padStart(5)}`);
   console.log(`  bench polls (${polls} × counters)${" ".repeat(Math.max(0, 13 - String(polls).length))}${ms(pollMs).padStart(9)}  ${share(pollMs).padStart(5)}   (same connection: they queue behind batches)`);
-  console.log(`  dedup cache: ${dedup.hits} hits / ${dedup.misses} misses; consumer stats ${JSON.stringify(worker.stats)}`);
-  const handledTotal = worker.stats.acked + worker.stats.terminated;
+  console.log(`  dedup cache: ${e2eDedup.hits} hits / ${e2eDedup.misses} misses; consumer stats ${JSON.stringify(e2eConsumerStats)}`);
+  const handledTotal = e2eConsumerStats.acked + e2eConsumerStats.terminated;
   console.log(
     `  JetStream: effective ack_wait ${effectiveAckWaitS} s (NATS_ACK_WAIT_MS ${config.ingest.ackWaitMs / 1000} s), ` +
       `messages handled ${handledTotal} for ${N} published (${handledTotal - N} redeliveries processed again)`,
