@@ -63,8 +63,9 @@ export function readContext(c: Context<AppEnv>): ReadContext {
   return { deps: c.get("deps"), tenantId: c.get("principal").tenantId, logger: c.get("logger") };
 }
 
-export function paramsHash(params: Record<string, ParamValue>): string {
-  return createHash("sha256").update(JSON.stringify(normaliseParams(params))).digest("hex");
+/** sha-256 of parameters already normalised (normaliseParams: the cache key's last part) */
+function paramsHash(normalised: Record<string, ParamValue>): string {
+  return createHash("sha256").update(JSON.stringify(normalised)).digest("hex");
 }
 
 /** the envelope as an object (for a route that reshapes it; one that only answers uses analyticsJson) */

@@ -364,6 +364,24 @@ async function drive(name: string, base: string, auth: string, nextPath: () => s
   };
 }
 
+/** steps 1–2: seed, refresh every continuous aggregate (5m → 1h → 1d), run the due TimescaleDB jobs */
+async function prepareData(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<Awaited<ReturnType<typeof seed>>> {
+  const seeded = await seed(deps);
+  console.log(`seeded ${seeded.events.toLocaleString("en-US")} events in ${seeded.seconds.toFixed(1)} s (${Math.round(seeded.events / seeded.seconds).toLocaleString("en-US")}/s), ${seeded.rejected} rejected`);
+  const r0 = performance.now();
+  const caggs = await deps.sql<Array<{ name: string }>>`
+    select view_name as name from timescaledb_information.continuous_aggregates
+     order by case when view_name like '%5m' then 0 when view_name like '%1h' then 1 else 2 end, view_name`;
+  for (const c of caggs) await deps.sql.unsafe(`CALL refresh_continuous_aggregate('${c.name}', NULL, NULL)`);
+  console.log(`refreshed the continuous aggregates in ${((performance.now() - r0) / 1000).toFixed(1)} s`);
+  // the jobs the service would otherwise start on (compression of the seeded days, score refresh,
+  // policies) run now, through the same runner and ledger, so the load meets a steady state
+  const j0 = performance.now();
+  const tick = await deps.jobs.tick();
+  console.log(`ran ${tick.ran.length} TimescaleDB jobs (${tick.ran.filter((r) => !r.succeeded).length} failed) in ${((performance.now() - j0) / 1000).toFixed(1)} s: ${tick.ran.map((r) => r.proc.split(".").pop()).join(", ")}`);
+  return seeded;
+}
+
 async function main(): Promise<void> {
   const dir = DATA_DIR_FLAG ?? mkdtempSync(join(tmpdir(), "pulse-bench-api-"));
   const dataDir = join(dir, "db");
@@ -385,28 +403,12 @@ async function main(): Promise<void> {
     // 1–2: seed and refresh on our own engine, then stop it (it serves one client at a time)
     const config = loadConfig(env);
     const deps = await buildDeps(config, { logger: createLogger({ level: "warn", format: "json" }), nats: false, runJobs: false });
-    let seeded: Awaited<ReturnType<typeof seed>>;
-    let refreshSeconds = 0;
     let sizes: Array<{ name: string; bytes: number }> = [];
     try {
-      if (reuse) {
-        console.log(`reusing the data seeded earlier in ${dir} (tenant ${TENANT}): no seed, refresh or jobs`);
-      } else {
-      seeded = await seed(deps);
-      console.log(`seeded ${seeded.events.toLocaleString("en-US")} events in ${seeded.seconds.toFixed(1)} s (${Math.round(seeded.events / seeded.seconds).toLocaleString("en-US")}/s), ${seeded.rejected} rejected`);
-      const r0 = performance.now();
-      const caggs = await deps.sql<Array<{ name: string }>>`
-        select view_name as name from timescaledb_information.continuous_aggregates
-         order by case when view_name like '%5m' then 0 when view_name like '%1h' then 1 else 2 end, view_name`;
-      for (const c of caggs) await deps.sql.unsafe(`CALL refresh_continuous_aggregate('${c.name}', NULL, NULL)`);
-      refreshSeconds = (performance.now() - r0) / 1000;
-      // the jobs the service would otherwise start on (compression of the seeded days, score refresh,
-      // policies) run now, through the same runner and ledger, so the load meets a steady state
-      const j0 = performance.now();
-      const tick = await deps.jobs.tick();
-      console.log(`ran ${tick.ran.length} TimescaleDB jobs (${tick.ran.filter((r) => !r.succeeded).length} failed) in ${((performance.now() - j0) / 1000).toFixed(1)} s: ${tick.ran.map((r) => r.proc.split(".").pop()).join(", ")}`);
-      if (DATA_DIR_FLAG) writeFileSync(marker, JSON.stringify({ tenant: TENANT, events: seeded.events, seeded_at: new Date().toISOString() }));
-        console.log(`refreshed the continuous aggregates in ${refreshSeconds.toFixed(1)} s`);
+      if (reuse) console.log(`reusing the data seeded earlier in ${dir} (tenant ${TENANT}): no seed, refresh or jobs`);
+      else {
+        const seeded = await prepareData(deps);
+        if (DATA_DIR_FLAG) writeFileSync(marker, JSON.stringify({ tenant: TENANT, events: seeded.events, seeded_at: new Date().toISOString() }));
       }
       sizes = await deps.sql<Array<{ name: string; bytes: number }>>`
         select hypertable_name as name, hypertable_size(format('%I.%I', hypertable_schema, hypertable_name)::regclass)::bigint::float8 as bytes
