@@ -55,6 +55,7 @@ const schema = z
     INGEST_PIPELINE_DEPTH: int(1, 8).default(2),
     INGEST_DEDUP_SIZE: int(0, 10_000_000).default(200_000),
     INGEST_DEDUP_TTL_MS: int(1_000, 86_400_000).default(600_000),
+    INGEST_MEMORY_SOFT_LIMIT_MB: int(0, 1_048_576).default(256),
     INGEST_MAX_EVENT_BYTES: int(1_024, 1024 * 1024).default(64 * 1024),
     INGEST_MAX_FUTURE_MS: int(0, 86_400_000).default(300_000),
     INGEST_HTTP_MAX_EVENTS: int(1, 10_000).default(1_000),
@@ -163,6 +164,8 @@ export interface Config {
     pipelineDepth: number;
     dedupSize: number;
     dedupTtlMs: number;
+    /** bytes; above it after a batch, a full garbage collection (src/ingest/memory-guard.ts); 0: off */
+    memorySoftLimitBytes: number;
     maxEventBytes: number;
     maxFutureMs: number;
     httpMaxEvents: number;
@@ -265,6 +268,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       pipelineDepth: e.INGEST_PIPELINE_DEPTH,
       dedupSize: e.INGEST_DEDUP_SIZE,
       dedupTtlMs: e.INGEST_DEDUP_TTL_MS,
+      memorySoftLimitBytes: e.INGEST_MEMORY_SOFT_LIMIT_MB * 1_048_576,
       maxEventBytes: e.INGEST_MAX_EVENT_BYTES,
       maxFutureMs: e.INGEST_MAX_FUTURE_MS,
       httpMaxEvents: e.INGEST_HTTP_MAX_EVENTS,

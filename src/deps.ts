@@ -16,6 +16,7 @@ import { createPrivacy } from "./ingest/anonymise.ts";
 import { DbBreaker } from "./ingest/breaker.ts";
 import { DedupCache } from "./ingest/dedup.ts";
 import { publishDeadLetter } from "./ingest/dlq.ts";
+import { MemoryGuard } from "./ingest/memory-guard.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 
 export interface Deps {
@@ -133,6 +134,7 @@ export function buildIngest(d: { config: Config; logger: Logger; sql: Sql; metri
     publishDeadLetter: nats ? (row) => publishDeadLetter(nats, row) : undefined,
     // new events make the tenants' cached analytics answers unreachable (src/analytics/generation.ts)
     onCommitted: cache ? (tenantIds) => bumpGeneration(cache, tenantIds, { logger: d.logger }) : undefined,
+    memoryGuard: new MemoryGuard({ softLimitBytes: d.config.ingest.memorySoftLimitBytes, logger: d.logger.child({ component: "ingest" }), metrics: d.metrics }),
   });
   return { breaker, dedup, ingest };
 }

@@ -47,79 +47,76 @@ export interface BatchResult {
  * source): the stored sequence, or an earlier event of this batch (in batch order).
  * Items: the newest item.upserted per item wins (ties: the later in the batch), never an older one.
  * Customers: registered_at is the earliest registration, email_hash the newest one given.
+ * Order lines, items and customers are written only for events that were new (a redelivery, or a
+ * reused id with other content, changes nothing).
  * Every insert and upsert takes its rows in key order, so two batches written at once (a consumer's
  * pipeline, or several workers) lock shared keys in the same order and cannot deadlock.
+ *
+ * What can be worked out without the database is worked out here (the running newest time within the
+ * batch, each (tenant, source)'s newest time, each tenant's row count, the order lines and the rows of
+ * items and customers), so each side table reads only its own short arrays and the statement makes one
+ * pass over the events: on the single-threaded embedded engine, every extra pass over the batch (a
+ * materialised CTE, a window, a re-join) costs about as much as an index of the events table.
  */
 export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<BatchResult> {
   const rows = b.events;
   const dls = b.deadLetters.map(storableDeadLetter);
-  const lines = rows.flatMap((r, ord) => (r.type === "order.completed" ? orderLines(r.props).map((l) => ({ ord, ...l })) : []));
-  const early = [...b.earlyDuplicates];
+  const times = rows.map((r) => r.time.toISOString());
+  const f = batchFacts(rows, times, b.earlyDuplicates);
+  const { lines, items, customers, sequences, tenants } = f;
   // every array goes over as text[] and is cast in SQL: postgres.js infers an array's type from its
   // elements, which is wrong for booleans and for numbers mixed with nulls
   const col = <K extends keyof EventRow>(k: K) => rows.map((r) => asText(r[k]));
   const result = await sql<{ tenant_id: string; event_id: string; time: Date; out_of_order: boolean }[]>`
     with input as (
       select * from unnest(
-        ${rows.map((_, i) => String(i))}::int[],
-        ${rows.map((r) => r.time.toISOString())}::timestamptz[],
+        ${times}::timestamptz[],
         ${col("tenant_id")}::uuid[], ${col("event_id")}::text[], ${col("type")}::text[],
         ${col("schema_version")}::smallint[], ${col("source")}::text[], ${col("customer_id")}::text[],
         ${col("visitor_id")}::text[], ${col("session_id")}::text[], ${col("order_id")}::text[],
         ${col("cart_id")}::text[], ${col("item_id")}::text[], ${col("channel")}::text[],
         ${col("amount_minor")}::bigint[], ${col("currency")}::text[], ${col("quantity")}::int[],
         ${col("trace_id")}::text[], ${col("ip_prefix")}::text[], ${col("ua_hash")}::text[],
-        ${col("ua_family")}::text[], ${rows.map((r) => JSON.stringify(r.props))}::text[]::jsonb[]
-      ) as t(ord, time, tenant_id, event_id, type, schema_version, source, customer_id, visitor_id, session_id,
+        ${col("ua_family")}::text[], ${rows.map((r) => JSON.stringify(r.props))}::text[]::jsonb[],
+        ${f.newestBefore}::timestamptz[]
+      ) as t(time, tenant_id, event_id, type, schema_version, source, customer_id, visitor_id, session_id,
              order_id, cart_id, item_id, channel, amount_minor, currency, quantity, trace_id, ip_prefix, ua_hash,
-             ua_family, props)
-    ),
-    seen as (
-      select s.tenant_id, s.source, s.last_time
-        from ingest_sequence s
-       where (s.tenant_id, s.source) in (select distinct tenant_id, source from input)
-    ),
-    marked as (
-      select i.*,
-             coalesce(i.time < greatest(p.last_time, max(i.time) over earlier), false) as out_of_order
-        from input i left join seen p on p.tenant_id = i.tenant_id and p.source = i.source
-      window earlier as (partition by i.tenant_id, i.source order by i.ord rows between unbounded preceding and 1 preceding)
+             ua_family, props, newest_before)
     ),
     ins as (
       insert into events (time, tenant_id, event_id, type, schema_version, source, customer_id, visitor_id,
                           session_id, order_id, cart_id, item_id, channel, amount_minor, currency, quantity,
                           trace_id, ip_prefix, ua_hash, ua_family, props, out_of_order)
-      select time, tenant_id, event_id, type, schema_version, source, customer_id, visitor_id, session_id,
-             order_id, cart_id, item_id, channel, amount_minor, currency, quantity, trace_id, ip_prefix, ua_hash,
-             ua_family, props, out_of_order
-        from marked
-       order by tenant_id, event_id, time
+      select i.time, i.tenant_id, i.event_id, i.type, i.schema_version, i.source, i.customer_id, i.visitor_id,
+             i.session_id, i.order_id, i.cart_id, i.item_id, i.channel, i.amount_minor, i.currency, i.quantity,
+             i.trace_id, i.ip_prefix, i.ua_hash, i.ua_family, i.props,
+             coalesce(i.time < greatest(s.last_time, i.newest_before), false)
+        from input i left join ingest_sequence s on s.tenant_id = i.tenant_id and s.source = i.source
+       order by i.tenant_id, i.time desc, i.event_id
       on conflict (tenant_id, event_id, time) do nothing
       returning tenant_id, event_id, time, out_of_order
     ),
-    fresh as (
-      select m.* from marked m where (m.tenant_id, m.event_id, m.time) in (select tenant_id, event_id, time from ins)
-    ),
     seq as (
       insert into ingest_sequence (tenant_id, source, last_time)
-      select tenant_id, source, max(time) from input group by tenant_id, source order by tenant_id, source
+      select * from unnest(${sequences.map((q) => q.tenant)}::uuid[], ${sequences.map((q) => q.source)}::text[],
+                           ${sequences.map((q) => q.newest)}::timestamptz[]) as q(tenant_id, source, last_time)
+       order by tenant_id, source
       on conflict (tenant_id, source) do update
         set last_time = greatest(ingest_sequence.last_time, excluded.last_time), updated_at = now()
-    ),
-    line_input as (
-      select * from unnest(
-        ${lines.map((l) => String(l.ord))}::int[], ${lines.map((l) => String(l.line_no))}::smallint[],
-        ${lines.map((l) => l.item_id)}::text[], ${lines.map((l) => String(l.quantity))}::int[],
-        ${lines.map((l) => String(l.unit_price_minor))}::bigint[], ${lines.map((l) => String(l.line_minor))}::bigint[],
-        ${lines.map((l) => String(l.net_line_minor))}::bigint[]
-      ) as l(ord, line_no, item_id, quantity, unit_price_minor, line_minor, net_line_minor)
     ),
     line_ins as (
       insert into order_lines (time, tenant_id, event_id, line_no, order_id, customer_id, channel, currency, item_id,
                                quantity, unit_price_minor, line_minor, net_line_minor)
-      select f.time, f.tenant_id, f.event_id, l.line_no, f.order_id, f.customer_id, f.channel, f.currency, l.item_id,
-             l.quantity, l.unit_price_minor, l.line_minor, l.net_line_minor
-        from line_input l join fresh f on f.ord = l.ord
+      select * from unnest(
+        ${lines.map((l) => l.time)}::timestamptz[], ${lines.map((l) => l.tenant)}::uuid[], ${lines.map((l) => l.event)}::text[],
+        ${lines.map((l) => l.line_no)}::smallint[], ${lines.map((l) => l.order)}::text[], ${lines.map((l) => l.customer)}::text[],
+        ${lines.map((l) => l.channel)}::text[], ${lines.map((l) => l.currency)}::text[], ${lines.map((l) => l.item)}::text[],
+        ${lines.map((l) => l.quantity)}::int[], ${lines.map((l) => l.unit_price)}::bigint[], ${lines.map((l) => l.line)}::bigint[],
+        ${lines.map((l) => l.net_line)}::bigint[]
+      ) as l(time, tenant_id, event_id, line_no, order_id, customer_id, channel, currency, item_id, quantity,
+             unit_price_minor, line_minor, net_line_minor)
+       where (l.tenant_id, l.event_id, l.time) in (select tenant_id, event_id, time from ins)
+       order by l.tenant_id, l.event_id, l.line_no, l.time
       on conflict do nothing
     ),
     item_up as (
@@ -129,8 +126,12 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
              tenant_id, item_id, props ->> 'name', props ->> 'category', props ->> 'kind', currency, amount_minor,
              (props ->> 'min_price_minor')::bigint, (props ->> 'max_price_minor')::bigint, (props ->> 'capacity')::int,
              (props ->> 'starts_at')::timestamptz, time
-        from fresh
-       where type = 'item.upserted' and item_id is not null
+        from unnest(${items.map((x) => x.ord)}::int[], ${items.map((x) => x.time)}::timestamptz[],
+                    ${items.map((x) => x.tenant)}::uuid[], ${items.map((x) => x.event)}::text[],
+                    ${items.map((x) => x.item)}::text[], ${items.map((x) => x.currency)}::text[],
+                    ${items.map((x) => x.amount)}::bigint[], ${items.map((x) => x.props)}::text[]::jsonb[])
+             as x(ord, time, tenant_id, event_id, item_id, currency, amount_minor, props)
+       where (tenant_id, event_id, time) in (select tenant_id, event_id, time from ins)
        order by tenant_id, item_id, time desc, ord desc
       on conflict (tenant_id, item_id) do update set
         name = excluded.name, category = excluded.category, kind = excluded.kind, currency = excluded.currency,
@@ -142,32 +143,30 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
     cust_up as (
       insert into customers (tenant_id, customer_id, email_hash, registered_at)
       select tenant_id, customer_id,
-             (array_agg(props ->> 'email_hash' order by time desc, ord desc) filter (where props ? 'email_hash'))[1],
+             (array_agg(email_hash order by time desc, ord desc) filter (where email_hash is not null))[1],
              min(time)
-        from fresh
-       where type = 'customer.registered' and customer_id is not null
+        from unnest(${customers.map((x) => x.ord)}::int[], ${customers.map((x) => x.time)}::timestamptz[],
+                    ${customers.map((x) => x.tenant)}::uuid[], ${customers.map((x) => x.event)}::text[],
+                    ${customers.map((x) => x.customer)}::text[], ${customers.map((x) => x.emailHash)}::text[])
+             as x(ord, time, tenant_id, event_id, customer_id, email_hash)
+       where (tenant_id, event_id, time) in (select tenant_id, event_id, time from ins)
        group by tenant_id, customer_id
        order by tenant_id, customer_id
       on conflict (tenant_id, customer_id) do update
         set email_hash = coalesce(excluded.email_hash, customers.email_hash),
             registered_at = least(customers.registered_at, excluded.registered_at)
     ),
-    early as (
-      select * from unnest(${early.map(([t]) => t)}::uuid[], ${early.map(([, n]) => String(n))}::bigint[]) as e(tenant_id, n)
-    ),
-    counts as (
-      select tenant_id, sum(total) as total, sum(accepted) as accepted, sum(ooo) as ooo, sum(early) as early
-        from (
-          select tenant_id, 1 as total, 0 as accepted, 0 as ooo, 0 as early from input
-          union all select tenant_id, 0, 1, case when out_of_order then 1 else 0 end, 0 from ins
-          union all select tenant_id, 0, 0, 0, n from early
-        ) x
-       group by tenant_id
+    stored as (
+      select tenant_id, count(*) as accepted, count(*) filter (where out_of_order) as ooo from ins group by tenant_id
     ),
     counters as (
       insert into ingest_counters (tenant_id, hour, accepted, duplicates, out_of_order)
-      select tenant_id, date_trunc('hour', now()), accepted, total - accepted + early, ooo from counts
-       order by tenant_id
+      select t.tenant_id, date_trunc('hour', now()), coalesce(s.accepted, 0), t.total - coalesce(s.accepted, 0) + t.early,
+             coalesce(s.ooo, 0)
+        from unnest(${tenants.map((x) => x.tenant)}::uuid[], ${tenants.map((x) => x.total)}::bigint[],
+                    ${tenants.map((x) => x.early)}::bigint[]) as t(tenant_id, total, early)
+        left join stored s on s.tenant_id = t.tenant_id
+       order by t.tenant_id
       on conflict (tenant_id, hour) do update set
         accepted = ingest_counters.accepted + excluded.accepted,
         duplicates = ingest_counters.duplicates + excluded.duplicates,
@@ -195,6 +194,80 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
     if (r.out_of_order) outOfOrder.add(key);
   }
   return { inserted, outOfOrder };
+}
+
+/** a batch's facts that need no database, as the statement's text arrays (ISO times, numbers as text) */
+interface BatchFacts {
+  /** per row: the newest time of an earlier row of the batch from the same (tenant, source), or null */
+  newestBefore: Array<string | null>;
+  /** per (tenant, source): the newest time in the batch */
+  sequences: Array<{ tenant: string; source: string; newest: string }>;
+  /** per tenant with rows or early duplicates: rows in the batch and duplicates caught before it */
+  tenants: Array<{ tenant: string; total: string; early: string }>;
+  lines: Array<{
+    time: string; tenant: string; event: string; line_no: string; order: string | null; customer: string | null;
+    channel: string | null; currency: string | null; item: string; quantity: string; unit_price: string; line: string; net_line: string;
+  }>;
+  items: Array<{ ord: string; time: string; tenant: string; event: string; item: string; currency: string | null; amount: string | null; props: string }>;
+  customers: Array<{ ord: string; time: string; tenant: string; event: string; customer: string; emailHash: string | null }>;
+}
+
+/** `times`: each row's time as ISO text (made once per batch: formatting dates is a measurable cost) */
+function batchFacts(rows: EventRow[], times: string[], earlyDuplicates: Map<string, number>): BatchFacts {
+  const newestBefore: Array<string | null> = new Array(rows.length);
+  const newest = new Map<string, { tenant: string; source: string; ms: number; iso: string }>();
+  const totals = new Map<string, number>();
+  const lines: BatchFacts["lines"] = [];
+  const items: BatchFacts["items"] = [];
+  const customers: BatchFacts["customers"] = [];
+  rows.forEach((r, ord) => {
+    const ms = r.time.getTime();
+    const time = times[ord]!;
+    const key = `${r.tenant_id}\u0000${r.source}`;
+    const seen = newest.get(key);
+    newestBefore[ord] = seen ? seen.iso : null;
+    if (!seen) newest.set(key, { tenant: r.tenant_id, source: r.source, ms, iso: time });
+    else if (ms > seen.ms) {
+      seen.ms = ms;
+      seen.iso = time;
+    }
+    totals.set(r.tenant_id, (totals.get(r.tenant_id) ?? 0) + 1);
+    if (r.type === "order.completed") {
+      for (const l of orderLines(r.props)) {
+        lines.push({
+          time, tenant: r.tenant_id, event: r.event_id, line_no: String(l.line_no), order: r.order_id, customer: r.customer_id,
+          channel: r.channel, currency: r.currency, item: l.item_id, quantity: String(l.quantity),
+          unit_price: String(l.unit_price_minor), line: String(l.line_minor), net_line: String(l.net_line_minor),
+        });
+      }
+    } else if (r.type === "item.upserted" && r.item_id !== null) {
+      items.push({
+        ord: String(ord), time, tenant: r.tenant_id, event: r.event_id, item: r.item_id, currency: r.currency,
+        amount: asText(r.amount_minor), props: JSON.stringify(r.props),
+      });
+    } else if (r.type === "customer.registered" && r.customer_id !== null) {
+      const hash = r.props.email_hash;
+      customers.push({
+        ord: String(ord), time, tenant: r.tenant_id, event: r.event_id, customer: r.customer_id,
+        emailHash: typeof hash === "string" ? hash : null,
+      });
+    }
+  });
+  const tenants = new Map<string, { total: number; early: number }>();
+  for (const [t, n] of totals) tenants.set(t, { total: n, early: 0 });
+  for (const [t, n] of earlyDuplicates) {
+    const x = tenants.get(t);
+    if (x) x.early += n;
+    else tenants.set(t, { total: 0, early: n });
+  }
+  return {
+    newestBefore,
+    sequences: [...newest.values()].map((q) => ({ tenant: q.tenant, source: q.source, newest: q.iso })),
+    tenants: [...tenants].map(([tenant, x]) => ({ tenant, total: String(x.total), early: String(x.early) })),
+    lines,
+    items,
+    customers,
+  };
 }
 
 /**

@@ -12,6 +12,7 @@ import { redactPayload, redactText } from "./anonymise.ts";
 import { type DbBreaker, isTransientDbError } from "./breaker.ts";
 import type { DedupCache } from "./dedup.ts";
 import { type BatchResult, type DeadLetterRow, eventKey, writeBatch } from "./ingest.queries.ts";
+import type { MemoryGuard } from "./memory-guard.ts";
 import type { EventRow, FieldIssue, RejectReason, ValidEvent } from "./types.ts";
 import { validateEvent } from "./validate.ts";
 
@@ -51,6 +52,8 @@ export interface PipelineOptions {
    * ack is fresh); must not reject
    */
   onCommitted?: (tenantIds: string[]) => Promise<unknown>;
+  /** checked after each batch: a full collection when the process is above its soft memory limit */
+  memoryGuard?: MemoryGuard;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -138,6 +141,7 @@ export class IngestPipeline {
       valid.push({ index, event: r.event, key });
     });
 
+    this.o.dedup.flushMetrics();
     return { msgs, started, now, outcomes, deadLetters, valid, earlyDuplicates };
   }
 
@@ -172,9 +176,15 @@ export class IngestPipeline {
     }
 
     const transport = msgs[0]?.transport ?? "nats";
-    for (const out of outcomes) this.o.metrics.ingestEvents.inc({ transport, outcome: out.status });
-    for (const d of deadLetters) this.o.metrics.deadLetters.inc({ reason: d.row.reason });
+    // counted per batch, not per event (a labelled inc() hashes its labels on every call)
+    const byOutcome = new Map<Outcome["status"], number>();
+    for (const out of outcomes) byOutcome.set(out.status, (byOutcome.get(out.status) ?? 0) + 1);
+    for (const [outcome, n] of byOutcome) this.o.metrics.ingestEvents.inc({ transport, outcome }, n);
+    const byReason = new Map<RejectReason, number>();
+    for (const d of deadLetters) byReason.set(d.row.reason, (byReason.get(d.row.reason) ?? 0) + 1);
+    for (const [reason, n] of byReason) this.o.metrics.deadLetters.inc({ reason }, n);
     this.o.metrics.ingestBatchSeconds.observe({ transport }, (performance.now() - started) / 1000);
+    this.o.memoryGuard?.check();
 
     const publish = this.o.publishDeadLetter;
     if (publish) {

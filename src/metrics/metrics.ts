@@ -19,6 +19,8 @@ export interface Metrics {
   dedupLookups: Counter<"result">;
   breakerOpen: Gauge;
   consumerPending: Gauge;
+  memoryCollections: Counter<"result">;
+  memoryCollectionSeconds: Histogram;
   /** rate-limit decisions by budget and result (allowed, limited, error: the backend failed, let through) */
   rateLimit: Counter<"budget" | "result">;
 }
@@ -115,6 +117,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     consumerPending: new Gauge({
       name: "pulse_ingest_consumer_pending",
       help: "Messages in the stream not yet delivered to the ingest consumer",
+      registers: [registry],
+    }),
+    memoryCollections: new Counter({
+      name: "pulse_ingest_memory_collections_total",
+      help: "Full garbage collections run because the process was above INGEST_MEMORY_SOFT_LIMIT_MB, by result (under, over: still above it)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    memoryCollectionSeconds: new Histogram({
+      name: "pulse_ingest_memory_collection_seconds",
+      help: "Duration of the full garbage collections run for INGEST_MEMORY_SOFT_LIMIT_MB",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     }),
   };

@@ -3,11 +3,12 @@
  * a full default-size batch, order lines, in-batch ordering rules and idempotent dead letters.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import type { Deps } from "../../src/deps.ts";
+import { buildIngest, type Deps } from "../../src/deps.ts";
 import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
 import { readGeneration } from "../../src/analytics/generation.ts";
+import { createMetrics } from "../../src/metrics/metrics.ts";
 import { getTestDeps } from "../helpers/deps.ts";
-import { customerRegistered, orderCompleted, pageViewed } from "../helpers/events.ts";
+import { customerRegistered, itemUpserted, orderCompleted, pageViewed } from "../helpers/events.ts";
 
 let deps: Deps;
 beforeAll(async () => {
@@ -58,6 +59,62 @@ describe("batch write", () => {
       { line_no: 1, item_id: "show-1", quantity: 2, unit_price_minor: "2500", line_minor: "5000", net_line_minor: "4644", order_id: (order.data as { order_id: string }).order_id, channel: "web", currency: "EUR", customer_id: "c-1" },
       { line_no: 2, item_id: "tee-1", quantity: 1, unit_price_minor: "1999", line_minor: "1999", net_line_minor: "1856", order_id: (order.data as { order_id: string }).order_id, channel: "web", currency: "EUR", customer_id: "c-1" },
     ]);
+  });
+
+  test("an id reused with other content (same id and time) is a duplicate: no order lines, item or customer change from it", async () => {
+    const t = crypto.randomUUID();
+    const time = new Date(Date.now() - 600_000).toISOString();
+    const order = orderCompleted(t, { time });
+    const item = itemUpserted(t, "show-7", { time }, { name: "Original name" });
+    const customer = customerRegistered(t, "c-reuse", { time }, { email: "first@example.com" });
+    await deps.ingest.process(viaNats(t, [order, item, customer]));
+    // the same ids and times, other data: three lines instead of two, another name, another email
+    const reusedOrder = orderCompleted(t, { id: order.id, time }, {
+      order_id: (order.data as { order_id: string }).order_id,
+      lines: [
+        { item_id: "show-1", quantity: 2, unit_price_minor: 2500 },
+        { item_id: "tee-1", quantity: 1, unit_price_minor: 1999 },
+        { item_id: "mug-1", quantity: 1, unit_price_minor: 1000 },
+      ],
+      total_minor: 7500,
+    });
+    const reusedItem = itemUpserted(t, "show-7", { id: item.id, time }, { name: "Changed name" });
+    const reusedCustomer = customerRegistered(t, "c-reuse", { id: customer.id, time }, { email: "second@example.com" });
+    // another worker replica (its own, empty LRU): only the table's unique key can tell
+    const replica = buildIngest({ config: deps.config, logger: deps.logger, sql: deps.sql, metrics: deps.metrics, nats: undefined }).ingest;
+    const outcomes = await replica.process(viaNats(t, [reusedOrder, reusedItem, reusedCustomer]));
+    expect(outcomes.map((o) => o.status)).toEqual(["duplicate", "duplicate", "duplicate"]);
+    const lines = await deps.sql`select line_no, item_id from order_lines where tenant_id = ${t} order by line_no`;
+    expect([...lines]).toEqual([
+      { line_no: 1, item_id: "show-1" },
+      { line_no: 2, item_id: "tee-1" },
+    ]);
+    const [stored] = await deps.sql`
+      select (select name from items where tenant_id = ${t} and item_id = 'show-7') as item_name,
+             (select email_hash from customers where tenant_id = ${t} and customer_id = 'c-reuse') as email_hash,
+             (select props ->> 'email_hash' from events where tenant_id = ${t} and event_id = ${customer.id}) as first_hash`;
+    expect(stored!.item_name).toBe("Original name");
+    expect(stored!.email_hash).toBe(stored!.first_hash);
+  });
+
+  test("each batch's outcomes, dead letters and LRU look-ups are in the metrics when the batch returns", async () => {
+    const t = crypto.randomUUID();
+    const metrics = createMetrics();
+    const { ingest } = buildIngest({ config: deps.config, logger: deps.logger, sql: deps.sql, metrics, nats: undefined });
+    const a = pageViewed(t);
+    const b = pageViewed(t);
+    await ingest.process(viaNats(t, [a, b, orderCompleted(t, {}, { total_minor: 1 })]));
+    // a redelivery of a (an LRU hit) and an unknown type
+    await ingest.process(viaNats(t, [a, { ...pageViewed(t), type: "page.scrolled" }]));
+    const value = async (m: { get(): Promise<{ values: Array<{ labels: Record<string, unknown>; value: number }> }> }, label: string, v: string) =>
+      (await m.get()).values.find((x) => x.labels[label] === v)?.value ?? 0;
+    expect(await value(metrics.ingestEvents, "outcome", "accepted")).toBe(2);
+    expect(await value(metrics.ingestEvents, "outcome", "duplicate")).toBe(1);
+    expect(await value(metrics.ingestEvents, "outcome", "rejected")).toBe(2);
+    expect(await value(metrics.deadLetters, "reason", "invalid_data")).toBe(1);
+    expect(await value(metrics.deadLetters, "reason", "unknown_type")).toBe(1);
+    expect(await value(metrics.dedupLookups, "result", "miss")).toBe(2);
+    expect(await value(metrics.dedupLookups, "result", "hit")).toBe(1);
   });
 
   test("two registrations of one customer in a batch keep the earliest time and the newest email hash", async () => {
