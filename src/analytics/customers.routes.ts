@@ -309,7 +309,7 @@ export const customersRoutes = new OpenAPIHono<AppEnv>()
     return c.json(data, 200);
   })
   .openapi(churnRoute, async (c) => {
-    const { data } = await analyticsRead(c, "getChurnRisk", {}, async (tx) => {
+    const { data } = await analyticsRead(c, "getChurnRisk", normaliseParams({}), async (tx) => {
       const asOf = new Date();
       const t = await churnCounts(tx, asOf);
       return snapshot(await scoresMeta(tx), asOf, { high: int(t.high), medium: int(t.medium), low: int(t.low) });

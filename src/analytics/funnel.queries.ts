@@ -20,10 +20,13 @@
  *           step 2 on, and s' has the later window end s' + window ⇒ s' reaches at least as far. What is
  *           left is at most one start per step-2 event (the latest step-1 event before it) plus the
  *           unit's last start: few starts even for sessions with hundreds of page views;
- *   nx      one row per (unit, time) with its nxt, MATERIALIZED: computed once, not again in every
- *           iteration of the walk below (inlined, it re-ran its DISTINCT over every event each step);
- *   chain   a recursive walk, one step per iteration: t(j+1) = nxt[j+1] of the event at t(j), kept
- *           while t(j+1) ≤ s + window. This is the EARLIEST valid chain from a start: taking the
+ *   nx      one row per (unit, time) of the events of steps 2..k, with its nxt, MATERIALIZED: computed
+ *           once, not again in every iteration of the walk below (inlined, it re-ran its DISTINCT over
+ *           every event each step); the walk only ever looks up times of step-2..k events (nxt is the
+ *           same for every event of one (unit, time), so leaving the step-1 events out loses nothing);
+ *   chain   a recursive walk, one step per iteration, from depth 2 (t2 is known from the start's own
+ *           row): t(j+1) = nxt[j+1] of the event at t(j), kept while t(j+1) ≤ s + window; every kept
+ *           start reaches depth 1. This is the EARLIEST valid chain from a start: taking the
  *           earliest admissible event for step j leaves every later step the most room (any chain
  *           using a later step-j event can swap in the earliest one and still satisfy ≥ and the
  *           window), so a start fails to reach step k only when no chain from it does;
@@ -81,16 +84,18 @@ export async function funnelDepthCounts(tx: TxSql, q: FunnelQuery): Promise<numb
          and ${unit} is not null
       window w as (partition by ${unit} order by time range between current row and unbounded following)
     ), nx as materialized (
-      select distinct on (unit, time) unit, time, nxt from ev
+      select distinct on (unit, time) unit, time, nxt from ev where type <> ${q.steps[0]!}
     ), starts as (
       select unit, time as s, nxt[2] as t2,
              lead(time) over (partition by unit order by time) as next_start
         from (select distinct on (unit, time) unit, time, nxt from ev
                where type = ${q.steps[0]!} and time < ${to}) s1
+    ), kept as (
+      select unit, s, t2 from starts where next_start is null or (t2 is not null and next_start > t2)
     ), chain as (
-      select unit, s, 1 as depth, s as t
-        from starts
-       where next_start is null or (t2 is not null and next_start > t2)
+      select unit, s, 2 as depth, t2 as t
+        from kept
+       where t2 <= s + make_interval(secs => ${q.windowSeconds})
       union all
       select c.unit, c.s, c.depth + 1, n.nxt[c.depth + 1]
         from chain c
@@ -98,7 +103,9 @@ export async function funnelDepthCounts(tx: TxSql, q: FunnelQuery): Promise<numb
        where c.depth < ${k} and n.nxt[c.depth + 1] <= c.s + make_interval(secs => ${q.windowSeconds})
     )
     select depth, count(*)::int as units
-      from (select unit, max(depth) as depth from chain group by unit) d
+      from (select unit, max(depth) as depth
+              from (select unit, 1 as depth from kept union all select unit, depth from chain) reached
+             group by unit) d
      group by depth`;
   const reached = new Array<number>(k).fill(0);
   for (const r of rows) {

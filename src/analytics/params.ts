@@ -161,11 +161,15 @@ export function checkBucketCount(range: AnalyticsRange, bucket: Bucket): void {
 
 export type ParamValue = string | number | boolean | null;
 
+declare const normalised: unique symbol;
+/** what normaliseParams returns, and the only parameters the read path takes (it hashes them as they are) */
+export type NormalisedParams = Readonly<Record<string, ParamValue>> & { readonly [normalised]: true };
+
 /**
  * Normalised parameters: Dates become ISO-8601 UTC strings (so "01:00+01:00" and "00:00Z" are the
  * same key), undefined values are dropped, keys are sorted. The result is what the cache key hashes.
  */
-export function normaliseParams(params: Record<string, unknown>): Record<string, ParamValue> {
+export function normaliseParams(params: Record<string, unknown>): NormalisedParams {
   const out: Record<string, ParamValue> = {};
   for (const key of Object.keys(params).sort()) {
     const v = params[key];
@@ -174,7 +178,7 @@ export function normaliseParams(params: Record<string, unknown>): Record<string,
     else if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") out[key] = v;
     else throw new TypeError(`analytics parameter ${key} must be a scalar or a Date`);
   }
-  return out;
+  return out as NormalisedParams;
 }
 
 export interface Filters {

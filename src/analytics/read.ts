@@ -31,7 +31,7 @@ import { HttpProblem } from "../http/problem.ts";
 import type { Logger } from "../logger.ts";
 import { type CacheContext, guarded, withCacheText } from "./cache.ts";
 import { answerKey, currentGeneration, reusedGeneration } from "./generation.ts";
-import { normaliseParams, type ParamValue } from "./params.ts";
+import type { NormalisedParams } from "./params.ts";
 import { eventsWatermark } from "./source.queries.ts";
 
 /** what analyticsRead needs from a request (tests may build it without HTTP) */
@@ -63,16 +63,16 @@ export function readContext(c: Context<AppEnv>): ReadContext {
   return { deps: c.get("deps"), tenantId: c.get("principal").tenantId, logger: c.get("logger") };
 }
 
-/** sha-256 of parameters already normalised (normaliseParams: the cache key's last part) */
-function paramsHash(normalised: Record<string, ParamValue>): string {
-  return createHash("sha256").update(JSON.stringify(normalised)).digest("hex");
+/** sha-256 of the normalised parameters (the cache key's last part) */
+function paramsHash(params: NormalisedParams): string {
+  return createHash("sha256").update(JSON.stringify(params)).digest("hex");
 }
 
 /** the envelope as an object (for a route that reshapes it; one that only answers uses analyticsJson) */
 export async function analyticsRead<T>(
   ctxOrC: ReadContext | Context<AppEnv>,
   operationId: string,
-  params: Record<string, ParamValue>,
+  params: NormalisedParams,
   query: (tx: TxSql) => Promise<T>,
   opts: ReadOptions = {},
 ): Promise<AnalyticsEnvelope<T>> {
@@ -86,7 +86,7 @@ export async function analyticsRead<T>(
 export async function analyticsJson<T>(
   c: Context<AppEnv>,
   operationId: string,
-  params: Record<string, ParamValue>,
+  params: NormalisedParams,
   query: (tx: TxSql) => Promise<T>,
   opts: ReadOptions = {},
 ): Promise<TypedResponse<JSONParsed<AnalyticsEnvelope<T>>, 200, "json">> {
@@ -98,22 +98,21 @@ export async function analyticsJson<T>(
 export async function analyticsText<T>(
   ctxOrC: ReadContext | Context<AppEnv>,
   operationId: string,
-  params: Record<string, ParamValue>,
+  params: NormalisedParams,
   query: (tx: TxSql) => Promise<T>,
   opts: ReadOptions = {},
 ): Promise<string> {
   const ctx = "var" in ctxOrC ? readContext(ctxOrC) : ctxOrC;
   const { deps, tenantId, logger } = ctx;
   const cacheCtx: CacheContext = { cache: deps.cache, logger, metrics: deps.metrics, localBytes: deps.config.analytics.localCacheBytes };
-  const normalised = normaliseParams(params);
-  const hash = paramsHash(normalised);
+  const hash = paramsHash(params);
 
   const reuseMs = deps.config.analytics.generationReuseMs;
   // within the reuse window the generation is in memory: no cache call, so no timeout guard either
   const reused = reusedGeneration(deps.cache, tenantId, reuseMs);
   const gen = reused !== undefined ? { ok: true as const, value: reused } : await guarded(cacheCtx, () => currentGeneration(deps.cache, tenantId, reuseMs));
   const key = answerKey(tenantId, gen.ok ? gen.value : "-", operationId, hash);
-  return withCacheText(cacheCtx, key, deps.config.analytics.cacheTtlSeconds, async () => JSON.stringify(await runQuery(ctx, operationId, normalised, query, opts)), {
+  return withCacheText(cacheCtx, key, deps.config.analytics.cacheTtlSeconds, async () => JSON.stringify(await runQuery(ctx, operationId, params, query, opts)), {
     store: gen.ok,
   });
 }
@@ -121,7 +120,7 @@ export async function analyticsText<T>(
 async function runQuery<T>(
   ctx: ReadContext,
   operationId: string,
-  params: Record<string, ParamValue>,
+  params: NormalisedParams,
   query: (tx: TxSql) => Promise<T>,
   opts: ReadOptions,
 ): Promise<AnalyticsEnvelope<T>> {

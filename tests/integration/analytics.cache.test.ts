@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { bumpGeneration } from "../../src/analytics/generation.ts";
+import { normaliseParams } from "../../src/analytics/params.ts";
 import { analyticsRead, type ReadContext } from "../../src/analytics/read.ts";
 import type { Cache } from "../../src/cache/cache.ts";
 import { createCache } from "../../src/cache/index.ts";
@@ -47,7 +48,7 @@ async function replica(tenantId: string, reuseMs: number) {
 function counter() {
   let computed = 0;
   return (ctx: ReadContext) =>
-    analyticsRead(ctx, "testLocalCache", { probe: "local" }, async (tx) => {
+    analyticsRead(ctx, "testLocalCache", normaliseParams({ probe: "local" }), async (tx) => {
       await tx`select 1`;
       computed += 1;
       return computed;

@@ -116,6 +116,21 @@ describe("getConversionFunnel", () => {
     ]);
   });
 
+  test("two steps, and steps in another order than the default, count by the same rules", async () => {
+    // P → I: P 7; I: s1 s4 s6 (from its second view) s7 (same instant) s8 = 5
+    const two = await funnel({ ...RANGE, steps: "page.viewed,item.viewed" });
+    expect(counts(two.body)).toEqual([7, 5]);
+    // I → P → C: starts are the item views in range: s1 1:05, s3 3:00, s4 4:05, s5 0:10, s7 7:00, s8 8:05 = 6
+    // (s6's 31:00 is past `to`); a page view at or after it within 24 h: s3 (3:05) and s7 (7:00, the same
+    // instant) = 2; then a cart: s3 (3:10) = 1. 2/6 = 0.3333…; 1/2 = 0.5; 1/6 = 0.1666… → 0.1667
+    const reordered = await funnel({ ...RANGE, steps: "item.viewed,page.viewed,cart.item_added" });
+    expect(reordered.body.data.steps).toEqual([
+      { type: "item.viewed", count: 6, conversion_from_previous: 1, conversion_from_start: 1 },
+      { type: "page.viewed", count: 2, conversion_from_previous: 0.3333, conversion_from_start: 0.3333 },
+      { type: "cart.item_added", count: 1, conversion_from_previous: 0.5, conversion_from_start: 0.1667 },
+    ]);
+  });
+
   test("per customer only events carrying a customer_id count", async () => {
     const { body } = await funnel({ ...RANGE, unit: "customer" });
     // cust-1 has all five steps; cust-2 and cust-8 have only an order (no page view) ⇒ not counted

@@ -25,6 +25,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Cache } from "../../src/cache/cache.ts";
 import { createApp } from "../../src/app.ts";
 import { bumpGeneration } from "../../src/analytics/generation.ts";
+import { normaliseParams } from "../../src/analytics/params.ts";
 import { analyticsRead } from "../../src/analytics/read.ts";
 import type { Deps } from "../../src/deps.ts";
 import type { AppEnv } from "../../src/http/env.ts";
@@ -327,7 +328,7 @@ describe("freshness: real-time aggregation, cache and generations", () => {
     const t = crypto.randomUUID();
     let queries = 0;
     const ctx = { deps, tenantId: t, logger: deps.logger };
-    const params = { from: "2026-10-24T00:00:00.000Z", to: "2026-10-25T00:00:00.000Z", probe: "single-flight" };
+    const params = normaliseParams({ from: "2026-10-24T00:00:00.000Z", to: "2026-10-25T00:00:00.000Z", probe: "single-flight" });
     const results = await Promise.all(
       Array.from({ length: 100 }, () =>
         analyticsRead(ctx, "testSingleFlight", params, async (tx) => {
@@ -399,7 +400,7 @@ describe("cache failures and timeouts", () => {
     const probe = new OpenAPIHono<AppEnv>();
     probe.get("/test/slow", async (c) =>
       c.json(
-        await analyticsRead({ deps: slowDeps, tenantId: A, logger: deps.logger }, "testSlow", { probe: crypto.randomUUID() }, async (tx) => {
+        await analyticsRead({ deps: slowDeps, tenantId: A, logger: deps.logger }, "testSlow", normaliseParams({ probe: crypto.randomUUID() }), async (tx) => {
           await tx`select pg_sleep(0.6)`;
           return 1;
         }),
