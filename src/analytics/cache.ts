@@ -11,10 +11,16 @@
  *   So an outage costs one log line, not one per request;
  * - an in-process LRU of answers (by size, `localBytes`) in front of Redis/Upstash: a hit costs no
  *   round trip. Its keys are the same keys, generation included, so it is never staler than the
- *   generation the caller read (see generation.ts for how long a generation is reused);
+ *   generation the caller read (see generation.ts for how long a generation is reused), and an answer
+ *   taken from Redis/Upstash is kept no longer than its TTL left there;
+ * - refresh ahead: a hit on an answer with less than REFRESH_AHEAD_SHARE of its TTL left is answered
+ *   at once and starts one recomputation in the background (single flight with the misses), which
+ *   replaces the answer with a full TTL. A key read steadily never expires under its readers, so
+ *   they never queue behind a slow query (a funnel takes seconds); a key nobody reads expires as before;
  * - counted in pulse_cache_requests_total{result}: hit (in process or shared), miss, error (the
  *   look-up failed), bypass (skipped while degraded or without a generation), coalesced (joined an
- *   in-flight computation).
+ *   in-flight computation); refreshes ahead in pulse_cache_refresh_ahead_total{result} (ok, error:
+ *   logged as a warning; the current answer stays until its TTL).
  */
 import { LRUCache } from "lru-cache";
 import type { Cache } from "../cache/cache.ts";
@@ -23,6 +29,8 @@ import type { Metrics } from "../metrics/metrics.ts";
 
 export const CACHE_OP_TIMEOUT_MS = 1_000;
 export const CACHE_RETRY_MS = 5_000;
+/** a hit with less than this share of the TTL left starts a recomputation in the background */
+export const REFRESH_AHEAD_SHARE = 0.2;
 
 interface CacheState {
   degraded: boolean;
@@ -45,6 +53,57 @@ function localOf(ctx: CacheContext): LRUCache<string, string> | undefined {
   return l;
 }
 const flights = new WeakMap<Cache, Map<string, Promise<string>>>();
+
+function flightsOf(cache: Cache): Map<string, Promise<string>> {
+  let f = flights.get(cache);
+  if (!f) {
+    f = new Map();
+    flights.set(cache, f);
+  }
+  return f;
+}
+
+/** run `work` as the one flight of `key` (callers of withCacheText arriving meanwhile join it) */
+function fly(inflight: Map<string, Promise<string>>, key: string, work: () => Promise<string>): Promise<string> {
+  const flight = work();
+  inflight.set(key, flight);
+  const done = () => {
+    if (inflight.get(key) === flight) inflight.delete(key);
+  };
+  flight.then(done, done);
+  return flight;
+}
+
+/** refreshes ahead in flight, per cache: kept apart from `flights` so readers keep the current answer */
+const refreshes = new WeakMap<Cache, Map<string, Promise<string>>>();
+
+/** compute and store afresh in the background, unless `key` is already being computed */
+function refreshAhead(ctx: CacheContext, local: LRUCache<string, string> | undefined, key: string, ttlSeconds: number, compute: () => Promise<string>): void {
+  let inRefresh = refreshes.get(ctx.cache);
+  if (!inRefresh) {
+    inRefresh = new Map();
+    refreshes.set(ctx.cache, inRefresh);
+  }
+  if (inRefresh.has(key) || flightsOf(ctx.cache).has(key)) return;
+  fly(inRefresh, key, async () => {
+    const text = await compute();
+    const ttl = jitteredTtl(ttlSeconds);
+    local?.set(key, text, { ttl: ttl * 1000 });
+    if (cacheUsable(ctx.cache)) await guarded(ctx, () => ctx.cache.set(key, text, ttl));
+    return text;
+  }).then(
+    () => ctx.metrics.cacheRefreshAhead.inc({ result: "ok" }),
+    (err: unknown) => {
+      ctx.metrics.cacheRefreshAhead.inc({ result: "error" });
+      ctx.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "analytics answer refresh ahead failed: the cached answer stays until its TTL");
+    },
+  );
+}
+
+/** whether an answer with `leftMs` of its TTL left is due for a refresh ahead */
+function nearExpiry(leftMs: number | null, ttlSeconds: number): boolean {
+  return leftMs !== null && leftMs < ttlSeconds * 1000 * REFRESH_AHEAD_SHARE;
+}
 
 function state(cache: Cache): CacheState {
   let s = states.get(cache);
@@ -145,26 +204,34 @@ export function withCacheText(ctx: CacheContext, key: string, ttlSeconds: number
   const near = local?.get(key);
   if (near !== undefined) {
     ctx.metrics.cacheRequests.inc({ result: "hit" });
+    if (nearExpiry(local!.getRemainingTTL(key), ttlSeconds)) refreshAhead(ctx, local, key, ttlSeconds, compute);
     return Promise.resolve(near);
   }
-  const inflight = flights.get(ctx.cache) ?? new Map<string, Promise<string>>();
-  flights.set(ctx.cache, inflight);
+  const inflight = flightsOf(ctx.cache);
   const existing = inflight.get(key);
   if (existing) {
     ctx.metrics.cacheRequests.inc({ result: "coalesced" });
     return existing;
   }
-  const flight = (async () => {
+  let refreshDue = false;
+  const flight = fly(inflight, key, async () => {
     let store = opts.store !== false && cacheUsable(ctx.cache);
     if (store) {
-      const got = await guarded(ctx, () => ctx.cache.get(key));
+      const got = await guarded(ctx, () => ctx.cache.getWithTtl(key));
       if (got.ok && got.value !== null) {
         ctx.metrics.cacheRequests.inc({ result: "hit" });
-        local?.set(key, got.value, { ttl: jitteredTtl(ttlSeconds) * 1000 });
-        return got.value;
+        const { value, ttlMs } = got.value;
+        // kept in process no longer than it lives in the shared cache
+        const localMs = Math.min(jitteredTtl(ttlSeconds) * 1000, ttlMs ?? Number.POSITIVE_INFINITY);
+        if (localMs >= 1) local?.set(key, value, { ttl: localMs });
+        refreshDue = nearExpiry(ttlMs, ttlSeconds);
+        return value;
       }
       store = got.ok;
       ctx.metrics.cacheRequests.inc({ result: got.ok ? "miss" : "error" });
+      // expired while a refresh ahead was computing it: that computation is the answer
+      const refreshing = refreshes.get(ctx.cache)?.get(key);
+      if (refreshing) return refreshing;
     } else {
       ctx.metrics.cacheRequests.inc({ result: "bypass" });
     }
@@ -175,11 +242,10 @@ export function withCacheText(ctx: CacheContext, key: string, ttlSeconds: number
       await guarded(ctx, () => ctx.cache.set(key, text, ttl));
     }
     return text;
-  })();
-  inflight.set(key, flight);
-  const done = () => {
-    if (inflight.get(key) === flight) inflight.delete(key);
-  };
-  flight.then(done, done);
+  });
+  // after fly's own bookkeeping has ended this flight (its reaction was registered first)
+  flight.then(() => {
+    if (refreshDue) refreshAhead(ctx, local, key, ttlSeconds, compute);
+  }, () => undefined);
   return flight;
 }

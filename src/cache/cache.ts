@@ -8,6 +8,11 @@ export interface Cache {
   readonly driver: CacheDriverName;
   /** the cached value, or null when absent or expired */
   get(key: string): Promise<string | null>;
+  /**
+   * The cached value with its remaining time to live in ms (null when it has none), or null when
+   * absent or expired; one round trip. A cache in front of this one must not keep the value longer.
+   */
+  getWithTtl(key: string): Promise<{ value: string; ttlMs: number | null } | null>;
   /** store with a time to live in seconds (> 0) */
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   del(key: string): Promise<void>;

@@ -27,6 +27,13 @@ export function createMemoryCache(opts: MemoryCacheOptions = {}): Cache {
       open();
       return lru.get(key) ?? null;
     },
+    async getWithTtl(key) {
+      open();
+      const value = lru.get(key);
+      if (value === undefined) return null;
+      const left = lru.getRemainingTTL(key);
+      return { value, ttlMs: Number.isFinite(left) ? Math.max(0, left) : null };
+    },
     async set(key, value, ttlSeconds) {
       open();
       lru.set(key, value, { ttl: ttlMs(ttlSeconds) });

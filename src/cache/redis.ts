@@ -66,6 +66,14 @@ export function createRedisCache(url: string, opts: RedisCacheOptions = {}): Cac
   return {
     driver: "redis",
     get: (key) => run("GET", () => client.get(key)),
+    // GET and PTTL leave together (auto-pipelining): one round trip
+    getWithTtl: (key) =>
+      run("GET+PTTL", async () => {
+        const [value, pttl] = await Promise.all([client.get(key), client.pttl(key)]);
+        if (value === null) return null;
+        // -1: no expiry; -2: expired between the two commands (the value was still current)
+        return { value, ttlMs: pttl === -1 ? null : Math.max(0, pttl) };
+      }),
     async set(key, value, ttlSeconds) {
       const ms = ttlMs(ttlSeconds);
       await run("SET", () => client.set(key, value, "PX", ms));

@@ -42,6 +42,13 @@ export function createUpstashCache(opts: UpstashCacheOptions): Cache {
       const v = await redis.get<string>(key);
       return v ?? null;
     },
+    async getWithTtl(key) {
+      open();
+      // one REST call for both
+      const [value, pttl] = await redis.pipeline().get<string>(key).pttl(key).exec<[string | null, number]>();
+      if (value === null || value === undefined) return null;
+      return { value, ttlMs: pttl === -1 ? null : Math.max(0, pttl) };
+    },
     async set(key, value, ttlSeconds) {
       open();
       await redis.set(key, value, { px: ttlMs(ttlSeconds) });

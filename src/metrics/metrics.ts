@@ -8,6 +8,7 @@ export interface Metrics {
   httpRequests: Counter<"method" | "route" | "status">;
   httpDuration: Histogram<"method" | "route" | "status">;
   cacheRequests: Counter<"result">;
+  cacheRefreshAhead: Counter<"result">;
   cacheDegraded: Gauge;
   analyticsQuerySeconds: Histogram<"operation" | "result">;
   timescaleJobFailed: Gauge<"job_id" | "proc_name">;
@@ -52,6 +53,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     cacheRequests: new Counter({
       name: "pulse_cache_requests_total",
       help: "Cache look-ups by result (hit, miss, error; analytics also bypass and coalesced)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    cacheRefreshAhead: new Counter({
+      name: "pulse_cache_refresh_ahead_total",
+      help: "Analytics answers recomputed in the background because a hit found them close to their TTL, by result (ok, error)",
       labelNames: ["result"],
       registers: [registry],
     }),

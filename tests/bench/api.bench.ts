@@ -14,7 +14,8 @@
  *   4. drives C (default 100) concurrent connections for S (default 30) seconds with wrk (Debian's
  *      package, when installed: `apt-get install wrk`; a C client leaves more of the 2 cores to the
  *      service) or else autocannon, over a mix of the analytics read operations in /openapi.json:
- *        - cache hits: a fixed set of URLs, each requested once before the clock starts;
+ *        - cache hits: a fixed set of URLs, each computed afresh just before the clock starts (the
+ *          tenant's generation is bumped first, so no answer can reach its TTL during the run);
  *        - cache misses: every request gets its own cache key: the 28-day range is shifted by whole
  *          hours (0–671) and the time zone (4 whole-hour zones) and bucket (day, week) vary, so the
  *          reads still come from the hourly aggregates, as a dashboard's would;
@@ -27,6 +28,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
+import { RedisClient } from "bun";
+import { generationKey } from "../../src/analytics/generation.ts";
 import { loadConfig } from "../../src/config.ts";
 import { buildDeps, closeDeps } from "../../src/deps.ts";
 import { signToken } from "../../src/http/auth.ts";
@@ -47,6 +50,8 @@ const DURATION = flag("duration", 30);
 const CONNECTIONS = flag("connections", 100);
 const NOISE_TENANTS = flag("noise-tenants", 4);
 const REDIS_URL = "redis://127.0.0.1:6379";
+/** how long the service reuses a tenant generation it read (passed to it explicitly) */
+const ANALYTICS_GENERATION_REUSE_MS = 1_000;
 const SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 /** --data-dir DIR: seed into DIR once and reuse it on later runs (kept at the end); default a temp dir */
 const DATA_DIR_FLAG = (() => {
@@ -426,7 +431,7 @@ async function main(): Promise<void> {
     // 3: the service on that data dir
     const port = await freePort();
     service = Bun.spawn(["bun", "src/main.ts"], {
-      env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", ROLE: "api", REDIS_URL, RATE_LIMIT_ENABLED: "false", NATS_URL: "" },
+      env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", ROLE: "api", REDIS_URL, RATE_LIMIT_ENABLED: "false", NATS_URL: "", ANALYTICS_GENERATION_REUSE_MS: String(ANALYTICS_GENERATION_REUSE_MS) },
       stdout: "ignore",
       stderr: "inherit",
     });
@@ -446,12 +451,21 @@ async function main(): Promise<void> {
     // 4a: cache hits — warm every URL once, check each answers 200
     const now = Date.now();
     const fixed = ops.map((o) => urlOf(o, now, 0));
-    // answers live ANALYTICS_CACHE_TTL_SECONDS (60 s by default): warm again right before each hit
-    // measurement, or the slow uncached phase in between lets them expire and hits become misses
+    // Answers live ANALYTICS_CACHE_TTL_SECONDS (60 s by default, ± 10 %) from when they were computed,
+    // and a hit does not extend that. So before each hit measurement the tenant's generation is bumped
+    // (as an ingest commit would) and every URL computed afresh: no answer can expire during the run
+    // (30 s), which would turn a hit into a miss that every connection then queues behind.
+    const redis = new RedisClient(REDIS_URL);
     const warm = async () => {
+      await redis.incr(generationKey(TENANT));
+      await Bun.sleep(ANALYTICS_GENERATION_REUSE_MS + 100); // the service reuses a generation it read that long
+      const bumpedAt = Date.now();
       for (const u of fixed) {
         const res = await fetch(base + u, { headers: { authorization: auth } });
-        if (!res.ok) throw new Error(`${u} answered ${res.status}: ${await res.text()}`);
+        const text = await res.text();
+        if (!res.ok) throw new Error(`${u} answered ${res.status}: ${text}`);
+        const asOf = (JSON.parse(text) as { as_of?: string }).as_of;
+        if (asOf !== undefined && Date.parse(asOf) < bumpedAt) throw new Error(`${u} was still the answer cached before the generation bump (as_of ${asOf})`);
       }
     };
     await warm();
@@ -504,6 +518,7 @@ async function main(): Promise<void> {
         ? driveWrk("cache misses", base, auth, Array.from({ length: 20_000 }, (_, k) => urlOf(ranged[k % ranged.length]!, now, k + 1)))
         : drive("cache misses", base, auth, () => urlOf(ranged[j++ % ranged.length]!, now, variant++)),
     );
+    redis.close();
 
     const rows = [hits, misses];
     console.log("");

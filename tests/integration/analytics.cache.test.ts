@@ -3,12 +3,14 @@
  * each with its own in-process state, as two processes would have).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type CacheContext, REFRESH_AHEAD_SHARE, withCacheText } from "../../src/analytics/cache.ts";
 import { bumpGeneration } from "../../src/analytics/generation.ts";
 import { normaliseParams } from "../../src/analytics/params.ts";
 import { analyticsRead, type ReadContext } from "../../src/analytics/read.ts";
 import type { Cache } from "../../src/cache/cache.ts";
 import { createCache } from "../../src/cache/index.ts";
 import type { Deps } from "../../src/deps.ts";
+import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 import { getTestDeps, testConfig } from "../helpers/deps.ts";
 
 const REDIS = "redis://127.0.0.1:6379";
@@ -32,6 +34,10 @@ async function replica(tenantId: string, reuseMs: number) {
     get: (k) => {
       gets.push(k);
       return redis.get(k);
+    },
+    getWithTtl: (k) => {
+      gets.push(k);
+      return redis.getWithTtl(k);
     },
     set: (k, v, ttl) => redis.set(k, v, ttl),
     del: (k) => redis.del(k),
@@ -101,5 +107,91 @@ describe("analytics cache in process", () => {
     const fromB = await read(b.ctx);
     expect(fromB).toEqual(fromA);
     expect(fromB.data).toBe(1);
+  });
+});
+
+describe("answer lifetime: refresh ahead, and the in-process copy bounded by the shared TTL", () => {
+  const LOCAL_BYTES = 1_000_000;
+  const ctxFor = async (driver: "redis" | "memory"): Promise<CacheContext & { metrics: Metrics }> => {
+    const cache = await createCache(driver === "redis" ? { redisUrl: REDIS } : {});
+    opened.push(cache);
+    return { cache, logger: deps.logger, metrics: createMetrics(), localBytes: LOCAL_BYTES };
+  };
+  const refreshes = async (m: Metrics, result: string) => (await m.cacheRefreshAhead.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+
+  test.each(["redis", "memory"] as const)(
+    "%s: a key read steadily is recomputed in the background before its TTL: no read waits for the slow query, and the answer is replaced",
+    async (driver) => {
+      const ctx = await ctxFor(driver);
+      const key = `pulse:test:refresh:${crypto.randomUUID()}`;
+      const TTL_S = 4; // ± 10 %: refresh ahead from 0.8 s before expiry (REFRESH_AHEAD_SHARE 0.2)
+      const COMPUTE_MS = 400;
+      expect(REFRESH_AHEAD_SHARE * TTL_S * 1000).toBeGreaterThan(COMPUTE_MS);
+      let computed = 0;
+      const compute = async () => {
+        await Bun.sleep(COMPUTE_MS);
+        computed += 1;
+        return `answer ${computed}`;
+      };
+      expect(await withCacheText(ctx, key, TTL_S, compute)).toBe("answer 1");
+      const seen = new Set<string>();
+      const slow: number[] = [];
+      const until = Date.now() + TTL_S * 1.1 * 1000 + 800; // past the longest first TTL
+      while (Date.now() < until) {
+        const t0 = performance.now();
+        seen.add(await withCacheText(ctx, key, TTL_S, compute));
+        const ms = performance.now() - t0;
+        if (ms >= COMPUTE_MS * 0.75) slow.push(Math.round(ms));
+        await Bun.sleep(50);
+      }
+      expect(slow).toEqual([]); // no read waited for a computation
+      expect(computed).toBe(2); // one refresh: single flight, and the new answer has a full TTL again
+      expect([...seen]).toEqual(["answer 1", "answer 2"]);
+      expect(await refreshes(ctx.metrics, "ok")).toBe(1);
+    },
+    15_000,
+  );
+
+  test("a key nobody reads near its end is not refreshed: it expires and the next read computes", async () => {
+    const ctx = await ctxFor("redis");
+    const key = `pulse:test:refresh:${crypto.randomUUID()}`;
+    let computed = 0;
+    const compute = async () => `answer ${++computed}`;
+    expect(await withCacheText(ctx, key, 1, compute)).toBe("answer 1");
+    expect(await withCacheText(ctx, key, 1, compute)).toBe("answer 1"); // a hit with most of its TTL left
+    await Bun.sleep(1_300);
+    expect(computed).toBe(1);
+    expect(await withCacheText(ctx, key, 1, compute)).toBe("answer 2");
+    expect(await refreshes(ctx.metrics, "ok")).toBe(0);
+  });
+
+  test("an answer read from Redis is kept in process no longer than its TTL left in Redis", async () => {
+    const ctx = await ctxFor("redis");
+    const key = `pulse:test:bounded:${crypto.randomUUID()}`;
+    await ctx.cache.set(key, "computed elsewhere", 1); // another replica's answer, 1 s left
+    let computed = 0;
+    const compute = async () => `computed here ${++computed}`;
+    // the answer's TTL is 60 s, but this copy has about 1 s left in Redis
+    expect(await withCacheText(ctx, key, 60, compute)).toBe("computed elsewhere");
+    await Bun.sleep(1_300);
+    expect(await withCacheText(ctx, key, 60, compute)).toBe("computed here 1");
+  });
+
+  test("a failed refresh keeps the cached answer until its TTL, logs a warning and counts an error", async () => {
+    const ctx = await ctxFor("redis");
+    const key = `pulse:test:refresh:${crypto.randomUUID()}`;
+    let calls = 0;
+    const compute = async () => {
+      calls += 1;
+      if (calls > 1) throw new Error("database on fire");
+      return "first";
+    };
+    expect(await withCacheText(ctx, key, 1, compute)).toBe("first");
+    await Bun.sleep(850); // less than 0.2 × (0.9…1.1 s) left
+    expect(await withCacheText(ctx, key, 1, compute)).toBe("first");
+    await Bun.sleep(20);
+    expect(calls).toBe(2);
+    expect(await refreshes(ctx.metrics, "error")).toBe(1);
+    expect(await withCacheText(ctx, key, 1, compute)).toBe("first");
   });
 });

@@ -361,6 +361,9 @@ describe("cache failures and timeouts", () => {
     get: async () => {
       throw new Error("cache on fire");
     },
+    getWithTtl: async () => {
+      throw new Error("cache on fire");
+    },
     set: async () => {
       throw new Error("cache on fire");
     },

@@ -88,6 +88,27 @@ function cacheContract(name: string, make: () => Cache): void {
       expect(await cache.get(k("long"))).toBe("stays");
     });
 
+    test("getWithTtl: null for a missing key; the value with the TTL left (ms) for one set with a TTL; null TTL for a counter without one", async () => {
+      const k = keys();
+      expect(await cache.getWithTtl(k("missing"))).toBeNull();
+      await cache.set(k("a"), "hello", 10);
+      await Bun.sleep(300);
+      const got = await cache.getWithTtl(k("a"));
+      expect(got?.value).toBe("hello");
+      // 10 s set, ≥ 0.3 s ago: between 5 s (a slow machine) and 9.7 s left
+      expect(got?.ttlMs).toBeGreaterThan(5_000);
+      expect(got?.ttlMs).toBeLessThanOrEqual(9_700);
+      await cache.incr(k("n"));
+      expect(await cache.getWithTtl(k("n"))).toEqual({ value: "1", ttlMs: null });
+    });
+
+    test("getWithTtl: null once the value has expired", async () => {
+      const k = keys();
+      await cache.set(k("short"), "soon gone", 1);
+      await Bun.sleep(1300);
+      expect(await cache.getWithTtl(k("short"))).toBeNull();
+    });
+
     test("del removes a value", async () => {
       const k = keys();
       await cache.set(k("a"), "x", 60);
