@@ -163,28 +163,34 @@ export async function categoryRows(tx: TxSql, q: CategoryQuery): Promise<Categor
        ${lineFilters(tx, q)}
      group by 1, 2`;
 
-  // orders are distinct counts: from the raw order lines
+  // orders are distinct counts: from the raw order lines (distinct rows first: hashed, not sorted)
   const orders = await tx`
-    select coalesce(i.category, 'uncategorised') as category, l.currency::text as currency, count(distinct l.order_id) as orders
-      from tenant_order_lines l
-      left join items i on i.item_id = l.item_id
-     where l.time >= ${from} and l.time < ${to}
-       ${lineFilters(tx, q)}
+    select category, currency, count(order_id) as orders
+      from (select distinct coalesce(i.category, 'uncategorised') as category, l.currency::text as currency, l.order_id
+              from tenant_order_lines l
+              left join items i on i.item_id = l.item_id
+             where l.time >= ${from} and l.time < ${to}
+               ${lineFilters(tx, q)}) d
      group by 1, 2`;
 
-  // refunds in range, each with the lines of its order (whenever the order was placed)
+  // refunds in range, each with the lines of its order (whenever the order was placed); the lines
+  // are narrowed to the refunded orders first (a hashed semi-join), not all sorted for a merge join
   const refundLines = await tx`
-    with r as (
+    with r as materialized (
       select order_id, currency::text as currency, sum(amount_minor) as refunds
         from tenant_events
        where type = 'order.refunded' and time >= ${from} and time < ${to} and order_id is not null
          ${q.currency !== undefined ? tx`and currency = ${q.currency}` : tx``}
        group by 1, 2
+    ), l as materialized (
+      select order_id, channel, item_id, net_line_minor
+        from tenant_order_lines
+       where order_id in (select order_id from r)
     )
     select r.order_id, r.currency, r.refunds, l.channel, l.net_line_minor as net,
            coalesce(i.category, 'uncategorised') as category
       from r
-      left join tenant_order_lines l on l.order_id = r.order_id
+      left join l on l.order_id = r.order_id
       left join items i on i.item_id = l.item_id`;
 
   const out = new Map<string, CategoryRow>();
