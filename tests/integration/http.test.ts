@@ -37,6 +37,14 @@ describe("request ids", () => {
     await app.request("/v1/me", { headers: { "x-request-id": id, authorization: `Bearer ${await token({ tenantId: crypto.randomUUID(), roles: ["viewer"] })}` } });
     const lines = capturedLogs.filter((l) => l.includes(id)).map((l) => JSON.parse(l) as { requestId?: string; msg?: string; path?: string });
     expect(lines.some((l) => l.msg === "request" && l.path === "/v1/me" && l.requestId === id)).toBe(true);
+    // a line written by the handler (an analytics read logs its query at debug)
+    const tenant = crypto.randomUUID();
+    const q = new URLSearchParams({ from: "2026-10-01T00:00:00Z", to: "2026-10-02T00:00:00Z" });
+    const read = await app.request(`/v1/revenue/summary?${q}`, { headers: { "x-request-id": `${id}-read`, authorization: `Bearer ${await token({ tenantId: tenant, roles: ["viewer"] })}` } });
+    expect(read.status).toBe(200);
+    const handlerLines = capturedLogs.map((l) => JSON.parse(l) as { requestId?: string; msg?: string }).filter((l) => l.requestId === `${id}-read`);
+    expect(handlerLines.map((l) => l.msg)).toContain("analytics query");
+    expect(handlerLines.map((l) => l.msg)).toContain("request");
     // concurrent requests each log under their own id
     await Promise.all(["b", "c", "d"].map((x) => app.request("/health/live", { headers: { "x-request-id": `${id}-${x}` } })));
     const ids = capturedLogs
