@@ -14,9 +14,10 @@
  *   generation the caller read (see generation.ts for how long a generation is reused), and an answer
  *   taken from Redis/Upstash is kept no longer than its TTL left there;
  * - refresh ahead: a hit on an answer with less than REFRESH_AHEAD_SHARE of its TTL left is answered
- *   at once and starts one recomputation in the background (single flight with the misses), which
- *   replaces the answer with a full TTL. A key read steadily never expires under its readers, so
- *   they never queue behind a slow query (a funnel takes seconds); a key nobody reads expires as before;
+ *   at once and starts one recomputation in the background (a miss of the key meanwhile joins it),
+ *   which replaces the answer with a full TTL. A key read steadily never expires under its readers, so
+ *   they never queue behind a slow query (a funnel takes seconds); a key nobody reads expires as before.
+ *   A failed refresh is not retried before the answer expires;
  * - counted in pulse_cache_requests_total{result}: hit (in process or shared), miss, error (the
  *   look-up failed), bypass (skipped while degraded or without a generation), coalesced (joined an
  *   in-flight computation); refreshes ahead in pulse_cache_refresh_ahead_total{result} (ok, error:
@@ -52,18 +53,23 @@ function localOf(ctx: CacheContext): LRUCache<string, string> | undefined {
   }
   return l;
 }
+/** computations in flight per cache and key: the misses (readers join them), and the refreshes ahead
+ * (kept apart: readers keep the current answer meanwhile) */
 const flights = new WeakMap<Cache, Map<string, Promise<string>>>();
+const refreshes = new WeakMap<Cache, Map<string, Promise<string>>>();
+/** per cache: keys whose refresh ahead failed, with when (ms) one may be tried again */
+const refreshFailedUntil = new WeakMap<Cache, Map<string, number>>();
 
-function flightsOf(cache: Cache): Map<string, Promise<string>> {
-  let f = flights.get(cache);
-  if (!f) {
-    f = new Map();
-    flights.set(cache, f);
+function perCache<V>(maps: WeakMap<Cache, Map<string, V>>, cache: Cache): Map<string, V> {
+  let m = maps.get(cache);
+  if (!m) {
+    m = new Map();
+    maps.set(cache, m);
   }
-  return f;
+  return m;
 }
 
-/** run `work` as the one flight of `key` (callers of withCacheText arriving meanwhile join it) */
+/** run `work` as the one flight of `key` in `inflight`, removed from it once settled */
 function fly(inflight: Map<string, Promise<string>>, key: string, work: () => Promise<string>): Promise<string> {
   const flight = work();
   inflight.set(key, flight);
@@ -74,17 +80,15 @@ function fly(inflight: Map<string, Promise<string>>, key: string, work: () => Pr
   return flight;
 }
 
-/** refreshes ahead in flight, per cache: kept apart from `flights` so readers keep the current answer */
-const refreshes = new WeakMap<Cache, Map<string, Promise<string>>>();
-
-/** compute and store afresh in the background, unless `key` is already being computed */
+/**
+ * Compute and store afresh in the background, unless a refresh of `key` is running or failed within
+ * the last REFRESH_AHEAD_SHARE of the TTL (then the answer simply expires: no retry on every hit).
+ */
 function refreshAhead(ctx: CacheContext, local: LRUCache<string, string> | undefined, key: string, ttlSeconds: number, compute: () => Promise<string>): void {
-  let inRefresh = refreshes.get(ctx.cache);
-  if (!inRefresh) {
-    inRefresh = new Map();
-    refreshes.set(ctx.cache, inRefresh);
-  }
-  if (inRefresh.has(key) || flightsOf(ctx.cache).has(key)) return;
+  const inRefresh = perCache(refreshes, ctx.cache);
+  const failed = perCache(refreshFailedUntil, ctx.cache);
+  if (inRefresh.has(key) || (failed.get(key) ?? 0) > Date.now()) return;
+  failed.delete(key);
   fly(inRefresh, key, async () => {
     const text = await compute();
     const ttl = jitteredTtl(ttlSeconds);
@@ -94,6 +98,8 @@ function refreshAhead(ctx: CacheContext, local: LRUCache<string, string> | undef
   }).then(
     () => ctx.metrics.cacheRefreshAhead.inc({ result: "ok" }),
     (err: unknown) => {
+      if (failed.size >= 10_000) failed.clear(); // bounded: an entry matters for a fifth of a TTL
+      failed.set(key, Date.now() + ttlSeconds * 1000 * REFRESH_AHEAD_SHARE);
       ctx.metrics.cacheRefreshAhead.inc({ result: "error" });
       ctx.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "analytics answer refresh ahead failed: the cached answer stays until its TTL");
     },
@@ -207,14 +213,13 @@ export function withCacheText(ctx: CacheContext, key: string, ttlSeconds: number
     if (nearExpiry(local!.getRemainingTTL(key), ttlSeconds)) refreshAhead(ctx, local, key, ttlSeconds, compute);
     return Promise.resolve(near);
   }
-  const inflight = flightsOf(ctx.cache);
+  const inflight = perCache(flights, ctx.cache);
   const existing = inflight.get(key);
   if (existing) {
     ctx.metrics.cacheRequests.inc({ result: "coalesced" });
     return existing;
   }
-  let refreshDue = false;
-  const flight = fly(inflight, key, async () => {
+  return fly(inflight, key, async () => {
     let store = opts.store !== false && cacheUsable(ctx.cache);
     if (store) {
       const got = await guarded(ctx, () => ctx.cache.getWithTtl(key));
@@ -224,7 +229,7 @@ export function withCacheText(ctx: CacheContext, key: string, ttlSeconds: number
         // kept in process no longer than it lives in the shared cache
         const localMs = Math.min(jitteredTtl(ttlSeconds) * 1000, ttlMs ?? Number.POSITIVE_INFINITY);
         if (localMs >= 1) local?.set(key, value, { ttl: localMs });
-        refreshDue = nearExpiry(ttlMs, ttlSeconds);
+        if (nearExpiry(ttlMs, ttlSeconds)) refreshAhead(ctx, local, key, ttlSeconds, compute);
         return value;
       }
       store = got.ok;
@@ -243,9 +248,4 @@ export function withCacheText(ctx: CacheContext, key: string, ttlSeconds: number
     }
     return text;
   });
-  // after fly's own bookkeeping has ended this flight (its reaction was registered first)
-  flight.then(() => {
-    if (refreshDue) refreshAhead(ctx, local, key, ttlSeconds, compute);
-  }, () => undefined);
-  return flight;
 }

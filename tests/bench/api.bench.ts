@@ -28,8 +28,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
-import { RedisClient } from "bun";
-import { generationKey } from "../../src/analytics/generation.ts";
+import { bumpGeneration } from "../../src/analytics/generation.ts";
+import { createCache } from "../../src/cache/index.ts";
 import { loadConfig } from "../../src/config.ts";
 import { buildDeps, closeDeps } from "../../src/deps.ts";
 import { signToken } from "../../src/http/auth.ts";
@@ -455,9 +455,9 @@ async function main(): Promise<void> {
     // and a hit does not extend that. So before each hit measurement the tenant's generation is bumped
     // (as an ingest commit would) and every URL computed afresh: no answer can expire during the run
     // (30 s), which would turn a hit into a miss that every connection then queues behind.
-    const redis = new RedisClient(REDIS_URL);
+    const cache = await createCache({ redisUrl: REDIS_URL });
     const warm = async () => {
-      await redis.incr(generationKey(TENANT));
+      if (!(await bumpGeneration(cache, [TENANT]))) throw new Error(`could not bump the tenant's generation in ${REDIS_URL}`);
       await Bun.sleep(ANALYTICS_GENERATION_REUSE_MS + 100); // the service reuses a generation it read that long
       const bumpedAt = Date.now();
       for (const u of fixed) {
@@ -518,7 +518,7 @@ async function main(): Promise<void> {
         ? driveWrk("cache misses", base, auth, Array.from({ length: 20_000 }, (_, k) => urlOf(ranged[k % ranged.length]!, now, k + 1)))
         : drive("cache misses", base, auth, () => urlOf(ranged[j++ % ranged.length]!, now, variant++)),
     );
-    redis.close();
+    await cache.close();
 
     const rows = [hits, misses];
     console.log("");
