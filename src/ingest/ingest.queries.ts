@@ -62,7 +62,8 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
   const rows = b.events;
   const dls = b.deadLetters.map(storableDeadLetter);
   const times = rows.map((r) => r.time.toISOString());
-  const f = batchFacts(rows, times, b.earlyDuplicates);
+  const props = rows.map((r) => JSON.stringify(r.props));
+  const f = batchFacts(rows, times, props, b.earlyDuplicates);
   const { lines, items, customers, sequences, tenants } = f;
   // every array goes over as text[] and is cast in SQL: postgres.js infers an array's type from its
   // elements, which is wrong for booleans and for numbers mixed with nulls
@@ -77,7 +78,7 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
         ${col("cart_id")}::text[], ${col("item_id")}::text[], ${col("channel")}::text[],
         ${col("amount_minor")}::bigint[], ${col("currency")}::text[], ${col("quantity")}::int[],
         ${col("trace_id")}::text[], ${col("ip_prefix")}::text[], ${col("ua_hash")}::text[],
-        ${col("ua_family")}::text[], ${rows.map((r) => JSON.stringify(r.props))}::text[]::jsonb[],
+        ${col("ua_family")}::text[], ${props}::text[]::jsonb[],
         ${f.newestBefore}::timestamptz[]
       ) as t(time, tenant_id, event_id, type, schema_version, source, customer_id, visitor_id, session_id,
              order_id, cart_id, item_id, channel, amount_minor, currency, quantity, trace_id, ip_prefix, ua_hash,
@@ -212,11 +213,14 @@ interface BatchFacts {
   customers: Array<{ ord: string; time: string; tenant: string; event: string; customer: string; emailHash: string | null }>;
 }
 
-/** `times`: each row's time as ISO text (made once per batch: formatting dates is a measurable cost) */
-function batchFacts(rows: EventRow[], times: string[], earlyDuplicates: Map<string, number>): BatchFacts {
+/**
+ * `times` and `props`: each row's time as ISO text and its props as JSON text, made once per batch
+ * (the events' own columns use them too; formatting dates is a measurable cost)
+ */
+function batchFacts(rows: EventRow[], times: string[], props: string[], earlyDuplicates: Map<string, number>): BatchFacts {
   const newestBefore: Array<string | null> = new Array(rows.length);
   const newest = new Map<string, { tenant: string; source: string; ms: number; iso: string }>();
-  const totals = new Map<string, number>();
+  const tenants = new Map<string, { total: number; early: number }>();
   const lines: BatchFacts["lines"] = [];
   const items: BatchFacts["items"] = [];
   const customers: BatchFacts["customers"] = [];
@@ -231,7 +235,9 @@ function batchFacts(rows: EventRow[], times: string[], earlyDuplicates: Map<stri
       seen.ms = ms;
       seen.iso = time;
     }
-    totals.set(r.tenant_id, (totals.get(r.tenant_id) ?? 0) + 1);
+    const t = tenants.get(r.tenant_id);
+    if (t) t.total += 1;
+    else tenants.set(r.tenant_id, { total: 1, early: 0 });
     if (r.type === "order.completed") {
       for (const l of orderLines(r.props)) {
         lines.push({
@@ -243,7 +249,7 @@ function batchFacts(rows: EventRow[], times: string[], earlyDuplicates: Map<stri
     } else if (r.type === "item.upserted" && r.item_id !== null) {
       items.push({
         ord: String(ord), time, tenant: r.tenant_id, event: r.event_id, item: r.item_id, currency: r.currency,
-        amount: asText(r.amount_minor), props: JSON.stringify(r.props),
+        amount: asText(r.amount_minor), props: props[ord]!,
       });
     } else if (r.type === "customer.registered" && r.customer_id !== null) {
       const hash = r.props.email_hash;
@@ -253,8 +259,6 @@ function batchFacts(rows: EventRow[], times: string[], earlyDuplicates: Map<stri
       });
     }
   });
-  const tenants = new Map<string, { total: number; early: number }>();
-  for (const [t, n] of totals) tenants.set(t, { total: n, early: 0 });
   for (const [t, n] of earlyDuplicates) {
     const x = tenants.get(t);
     if (x) x.early += n;
