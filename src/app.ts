@@ -74,7 +74,7 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
   app.use("*", publicRateLimit(limiter, deps.config.security.trustedProxies));
   app.use("/v1/*", bodyLimits(deps.config, operationOf));
   app.use("/v1/*", authenticate);
-  app.use("/v1/*", authorize(app, limiter));
+  app.use("/v1/*", authorize(operationOf, limiter));
   app.use("/v1/*", inputBounds(deps.config, operationOf));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

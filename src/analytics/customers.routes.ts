@@ -27,7 +27,7 @@ import {
 } from "./customers.queries.ts";
 import { bumpGeneration } from "./generation.ts";
 import { analyticsEnvelope, analyticsProblemResponses, analyticsQuery, BUCKETS, checkBucketCount, filterShape, listShape, normaliseParams, parseRange } from "./params.ts";
-import { analyticsJson, analyticsRead } from "./read.ts";
+import { analyticsJson, analyticsDataJson } from "./read.ts";
 
 const int = (v: bigint): number => {
   const n = Number(v);
@@ -274,7 +274,7 @@ export const customersRoutes = new OpenAPIHono<AppEnv>()
     const q = c.req.valid("query");
     const after = afterOf(q.cursor);
     const params = normaliseParams({ segment: q.segment, tier: q.tier, currency: q.currency, limit: q.limit, cursor: q.cursor });
-    const { data } = await analyticsRead(c, "listCustomers", params, async (tx) => {
+    return analyticsDataJson(c, "listCustomers", params, async (tx) => {
       const asOf = new Date();
       const rows = await customerRows(tx, { asOf, limit: q.limit, after, segment: q.segment, tier: q.tier, currency: q.currency });
       const page = rows.slice(0, q.limit);
@@ -297,28 +297,25 @@ export const customersRoutes = new OpenAPIHono<AppEnv>()
       }));
       return { ...snapshot(await scoresMeta(tx), asOf, items), next_cursor: next };
     });
-    return c.json(data, 200);
   })
   .openapi(segmentsRoute, async (c) => {
     const q = c.req.valid("query");
-    const { data } = await analyticsRead(c, "getRfmSegments", normaliseParams({ currency: q.currency }), async (tx) => {
+    return analyticsDataJson(c, "getRfmSegments", normaliseParams({ currency: q.currency }), async (tx) => {
       const asOf = new Date();
       const rows = (await segmentRows(tx, q.currency)).map((r) => ({ segment: r.segment, currency: r.currency, customers: int(r.customers), net_minor: int(r.net) }));
       return snapshot(await scoresMeta(tx), asOf, rows);
     });
-    return c.json(data, 200);
   })
   .openapi(churnRoute, async (c) => {
-    const { data } = await analyticsRead(c, "getChurnRisk", normaliseParams({}), async (tx) => {
+    return analyticsDataJson(c, "getChurnRisk", normaliseParams({}), async (tx) => {
       const asOf = new Date();
       const t = await churnCounts(tx, asOf);
       return snapshot(await scoresMeta(tx), asOf, { high: int(t.high), medium: int(t.medium), low: int(t.low) });
     });
-    return c.json(data, 200);
   })
   .openapi(ltvRoute, async (c) => {
     const q = c.req.valid("query");
-    const { data } = await analyticsRead(c, "getCustomerLtv", normaliseParams({ currency: q.currency }), async (tx) => {
+    return analyticsDataJson(c, "getCustomerLtv", normaliseParams({ currency: q.currency }), async (tx) => {
       const asOf = new Date();
       const rows = (await ltvRows(tx, asOf, q.currency)).map((r) => {
         const churned = r.churned;
@@ -339,7 +336,6 @@ export const customersRoutes = new OpenAPIHono<AppEnv>()
       });
       return snapshot(await scoresMeta(tx), asOf, rows);
     });
-    return c.json(data, 200);
   })
   .openapi(refreshRoute, async (c) => {
     const deps = c.get("deps");

@@ -12,7 +12,7 @@ import { chooseSource } from "./buckets.ts";
 import { ratio } from "./funnel.queries.ts";
 import { type ItemRow, itemRows } from "./items.queries.ts";
 import { analyticsEnvelope, analyticsProblemResponses, analyticsQuery, filterShape, filtersOf, listShape, normaliseParams, parseRange } from "./params.ts";
-import { analyticsRead } from "./read.ts";
+import { analyticsDerivedJson } from "./read.ts";
 
 const DAY_MS = 86_400_000;
 export const ITEM_SORTS = ["units", "revenue", "utilisation", "item_id"] as const;
@@ -151,18 +151,29 @@ export const itemsRoutes = new OpenAPIHono<AppEnv>().openapi(itemsRoute, async (
   }
   const source = chooseSource(range);
   const params = normaliseParams({ from: range.from, to: range.to, ...filters });
-  const body = await analyticsRead(c, "getItemPerformance", params, (tx) => itemRows(tx, { range, source, ...filters }), { watermarkTypes: ["order.completed"] });
-
-  const asOf = new Date(body.as_of);
   const desc = q.order === "desc";
-  const keyed = body.data.map((r) => {
-    const p = performanceOf(r, range, asOf);
-    return { p, k: sortKey(r, p, q.sort, q.currency), id: r.item_id };
-  });
-  keyed.sort((a, b) => compare(a, b, desc));
-  const rest = after ? keyed.filter((x) => compare(x, after, desc) > 0) : keyed;
-  const page = rest.slice(0, q.limit);
-  const last = page.at(-1);
-  const next_cursor = rest.length > q.limit && last ? encodeCursor({ s: q.sort, o: q.order, k: last.k, id: last.id } as Record<string, string | number>) : null;
-  return c.json({ as_of: body.as_of, watermark: body.watermark, data: page.map((x) => x.p), next_cursor }, 200);
+  // the page is derived from the cached rows (and their as_of) alone: kept per sort, order, limit, cursor
+  return analyticsDerivedJson(
+    c,
+    "getItemPerformance",
+    params,
+    (tx) => itemRows(tx, { range, source, ...filters }),
+    {
+      variant: JSON.stringify([q.sort, q.order, q.limit, q.cursor ?? null, q.currency ?? null]),
+      reshape: (body) => {
+        const asOf = new Date(body.as_of);
+        const keyed = body.data.map((r) => {
+          const p = performanceOf(r, range, asOf);
+          return { p, k: sortKey(r, p, q.sort, q.currency), id: r.item_id };
+        });
+        keyed.sort((a, b) => compare(a, b, desc));
+        const rest = after ? keyed.filter((x) => compare(x, after, desc) > 0) : keyed;
+        const page = rest.slice(0, q.limit);
+        const last = page.at(-1);
+        const next_cursor = rest.length > q.limit && last ? encodeCursor({ s: q.sort, o: q.order, k: last.k, id: last.id } as Record<string, string | number>) : null;
+        return { as_of: body.as_of, watermark: body.watermark, data: page.map((x) => x.p), next_cursor };
+      },
+    },
+    { watermarkTypes: ["order.completed"] },
+  );
 });

@@ -19,8 +19,13 @@
  *    `watermark` = the newest event time in [params.from, params.to) for the tenant (of
  *    `opts.watermarkTypes` when given), or null; skipped when params has no from/to.
  * Read-after-write: see generation.ts.
+ *
+ * A route whose body is not the envelope as is (its data alone, or a sorted page of it) answers with
+ * analyticsDerivedJson: reshape(envelope) as JSON text, kept in process per answer key and variant and
+ * reused while the cached answer is the same text, so its hits cost no parse and no serialisation either.
  */
 import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { Context, TypedResponse } from "hono";
 import type { JSONParsed } from "hono/utils/types";
 import type { TxSql } from "../db/client.ts";
@@ -63,10 +68,29 @@ export function readContext(c: Context<AppEnv>): ReadContext {
   return { deps: c.get("deps"), tenantId: c.get("principal").tenantId, logger: c.get("logger") };
 }
 
+/** recent parameter hashes by their JSON (a dashboard asks the same things again and again) */
+const hashes = new LRUCache<string, string>({ max: 10_000 });
+
 /** sha-256 of the normalised parameters (the cache key's last part) */
 function paramsHash(params: NormalisedParams): string {
-  return createHash("sha256").update(JSON.stringify(params)).digest("hex");
+  const json = JSON.stringify(params);
+  let hash = hashes.get(json);
+  if (hash === undefined) {
+    hash = createHash("sha256").update(json).digest("hex");
+    hashes.set(json, hash);
+  }
+  return hash;
 }
+
+/**
+ * Derived answers: answer key + "\n" + variant → the envelope text it was derived from and the derived
+ * text. By size (texts as UTF-16 code units), independent of any cache driver.
+ */
+const DERIVED_MAX_CHARS = 16 * 1024 * 1024;
+const derived = new LRUCache<string, { source: string; text: string }>({
+  maxSize: DERIVED_MAX_CHARS,
+  sizeCalculation: (v, k) => k.length + v.text.length + 64, // the source is the cached answer's own string
+});
 
 /** the envelope as an object (for a route that reshapes it; one that only answers uses analyticsJson) */
 export async function analyticsRead<T>(
@@ -94,6 +118,44 @@ export async function analyticsJson<T>(
   return c.body(text, 200, { "content-type": "application/json" }) as unknown as TypedResponse<JSONParsed<AnalyticsEnvelope<T>>, 200, "json">;
 }
 
+/**
+ * The 200 answer of an operation whose body is derived from the envelope: reshape(envelope) as JSON.
+ * `variant` must name every input of reshape besides the envelope (page size, sort, cursor…): the
+ * derived text is reused for the same answer key and variant while the cached answer is the same text
+ * (an answer recomputed under the key, e.g. by a refresh ahead, is derived afresh). reshape must be
+ * pure: no clock, no I/O.
+ */
+export async function analyticsDerivedJson<T, B>(
+  c: Context<AppEnv>,
+  operationId: string,
+  params: NormalisedParams,
+  query: (tx: TxSql) => Promise<T>,
+  derive: { variant: string; reshape: (envelope: AnalyticsEnvelope<T>) => B },
+  opts: ReadOptions = {},
+): Promise<TypedResponse<JSONParsed<B>, 200, "json">> {
+  const { key, text } = await answer(c, operationId, params, query, opts);
+  const memoKey = `${key}\n${derive.variant}`;
+  const known = derived.get(memoKey);
+  let out: string;
+  if (known !== undefined && known.source === text) out = known.text;
+  else {
+    out = JSON.stringify(derive.reshape(JSON.parse(text) as AnalyticsEnvelope<T>));
+    derived.set(memoKey, { source: text, text: out });
+  }
+  return c.body(out, 200, { "content-type": "application/json" }) as unknown as TypedResponse<JSONParsed<B>, 200, "json">;
+}
+
+/** the 200 answer of an operation whose body is the envelope's `data` alone */
+export function analyticsDataJson<T>(
+  c: Context<AppEnv>,
+  operationId: string,
+  params: NormalisedParams,
+  query: (tx: TxSql) => Promise<T>,
+  opts: ReadOptions = {},
+): Promise<TypedResponse<JSONParsed<T>, 200, "json">> {
+  return analyticsDerivedJson(c, operationId, params, query, { variant: "data", reshape: (envelope) => envelope.data }, opts);
+}
+
 /** the envelope's JSON text, from the cache or computed (and then cached) */
 export async function analyticsText<T>(
   ctxOrC: ReadContext | Context<AppEnv>,
@@ -102,6 +164,17 @@ export async function analyticsText<T>(
   query: (tx: TxSql) => Promise<T>,
   opts: ReadOptions = {},
 ): Promise<string> {
+  return (await answer(ctxOrC, operationId, params, query, opts)).text;
+}
+
+/** the envelope's JSON text and its cache key */
+async function answer<T>(
+  ctxOrC: ReadContext | Context<AppEnv>,
+  operationId: string,
+  params: NormalisedParams,
+  query: (tx: TxSql) => Promise<T>,
+  opts: ReadOptions,
+): Promise<{ key: string; text: string }> {
   const ctx = "var" in ctxOrC ? readContext(ctxOrC) : ctxOrC;
   const { deps, tenantId, logger } = ctx;
   const cacheCtx: CacheContext = { cache: deps.cache, logger, metrics: deps.metrics, localBytes: deps.config.analytics.localCacheBytes };
@@ -112,9 +185,10 @@ export async function analyticsText<T>(
   const reused = reusedGeneration(deps.cache, tenantId, reuseMs);
   const gen = reused !== undefined ? { ok: true as const, value: reused } : await guarded(cacheCtx, () => currentGeneration(deps.cache, tenantId, reuseMs));
   const key = answerKey(tenantId, gen.ok ? gen.value : "-", operationId, hash);
-  return withCacheText(cacheCtx, key, deps.config.analytics.cacheTtlSeconds, async () => JSON.stringify(await runQuery(ctx, operationId, params, query, opts)), {
+  const text = await withCacheText(cacheCtx, key, deps.config.analytics.cacheTtlSeconds, async () => JSON.stringify(await runQuery(ctx, operationId, params, query, opts)), {
     store: gen.ok,
   });
+  return { key, text };
 }
 
 async function runQuery<T>(

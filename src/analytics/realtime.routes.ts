@@ -13,9 +13,10 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
+import type { TxSql } from "../db/client.ts";
 import type { AppEnv } from "../http/env.ts";
 import { analyticsEnvelope, analyticsProblemResponses, normaliseParams } from "./params.ts";
-import { analyticsRead, type AnalyticsEnvelope, type ReadContext, readContext } from "./read.ts";
+import { analyticsJson, analyticsRead, type AnalyticsEnvelope, type ReadContext, readContext } from "./read.ts";
 import { type RealtimeData, realtimeMetrics, realtimeWindow } from "./realtime.queries.ts";
 
 const WATERMARK_TYPES = ["order.completed", "page.viewed", "item.viewed"] as const;
@@ -76,14 +77,23 @@ const streamRoute = createRoute({
   },
 });
 
-export function readRealtime(ctx: ReadContext, now: Date): Promise<AnalyticsEnvelope<RealtimeData>> {
+/** the operation's parameters and query at `now` */
+function realtimeRead(now: Date) {
   const window = realtimeWindow(now);
-  const params = normaliseParams({ from: window.start, to: window.end });
-  return analyticsRead(ctx, "getRealtimeMetrics", params, (tx) => realtimeMetrics(tx, window), { watermarkTypes: WATERMARK_TYPES });
+  return { params: normaliseParams({ from: window.start, to: window.end }), query: (tx: TxSql) => realtimeMetrics(tx, window) };
+}
+
+/** the envelope as an object (for the stream) */
+export function readRealtime(ctx: ReadContext, now: Date): Promise<AnalyticsEnvelope<RealtimeData>> {
+  const { params, query } = realtimeRead(now);
+  return analyticsRead(ctx, "getRealtimeMetrics", params, query, { watermarkTypes: WATERMARK_TYPES });
 }
 
 export const realtimeRoutes = new OpenAPIHono<AppEnv>()
-  .openapi(realtimeRoute, async (c) => c.json(await readRealtime(readContext(c), new Date()), 200))
+  .openapi(realtimeRoute, async (c) => {
+    const { params, query } = realtimeRead(new Date());
+    return analyticsJson(c, "getRealtimeMetrics", params, query, { watermarkTypes: WATERMARK_TYPES });
+  })
   .openapi(streamRoute, (c) => {
     const ctx = readContext(c);
     const interval = ctx.deps.config.realtime.streamIntervalMs;

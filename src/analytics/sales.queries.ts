@@ -166,16 +166,29 @@ export interface ProjectionWindow {
   historyDates: string[];
 }
 
-/** the HISTORY_DAYS complete local days before `now`'s local date */
+/** per time zone: the last window computed and the end of the local day it holds for */
+const windows = new Map<string, { window: ProjectionWindow; until: number }>();
+
+/**
+ * The HISTORY_DAYS complete local days before `now`'s local date. The same for a whole local day, so
+ * it is kept per time zone until that day ends (a cached projection's key needs it on every request).
+ * The window is frozen: callers share it.
+ */
 export function projectionWindow(tz: string, now: Date): ProjectionWindow {
+  const t = now.getTime();
+  const known = windows.get(tz);
+  if (known && t >= known.window.historyTo.getTime() && t < known.until) return known.window;
   const today = localDate(tz, now);
   const first = addDays(today, -HISTORY_DAYS);
-  return {
+  const window: ProjectionWindow = Object.freeze({
     today,
     historyFrom: localMidnight(tz, first),
     historyTo: localMidnight(tz, today),
-    historyDates: Array.from({ length: HISTORY_DAYS }, (_, i) => addDays(first, i)),
-  };
+    historyDates: Object.freeze(Array.from({ length: HISTORY_DAYS }, (_, i) => addDays(first, i))) as string[],
+  });
+  if (windows.size >= 1_000) windows.clear(); // bounded: time zones are validated, but there are ~600
+  windows.set(tz, { window, until: localMidnight(tz, addDays(today, 1)).getTime() });
+  return window;
 }
 
 /** daily net revenue per currency over the history window (every day present, 0 without data) */

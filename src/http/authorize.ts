@@ -32,13 +32,30 @@ export function operationResolver(app: App): (c: Context) => { operationId: stri
     }
     return m;
   };
+  // several middlewares ask for the same request: resolved once per request
+  const resolved = new WeakMap<Context, { operationId: string | undefined; routed: boolean }>();
   return (c) => {
-    // the handler is the last matched route bound to a method (middlewares are "ALL")
-    const handler = matchedRoutes(c).findLast((r) => r.method !== "ALL");
-    if (!handler) return { operationId: undefined, routed: false };
-    byRoute ??= build();
-    return { operationId: byRoute.get(`${handler.method} ${handler.path}`), routed: true };
+    let r = resolved.get(c);
+    if (r === undefined) {
+      // the handler is the last matched route bound to a method (middlewares are "ALL")
+      const handler = matchedRoutes(c).findLast((m) => m.method !== "ALL");
+      byRoute ??= build();
+      r = handler ? { operationId: byRoute.get(`${handler.method} ${handler.path}`), routed: true } : { operationId: undefined, routed: false };
+      resolved.set(c, r);
+    }
+    return r;
   };
+}
+
+/** the rate-limit key of a principal (hashed once per verified token: principals are cached and frozen) */
+const principalKeys = new WeakMap<object, string>();
+function principalKey(p: { tenantId: string; sub: string }): string {
+  let k = principalKeys.get(p);
+  if (k === undefined) {
+    k = hashKey([p.tenantId, p.sub]);
+    principalKeys.set(p, k);
+  }
+  return k;
 }
 
 export function setRateHeaders(c: Context, d: RateDecision): void {
@@ -60,8 +77,7 @@ export function tooManyRequests(c: Context, d: RateDecision, what: string): Resp
   });
 }
 
-export function authorize(app: App, limiter: RateLimiter) {
-  const resolve = operationResolver(app);
+export function authorize(resolve: ReturnType<typeof operationResolver>, limiter: RateLimiter) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const { operationId, routed } = resolve(c);
     // nothing routed: let the app answer 404 / 405
@@ -73,7 +89,7 @@ export function authorize(app: App, limiter: RateLimiter) {
     }
     const p = c.get("principal");
     const budget = access.budget === "public" ? "read" : access.budget;
-    const decision = await limiter.limit(budget, hashKey([p.tenantId, p.sub]));
+    const decision = await limiter.limit(budget, principalKey(p));
     if (decision && !decision.success) return tooManyRequests(c, decision, `the ${budget} budget of this token is spent`);
     if (access.roles !== "public" && !p.roles.some((r) => (access.roles as readonly string[]).includes(r))) {
       return problem(c, 403, `this operation needs one of the roles: ${access.roles.join(", ")}`);

@@ -87,7 +87,10 @@ export function inputBounds(config: Config, resolve: Resolve): MiddlewareHandler
       }
     }
     // path parameters are not parsed yet in a middleware: look at the raw path
-    const rawPath = new URL(c.req.url).pathname;
+    const url = c.req.url;
+    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+    const queryStart = url.indexOf("?", pathStart);
+    const rawPath = pathStart < 0 ? "" : url.slice(pathStart, queryStart < 0 ? undefined : queryStart);
     if (/%00/.test(rawPath) || rawPath.includes("\u0000")) errors.push({ path: "(path)", message: "NUL characters are not allowed" });
     if (errors.length > 0) return problem(c, 400, errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors });
 

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type CacheContext, REFRESH_AHEAD_SHARE, withCacheText } from "../../src/analytics/cache.ts";
 import { bumpGeneration } from "../../src/analytics/generation.ts";
 import { normaliseParams } from "../../src/analytics/params.ts";
-import { analyticsRead, type ReadContext } from "../../src/analytics/read.ts";
+import { Hono } from "hono";
+import { analyticsDerivedJson, analyticsRead, type ReadContext } from "../../src/analytics/read.ts";
+import type { AppEnv } from "../../src/http/env.ts";
 import type { Cache } from "../../src/cache/cache.ts";
 import { createCache } from "../../src/cache/index.ts";
 import type { Deps } from "../../src/deps.ts";
@@ -204,5 +206,75 @@ describe("answer lifetime: refresh ahead, and the in-process copy bounded by the
     expect(results.length).toBeGreaterThan(20);
     expect(await refreshes(ctx.metrics, "error")).toBe(1);
     expect(calls).toBe(3); // the first computation, one refresh, the miss after expiry
+  });
+});
+
+describe("derived answers (a route answering a page or the data of the cached envelope)", () => {
+  /** GET /t?limit=N answers the first N of the cached numbers; counts computations and derivations */
+  function derivedApp(ctx: ReadContext) {
+    const counts = { computed: 0, reshaped: 0 };
+    const app = new Hono<AppEnv>();
+    app.use("*", async (c, next) => {
+      c.set("deps", ctx.deps);
+      c.set("logger", ctx.logger);
+      c.set("principal", { sub: "test", tenantId: ctx.tenantId, roles: ["viewer"] });
+      await next();
+    });
+    app.get("/t", (c) => {
+      const limit = Number(c.req.query("limit"));
+      return analyticsDerivedJson(
+        c,
+        "testDerived",
+        normaliseParams({ probe: "derived" }),
+        async (tx) => {
+          await tx`select 1`;
+          counts.computed += 1;
+          return Array.from({ length: 10 }, (_, i) => i + 1);
+        },
+        {
+          variant: String(limit),
+          reshape: (envelope) => {
+            counts.reshaped += 1;
+            return { as_of: envelope.as_of, data: envelope.data.slice(0, limit) };
+          },
+        },
+      );
+    });
+    const get = async (limit: number) => {
+      const res = await app.request(`/t?limit=${limit}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("application/json");
+      return (await res.json()) as { as_of: string; data: number[] };
+    };
+    return { counts, get };
+  }
+
+  test("a page is derived once per variant and then reused while the cached answer stays the same; each variant gets its own page", async () => {
+    const a = await replica(crypto.randomUUID(), 60_000);
+    const { counts, get } = derivedApp(a.ctx);
+    expect((await get(3)).data).toEqual([1, 2, 3]);
+    expect((await get(3)).data).toEqual([1, 2, 3]);
+    expect(counts).toEqual({ computed: 1, reshaped: 1 });
+    expect((await get(5)).data).toEqual([1, 2, 3, 4, 5]);
+    expect(counts).toEqual({ computed: 1, reshaped: 2 });
+  });
+
+  test("when the answer under the key is another one, the page is derived from it, not taken from the earlier derivation", async () => {
+    const tenant = crypto.randomUUID();
+    const a = await replica(tenant, 60_000);
+    const fromA = derivedApp(a.ctx);
+    const first = await fromA.get(3);
+    expect(first.data).toEqual([1, 2, 3]);
+    // the shared answer is replaced (as a refresh ahead of another replica would): replica b, with
+    // nothing in process yet, reads the new one; the earlier derivation must not answer for it
+    const key = a.gets.find((k) => k.startsWith("pulse:a:"))!;
+    await a.cache.set(key, JSON.stringify({ as_of: "2026-01-01T00:00:00.000Z", watermark: null, data: [10, 9, 8, 7] }), 60);
+    const b = await replica(tenant, 60_000);
+    const fromB = derivedApp(b.ctx);
+    expect(await fromB.get(3)).toEqual({ as_of: "2026-01-01T00:00:00.000Z", data: [10, 9, 8] });
+    expect(fromB.counts).toEqual({ computed: 0, reshaped: 1 });
+    // replica a still holds its own copy of the earlier answer, and its page is derived from that one
+    expect(await fromA.get(3)).toEqual(first);
+    expect(fromA.counts.computed).toBe(1);
   });
 });

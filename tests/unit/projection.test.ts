@@ -91,6 +91,26 @@ describe("projection", () => {
     expect(localMidnight("Europe/Berlin", "2026-10-25").toISOString()).toBe("2026-10-24T22:00:00.000Z");
     expect(localMidnight("Europe/Berlin", "2026-10-26").toISOString()).toBe("2026-10-25T23:00:00.000Z");
   });
+
+  test("the window is kept for the rest of the local day and is a new one from local midnight on (and for an earlier day)", () => {
+    const a = projectionWindow("Europe/Berlin", new Date("2026-11-21T10:00:00Z"));
+    // 23:59:59.999 in Berlin on the 21st: the same window object
+    expect(projectionWindow("Europe/Berlin", new Date("2026-11-21T22:59:59.999Z"))).toBe(a);
+    // 00:00 in Berlin on the 22nd
+    const next = projectionWindow("Europe/Berlin", new Date("2026-11-21T23:00:00Z"));
+    expect(next.today).toBe("2026-11-22");
+    expect(next.historyTo.toISOString()).toBe("2026-11-21T23:00:00.000Z");
+    expect(next.historyDates[55]).toBe("2026-11-21");
+    // 23:59:59 in Berlin on the 20th: the day before
+    const earlier = projectionWindow("Europe/Berlin", new Date("2026-11-20T22:59:59Z"));
+    expect(earlier.today).toBe("2026-11-20");
+    expect(earlier.historyTo.toISOString()).toBe("2026-11-19T23:00:00.000Z");
+    // another zone at the same instant: 05:00 in New York on the 21st, midnight there 05:00 UTC
+    const ny = projectionWindow("America/New_York", new Date("2026-11-21T10:00:00Z"));
+    expect(ny.today).toBe("2026-11-21");
+    expect(ny.historyTo.toISOString()).toBe("2026-11-21T05:00:00.000Z");
+    expect(Object.isFrozen(ny)).toBe(true);
+  });
 });
 
 describe("growth", () => {
