@@ -68,8 +68,8 @@ export function readContext(c: Context<AppEnv>): ReadContext {
   return { deps: c.get("deps"), tenantId: c.get("principal").tenantId, logger: c.get("logger") };
 }
 
-/** recent parameter hashes by their JSON (a dashboard asks the same things again and again) */
-const hashes = new LRUCache<string, string>({ max: 10_000 });
+/** recent parameter hashes by their JSON (a dashboard asks the same things again and again); by size */
+const hashes = new LRUCache<string, string>({ maxSize: 4 * 1024 * 1024, sizeCalculation: (v, k) => k.length + v.length + 64 });
 
 /** sha-256 of the normalised parameters (the cache key's last part) */
 function paramsHash(params: NormalisedParams): string {
@@ -84,12 +84,13 @@ function paramsHash(params: NormalisedParams): string {
 
 /**
  * Derived answers: answer key + "\n" + variant → the envelope text it was derived from and the derived
- * text. By size (texts as UTF-16 code units), independent of any cache driver.
+ * text. By size in characters, the source counted too: it is usually the cached answer's own string,
+ * but an entry keeps it alive after the answer cache let it go.
  */
 const DERIVED_MAX_CHARS = 16 * 1024 * 1024;
 const derived = new LRUCache<string, { source: string; text: string }>({
   maxSize: DERIVED_MAX_CHARS,
-  sizeCalculation: (v, k) => k.length + v.text.length + 64, // the source is the cached answer's own string
+  sizeCalculation: (v, k) => k.length + v.source.length + v.text.length + 64,
 });
 
 /** the envelope as an object (for a route that reshapes it; one that only answers uses analyticsJson) */
