@@ -115,8 +115,12 @@ export async function analyticsJson<T>(
   query: (tx: TxSql) => Promise<T>,
   opts: ReadOptions = {},
 ): Promise<TypedResponse<JSONParsed<AnalyticsEnvelope<T>>, 200, "json">> {
-  const text = await analyticsText(c, operationId, params, query, opts);
-  return c.body(text, 200, { "content-type": "application/json" }) as unknown as TypedResponse<JSONParsed<AnalyticsEnvelope<T>>, 200, "json">;
+  return jsonText<AnalyticsEnvelope<T>>(c, await analyticsText(c, operationId, params, query, opts));
+}
+
+/** a 200 JSON answer from JSON text, typed as c.json(body, 200) would be */
+function jsonText<B>(c: Context<AppEnv>, text: string): TypedResponse<JSONParsed<B>, 200, "json"> {
+  return c.body(text, 200, { "content-type": "application/json" }) as unknown as TypedResponse<JSONParsed<B>, 200, "json">;
 }
 
 /**
@@ -143,7 +147,7 @@ export async function analyticsDerivedJson<T, B>(
     out = JSON.stringify(derive.reshape(JSON.parse(text) as AnalyticsEnvelope<T>));
     derived.set(memoKey, { source: text, text: out });
   }
-  return c.body(out, 200, { "content-type": "application/json" }) as unknown as TypedResponse<JSONParsed<B>, 200, "json">;
+  return jsonText<B>(c, out);
 }
 
 /** the 200 answer of an operation whose body is the envelope's `data` alone */
