@@ -3,7 +3,8 @@
  *
  *   return analyticsJson(c, "getRevenueSummary", params, (tx) => revenueSummary(tx, …));
  *                                        // 200 { as_of, watermark, data }, the cached JSON text as is
- *   const body = await analyticsRead(…); // the envelope as an object, for a route that reshapes it
+ *   return analyticsDerivedJson(c, …, { variant, reshape });  // a page or the data of the envelope
+ *   const body = await analyticsRead(…); // the envelope as an object (code that needs its fields)
  *
  * 1. cache key = pulse:a:{tenant}:{generation}:{operationId}:{sha256 of the normalised, key-sorted
  *    params} (generation.ts); `params` must hold EVERY input that changes the answer;
@@ -93,7 +94,7 @@ const derived = new LRUCache<string, { source: string; text: string }>({
   sizeCalculation: (v, k) => k.length + v.source.length + v.text.length + 64,
 });
 
-/** the envelope as an object (for a route that reshapes it; one that only answers uses analyticsJson) */
+/** the envelope as an object (a route answers with analyticsJson or analyticsDerivedJson instead) */
 export async function analyticsRead<T>(
   ctxOrC: ReadContext | Context<AppEnv>,
   operationId: string,

@@ -16,8 +16,8 @@ import { streamSSE } from "hono/streaming";
 import type { TxSql } from "../db/client.ts";
 import type { AppEnv } from "../http/env.ts";
 import { analyticsEnvelope, analyticsProblemResponses, normaliseParams } from "./params.ts";
-import { analyticsJson, analyticsRead, type AnalyticsEnvelope, type ReadContext, readContext } from "./read.ts";
-import { type RealtimeData, realtimeMetrics, realtimeWindow } from "./realtime.queries.ts";
+import { analyticsJson, analyticsText, type ReadContext, readContext } from "./read.ts";
+import { realtimeMetrics, realtimeWindow } from "./realtime.queries.ts";
 
 const WATERMARK_TYPES = ["order.completed", "page.viewed", "item.viewed"] as const;
 
@@ -83,10 +83,10 @@ function realtimeRead(now: Date) {
   return { params: normaliseParams({ from: window.start, to: window.end }), query: (tx: TxSql) => realtimeMetrics(tx, window) };
 }
 
-/** the envelope as an object (for the stream) */
-export function readRealtime(ctx: ReadContext, now: Date): Promise<AnalyticsEnvelope<RealtimeData>> {
+/** the answer's JSON text at `now` (a stream message's data: the cached text as is) */
+function realtimeText(ctx: ReadContext, now: Date): Promise<string> {
   const { params, query } = realtimeRead(now);
-  return analyticsRead(ctx, "getRealtimeMetrics", params, query, { watermarkTypes: WATERMARK_TYPES });
+  return analyticsText(ctx, "getRealtimeMetrics", params, query, { watermarkTypes: WATERMARK_TYPES });
 }
 
 export const realtimeRoutes = new OpenAPIHono<AppEnv>()
@@ -109,8 +109,7 @@ export const realtimeRoutes = new OpenAPIHono<AppEnv>()
         while (!stream.aborted && !signal.aborted) {
           id += 1;
           try {
-            const body = await readRealtime(ctx, new Date());
-            await stream.writeSSE({ event: "metrics", id: String(id), data: JSON.stringify(body), ...(id === 1 ? { retry: interval } : {}) });
+            await stream.writeSSE({ event: "metrics", id: String(id), data: await realtimeText(ctx, new Date()), ...(id === 1 ? { retry: interval } : {}) });
           } catch (err) {
             const status = (err as { status?: number }).status ?? 500;
             ctx.logger.warn({ err }, "realtime stream tick failed");
