@@ -275,12 +275,12 @@ function batchFacts(rows: EventRow[], times: string[], props: string[], earlyDup
 }
 
 /**
- * PostgreSQL cannot store U+0000 in text or jsonb. Validation rejects events holding it, so it can
- * only reach a dead letter (the id, the payload, an excerpt of raw bytes, an issue's path): there it
- * becomes U+FFFD, so the rejection is stored instead of failing the batch.
+ * PostgreSQL cannot store U+0000 or a lone UTF-16 surrogate in text or jsonb. Validation rejects events
+ * holding either, so they can only reach a dead letter (the id, the payload, an excerpt of raw bytes, an
+ * issue's path): there each becomes U+FFFD, so the rejection is stored instead of failing the batch.
  */
 function storableDeadLetter(row: DeadLetterRow): DeadLetterRow {
-  const clean = (v: string | null) => (v !== null && v.includes("\u0000") ? v.replaceAll("\u0000", "\ufffd") : v);
+  const clean = (v: string | null) => (v === null ? v : storable(v));
   return {
     ...row,
     event_id: clean(row.event_id),
@@ -288,18 +288,23 @@ function storableDeadLetter(row: DeadLetterRow): DeadLetterRow {
     type: clean(row.type),
     source: clean(row.source),
     schema_version: clean(row.schema_version),
-    issues: row.issues.map((i) => ({ path: clean(i.path)!, message: clean(i.message)! })),
-    payload: withoutNul(row.payload),
+    issues: row.issues.map((i) => ({ path: storable(i.path), message: storable(i.message) })),
+    payload: storableJson(row.payload),
     payload_excerpt: clean(row.payload_excerpt),
   };
 }
 
-function withoutNul(v: unknown): unknown {
-  if (typeof v === "string") return v.includes("\u0000") ? v.replaceAll("\u0000", "\ufffd") : v;
-  if (Array.isArray(v)) return v.map(withoutNul);
+function storable(v: string): string {
+  const s = v.includes("\u0000") ? v.replaceAll("\u0000", "\ufffd") : v;
+  return s.isWellFormed() ? s : s.toWellFormed();
+}
+
+function storableJson(v: unknown): unknown {
+  if (typeof v === "string") return storable(v);
+  if (Array.isArray(v)) return v.map(storableJson);
   if (v !== null && typeof v === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k.replaceAll("\u0000", "\ufffd")] = withoutNul(x);
+    for (const [k, x] of Object.entries(v)) out[storable(k)] = storableJson(x);
     return out;
   }
   return v;

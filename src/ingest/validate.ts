@@ -132,22 +132,25 @@ function humanMs(ms: number): string {
 }
 
 /**
- * The dotted path of the first string (value or key) holding U+0000, or null. PostgreSQL text and jsonb
- * cannot store it, so such an event would fail every insert (a poison message). Iterative: a 64 KiB
- * payload can nest tens of thousands of levels deep.
+ * The first string (value or key) PostgreSQL text and jsonb cannot store: one holding U+0000, or a
+ * lone UTF-16 surrogate (JSON can write one as an escape, `\ud800`, which JSON.parse accepts). Such
+ * an event would fail every insert of its batch (a poison message). Iterative: a 64 KiB payload can
+ * nest tens of thousands of levels deep.
  */
-function findNul(root: unknown): string | null {
+function findUnstorable(root: unknown): FieldIssue | null {
   const stack: Array<[unknown, string]> = [[root, ""]];
   while (stack.length > 0) {
     const [v, path] = stack.pop() as [unknown, string];
     if (typeof v === "string") {
-      if (v.includes("\u0000")) return path || "(root)";
+      const message = unstorable(v);
+      if (message) return { path: path || "(root)", message };
     } else if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], path ? `${path}.${i}` : String(i)]);
     } else if (typeof v === "object" && v !== null) {
       for (const [k, child] of Object.entries(v)) {
         const p = path ? `${path}.${k}` : k;
-        if (k.includes("\u0000")) return p;
+        const message = unstorable(k);
+        if (message) return { path: p, message };
         stack.push([child, p]);
       }
     }
@@ -155,7 +158,18 @@ function findNul(root: unknown): string | null {
   return null;
 }
 
-const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
+function unstorable(s: string): string | null {
+  if (s.includes("\u0000")) return "must not contain the NUL character (U+0000)";
+  if (!s.isWellFormed()) return "must not contain a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape)";
+  return null;
+}
+
+/** whether a JSON text can hold a string PostgreSQL cannot store (then the parsed value is searched) */
+function mayHoldUnstorable(json: string): boolean {
+  return json.includes("\\u0000") || SURROGATE_ESCAPE.test(json) || !json.isWellFormed();
+}
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
 interface Known {
   tenantId: string | null;
@@ -201,8 +215,8 @@ function reject(
 export function validateEvent(input: Uint8Array | string | unknown, ctx: ValidationContext): ValidationResult {
   // 1. size, 2. JSON
   let parsed: unknown;
-  /** where a NUL character is (checked fully only when one can be there) */
-  let nulPath: string | null = null;
+  /** a string PostgreSQL cannot store (searched for only when the JSON text can hold one) */
+  let unstorableAt: FieldIssue | null = null;
   if (input instanceof Uint8Array || typeof input === "string") {
     let text: string;
     if (typeof input === "string") {
@@ -228,8 +242,9 @@ export function validateEvent(input: Uint8Array | string | unknown, ctx: Validat
       const message = err instanceof Error ? err.message : "not valid JSON";
       return reject("malformed_json", [{ path: "(root)", message: `not valid JSON: ${message}` }], NOTHING_KNOWN, undefined, text.slice(0, EXCERPT_CHARS));
     }
-    // JSON can only carry U+0000 as the escape \u0000 (or a raw NUL byte, which JSON.parse rejects)
-    if (text.includes("\\u0000")) nulPath = findNul(parsed);
+    // JSON can only carry U+0000 as the escape \u0000 (a raw NUL byte is a JSON.parse error), and a lone
+    // surrogate as an escape (or raw, in a string input: UTF-8 bytes cannot hold one)
+    if (mayHoldUnstorable(text)) unstorableAt = findUnstorable(parsed);
   } else {
     parsed = input;
     let json: string | undefined;
@@ -242,7 +257,7 @@ export function validateEvent(input: Uint8Array | string | unknown, ctx: Validat
     if (json !== undefined && tooLong(json, ctx.maxBytes)) {
       return reject("payload_too_large", [{ path: "(root)", message: `the event exceeds ${ctx.maxBytes} bytes` }], isObject(input) ? readKnown(input) : NOTHING_KNOWN, input, json.slice(0, EXCERPT_CHARS));
     }
-    if (json !== undefined && json.includes("\\u0000")) nulPath = findNul(parsed);
+    if (json !== undefined && mayHoldUnstorable(json)) unstorableAt = findUnstorable(parsed);
   }
 
   // 3. envelope
@@ -252,8 +267,8 @@ export function validateEvent(input: Uint8Array | string | unknown, ctx: Validat
   const known = readKnown(parsed);
   const env = Envelope.safeParse(parsed);
   if (!env.success) return reject("invalid_envelope", issuesFrom(env.error.issues, ""), known, parsed);
-  if (nulPath !== null && nulPath !== "data" && !nulPath.startsWith("data.")) {
-    return reject("invalid_envelope", [{ path: nulPath, message: NUL_MESSAGE }], known, parsed);
+  if (unstorableAt !== null && unstorableAt.path !== "data" && !unstorableAt.path.startsWith("data.")) {
+    return reject("invalid_envelope", [unstorableAt], known, parsed);
   }
   const e = env.data;
   const version = e.schemaversion ?? "2";
@@ -287,7 +302,7 @@ export function validateEvent(input: Uint8Array | string | unknown, ctx: Validat
     data = r.data;
   }
 
-  if (nulPath !== null) return reject("invalid_data", [{ path: nulPath, message: NUL_MESSAGE }], known, parsed);
+  if (unstorableAt !== null) return reject("invalid_data", [unstorableAt], known, parsed);
 
   // 7. tenant
   let tenantId: string;

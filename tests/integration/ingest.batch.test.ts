@@ -199,4 +199,28 @@ describe("batch write", () => {
     ]);
     expect(dead[2]!.payload_excerpt).toContain("\ufffd");
   });
+
+  test("a lone UTF-16 surrogate (a valid JSON escape PostgreSQL cannot store) in the data or the id ends in a dead letter, and the rest of the batch is stored", async () => {
+    const t = crypto.randomUUID();
+    const good = pageViewed(t);
+    const loneInData = pageViewed(t, {}, { url: "https://shop.example/a\ud800b" });
+    const loneInId = pageViewed(t, { id: "id-with-\udc00-low" });
+    const stream = `SURR_${crypto.randomUUID().slice(0, 8)}`;
+    const msgs = viaNats(t, [good, loneInData, loneInId], stream);
+    // JSON.stringify writes a lone surrogate as its escape: the publisher's bytes are valid UTF-8 and valid JSON
+    expect(msgs[1]!.input as string).toContain("\\ud800");
+    const outcomes = await deps.ingest.process(msgs);
+    expect(outcomes.map((o) => (o.status === "rejected" ? o.reason : o.status))).toEqual(["accepted", "invalid_data", "invalid_envelope"]);
+    const rejected = outcomes.filter((o) => o.status === "rejected");
+    expect(rejected.map((o) => o.issues[0]!.path)).toEqual(["data.url", "id"]);
+    const [stored] = await deps.sql`select count(*)::int as n from events where tenant_id = ${t}`;
+    expect(stored!.n).toBe(1);
+    const dead = await deps.sql`
+      select reason, event_id, payload #>> '{data,url}' as url from dead_letter_events where stream = ${stream} order by stream_sequence`;
+    // a lone surrogate is stored as U+FFFD (the replacement character)
+    expect(dead.map((d) => [d.reason, d.event_id, d.url])).toEqual([
+      ["invalid_data", loneInData.id, "https://shop.example/a\ufffdb"],
+      ["invalid_envelope", "id-with-\ufffd-low", (loneInId.data as { url: string }).url],
+    ]);
+  });
 });

@@ -393,6 +393,21 @@ describe("validateEvent: invalid_data", () => {
     expect(paths(rejected(event("order.completed", orderData({ "k\u0000": 1 }))))).toEqual(["data.k\u0000"]);
   });
 
+  test("a lone UTF-16 surrogate in a data string or key (PostgreSQL cannot store it), from text, from bytes and from an object; a surrogate pair is fine", () => {
+    const ev = event("order.completed", orderData({ customer_id: "c-\ud800-1" }));
+    const text = JSON.stringify(ev);
+    expect(text).toContain("\\ud800");
+    for (const input of [text, new TextEncoder().encode(text), ev]) {
+      const r = rejected(input);
+      expect(r.reason).toBe("invalid_data");
+      expect(r.issues).toEqual([{ path: "data.customer_id", message: "must not contain a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape)" }]);
+    }
+    expect(paths(rejected(event("order.completed", orderData({ meta: { ["k\udfff"]: 1 } }))))).toEqual(["data.meta.k\udfff"]);
+    // an escaped pair (an emoji) is one well-formed character, written as two escapes
+    const pair = JSON.stringify(event("order.completed", orderData({ note: "x" }))).replace('"note":"x"', '"note":"\\ud83d\\ude00"');
+    expect(accepted(pair).data).toMatchObject({ note: "\u{1F600}" });
+  });
+
   test("carries the readable envelope and the parsed payload", () => {
     const ev = event("order.completed", orderData({ total_minor: 1 }));
     const r = rejected(JSON.stringify(ev));
