@@ -11,7 +11,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import { redactPayload, redactText } from "./anonymise.ts";
 import { type DbBreaker, isTransientDbError } from "./breaker.ts";
 import type { DedupCache } from "./dedup.ts";
-import { type BatchResult, type DeadLetterRow, eventKey, writeBatch } from "./ingest.queries.ts";
+import { type BatchResult, type DeadLetterRow, eventKey, wasStored, writeBatch } from "./ingest.queries.ts";
 import type { MemoryGuard } from "./memory-guard.ts";
 import type { EventRow, FieldIssue, RejectReason, ValidEvent } from "./types.ts";
 import { validateEvent } from "./validate.ts";
@@ -148,7 +148,7 @@ export class IngestPipeline {
   /** write a prepared batch (one statement), then remember its keys and publish its dead letters */
   async commit(batch: PreparedBatch): Promise<Outcome[]> {
     const { msgs, started, now, outcomes, deadLetters, valid, earlyDuplicates } = batch;
-    const { inserted, outOfOrder, splitRejects } = await this.o.breaker.execute(async () => {
+    const { splitRejects, ...result } = await this.o.breaker.execute(async () => {
       const toRow = await this.o.privacy.prepare(
         valid.map((v) => v.event),
         now,
@@ -162,17 +162,17 @@ export class IngestPipeline {
         const dl = splitRejects.get(v.index)!;
         deadLetters.push({ index: v.index, row: dl });
         outcomes[v.index] = { status: "rejected", id: v.event.id, reason: dl.reason, issues: dl.issues };
-      } else if (inserted.has(v.key)) {
-        outcomes[v.index] = { status: "accepted", id: v.event.id, outOfOrder: outOfOrder.has(v.key) };
+      } else if (wasStored(result, v.key)) {
+        outcomes[v.index] = { status: "accepted", id: v.event.id, outOfOrder: result.outOfOrder.has(v.key) };
       } else {
         outcomes[v.index] = { status: "duplicate", id: v.event.id };
       }
     }
     this.o.dedup.remember(valid.filter((v) => !splitRejects.has(v.index)).map((v) => v.key));
-    if (this.o.onCommitted && inserted.size > 0) {
+    if (this.o.onCommitted) {
       const tenants = new Set<string>();
-      for (const v of valid) if (inserted.has(v.key)) tenants.add(v.event.tenantId);
-      await this.o.onCommitted([...tenants]);
+      for (const v of valid) if (wasStored(result, v.key)) tenants.add(v.event.tenantId);
+      if (tenants.size > 0) await this.o.onCommitted([...tenants]);
     }
 
     const transport = msgs[0]?.transport ?? "nats";
@@ -222,7 +222,7 @@ export class IngestPipeline {
     const bisect = async (part: Candidate[]): Promise<void> => {
       try {
         const r = await writeBatch(this.o.sql, { events: part.map((c) => c.row), deadLetters: [], earlyDuplicates: new Map() });
-        for (const k of r.inserted) inserted.add(k);
+        for (const c of part) if (wasStored(r, c.key)) inserted.add(c.key);
         for (const k of r.outOfOrder) outOfOrder.add(k);
       } catch (err) {
         if (!isDataError(err)) throw err;

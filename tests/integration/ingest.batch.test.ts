@@ -145,6 +145,27 @@ describe("batch write", () => {
     expect(seq!.last_time.toISOString()).toBe(late.time);
   });
 
+  test("a batch mixing events already stored (seen by another replica) with new ones in and out of order gets each outcome right", async () => {
+    const t = crypto.randomUUID();
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const stored = [pageViewed(t, { time: at(10) }), pageViewed(t, { time: at(30) })];
+    await deps.ingest.process(viaNats(t, stored));
+    // another replica (empty LRU): the stored two are duplicates only by the table's key
+    const replica = buildIngest({ config: deps.config, logger: deps.logger, sql: deps.sql, metrics: deps.metrics, nats: undefined }).ingest;
+    const fresh = [pageViewed(t, { time: at(5) }), pageViewed(t, { time: at(20) }), pageViewed(t, { time: at(1), source: "/another-source" })];
+    const outcomes = await replica.process(viaNats(t, [stored[0], fresh[0], stored[1], fresh[1], fresh[2]]));
+    // at(20) is older than at(10), stored earlier from the same source: out of order
+    expect(outcomes.map((o) => (o.status === "accepted" ? `accepted${o.outOfOrder ? " out of order" : ""}` : o.status))).toEqual([
+      "duplicate", "accepted", "duplicate", "accepted out of order", "accepted",
+    ]);
+    // and a batch where every event is new and none is out of order answers every one accepted
+    const next = [pageViewed(t, { time: at(0.5) }), pageViewed(t, { time: at(0.2) })];
+    expect((await replica.process(viaNats(t, next))).map((o) => (o.status === "accepted" ? o.outOfOrder : o.status))).toEqual([false, false]);
+    const [n] = await deps.sql`select count(*)::int as n, count(*) filter (where out_of_order)::int as ooo from events where tenant_id = ${t}`;
+    // out of order: at(30) after at(10) in the first batch, and at(20)
+    expect(n).toEqual({ n: 7, ooo: 2 });
+  });
+
   test("the same JetStream message dead-lettered twice (redelivery after a crash) leaves one dead letter", async () => {
     const t = crypto.randomUUID();
     const bad = orderCompleted(t, {}, { total_minor: 1 });
