@@ -1,6 +1,6 @@
 /**
  * The ingest write path: ONE statement per batch. Data-modifying CTEs insert the events (INSERT …
- * SELECT FROM json_to_recordset(rows) … ON CONFLICT DO NOTHING: a redelivery is a no-op, counted as a
+ * SELECT FROM unnest(arrays) … ON CONFLICT DO NOTHING: a redelivery is a no-op, counted as a
  * duplicate), their order lines, the per-(tenant, source) sequence, items, customers, counters and
  * dead letters. A single statement is atomic by itself, so it needs no BEGIN/COMMIT: one round trip
  * per batch on the (single-connection) embedded engine. Runs as the owner: a batch spans tenants, and
@@ -70,18 +70,28 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
   const rows = b.events;
   const times = rows.map((r) => r.time.toISOString());
   const f = batchFacts(rows, times, b.earlyDuplicates);
-  const events = rows.map((r, i) => ({ ...r, time: times[i], newest_before: f.newestBefore[i] }));
   const dls = b.deadLetters.map(storableDeadLetter);
-  // each input is one JSON document of rows, read with json_to_recordset: one JSON.stringify per input
-  // (postgres.js escaped every element of the text[] literals used before one by one: a quarter of the
-  // worker's CPU per event), typed by the column list (JSON's numbers, booleans and nulls as they are)
+  // The events' scalar columns go over as text[] (cast in SQL: postgres.js infers an array's type from
+  // its elements, which is wrong for numbers mixed with nulls), their props as ONE JSON document of
+  // the props objects, zipped back by position with ROWS FROM. Measured on the embedded engine: about
+  // 15 µs an event to read, against 18 with props as text[] elements (postgres.js escaped each JSON
+  // text one by one: a sixth of the worker's CPU) and 21 with the whole row as JSON (json_to_recordset).
+  // The side tables' few rows go over as JSON documents (json_to_recordset).
+  const col = <K extends keyof EventRow>(k: K) => rows.map((r) => asText(r[k]));
   const result = await sql<Array<{ stored: number | null; tenant_id: string; event_id: string; time: Date; out_of_order: boolean }>>`
     with input as (
-      select * from json_to_recordset(${json(events)}::text::json)
-        as t(time timestamptz, tenant_id uuid, event_id text, type text, schema_version smallint, source text,
-             customer_id text, visitor_id text, session_id text, order_id text, cart_id text, item_id text,
-             channel text, amount_minor bigint, currency text, quantity int, trace_id text, ip_prefix text,
-             ua_hash text, ua_family text, props jsonb, newest_before timestamptz)
+      select * from rows from (
+        unnest(${times}::timestamptz[]), unnest(${col("tenant_id")}::uuid[]), unnest(${col("event_id")}::text[]),
+        unnest(${col("type")}::text[]), unnest(${col("schema_version")}::smallint[]), unnest(${col("source")}::text[]),
+        unnest(${col("customer_id")}::text[]), unnest(${col("visitor_id")}::text[]), unnest(${col("session_id")}::text[]),
+        unnest(${col("order_id")}::text[]), unnest(${col("cart_id")}::text[]), unnest(${col("item_id")}::text[]),
+        unnest(${col("channel")}::text[]), unnest(${col("amount_minor")}::bigint[]), unnest(${col("currency")}::text[]),
+        unnest(${col("quantity")}::int[]), unnest(${col("trace_id")}::text[]), unnest(${col("ip_prefix")}::text[]),
+        unnest(${col("ua_hash")}::text[]), unnest(${col("ua_family")}::text[]),
+        jsonb_array_elements(${json(rows.map((r) => r.props))}::text::jsonb), unnest(${f.newestBefore}::timestamptz[])
+      ) as t(time, tenant_id, event_id, type, schema_version, source, customer_id, visitor_id, session_id,
+             order_id, cart_id, item_id, channel, amount_minor, currency, quantity, trace_id, ip_prefix, ua_hash,
+             ua_family, props, newest_before)
     ),
     ins as (
       insert into events (time, tenant_id, event_id, type, schema_version, source, customer_id, visitor_id,
@@ -199,7 +209,7 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
  * A JSON document of rows as the statement's parameter. Sent as text and cast in SQL: given a
  * json-typed parameter, postgres.js would serialise the string a second time.
  */
-function json(rows: readonly object[]): string {
+function json(rows: readonly unknown[]): string {
   return JSON.stringify(rows);
 }
 
@@ -315,6 +325,11 @@ function storableJson(v: unknown): unknown {
     return out;
   }
   return v;
+}
+
+function asText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? v : String(v);
 }
 
 export function eventKey(tenantId: string, eventId: string, time: Date): string {
