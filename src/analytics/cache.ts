@@ -57,13 +57,16 @@ function localOf(ctx: CacheContext): LRUCache<string, string> | undefined {
  * (kept apart: readers keep the current answer meanwhile) */
 const flights = new WeakMap<Cache, Map<string, Promise<string>>>();
 const refreshes = new WeakMap<Cache, Map<string, Promise<string>>>();
-/** per cache: keys whose refresh ahead failed, with when (ms) one may be tried again */
-const refreshFailedUntil = new WeakMap<Cache, Map<string, number>>();
+/** per cache: keys whose refresh ahead failed lately (each kept for a fifth of its TTL: no retry meanwhile) */
+const refreshFailed = new WeakMap<Cache, LRUCache<string, true>>();
 
-function perCache<V>(maps: WeakMap<Cache, Map<string, V>>, cache: Cache): Map<string, V> {
+const noFlights = () => new Map<string, Promise<string>>();
+
+/** the state kept for `cache` in `maps`, made on first use */
+function perCache<S extends object>(maps: WeakMap<Cache, S>, cache: Cache, make: () => S): S {
   let m = maps.get(cache);
   if (!m) {
-    m = new Map();
+    m = make();
     maps.set(cache, m);
   }
   return m;
@@ -85,10 +88,9 @@ function fly(inflight: Map<string, Promise<string>>, key: string, work: () => Pr
  * the last REFRESH_AHEAD_SHARE of the TTL (then the answer simply expires: no retry on every hit).
  */
 function refreshAhead(ctx: CacheContext, local: LRUCache<string, string> | undefined, key: string, ttlSeconds: number, compute: () => Promise<string>): void {
-  const inRefresh = perCache(refreshes, ctx.cache);
-  const failed = perCache(refreshFailedUntil, ctx.cache);
-  if (inRefresh.has(key) || (failed.get(key) ?? 0) > Date.now()) return;
-  failed.delete(key);
+  const inRefresh = perCache(refreshes, ctx.cache, noFlights);
+  const failed = perCache(refreshFailed, ctx.cache, () => new LRUCache<string, true>({ max: 10_000 }));
+  if (inRefresh.has(key) || failed.has(key)) return;
   fly(inRefresh, key, async () => {
     const text = await compute();
     const ttl = jitteredTtl(ttlSeconds);
@@ -98,8 +100,7 @@ function refreshAhead(ctx: CacheContext, local: LRUCache<string, string> | undef
   }).then(
     () => ctx.metrics.cacheRefreshAhead.inc({ result: "ok" }),
     (err: unknown) => {
-      if (failed.size >= 10_000) failed.clear(); // bounded: an entry matters for a fifth of a TTL
-      failed.set(key, Date.now() + ttlSeconds * 1000 * REFRESH_AHEAD_SHARE);
+      failed.set(key, true, { ttl: ttlSeconds * 1000 * REFRESH_AHEAD_SHARE });
       ctx.metrics.cacheRefreshAhead.inc({ result: "error" });
       ctx.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "analytics answer refresh ahead failed: the cached answer stays until its TTL");
     },
@@ -213,7 +214,7 @@ export function withCacheText(ctx: CacheContext, key: string, ttlSeconds: number
     if (nearExpiry(local!.getRemainingTTL(key), ttlSeconds)) refreshAhead(ctx, local, key, ttlSeconds, compute);
     return Promise.resolve(near);
   }
-  const inflight = perCache(flights, ctx.cache);
+  const inflight = perCache(flights, ctx.cache, noFlights);
   const existing = inflight.get(key);
   if (existing) {
     ctx.metrics.cacheRequests.inc({ result: "coalesced" });

@@ -17,6 +17,7 @@
  *   last 28; MAPE = mean(|actual − forecast| / |actual|) × 100 over those days, days whose actual is 0
  *   skipped (their count is reported), null when every day is 0.
  */
+import { LRUCache } from "lru-cache";
 import type { TxSql } from "../db/client.ts";
 import { chooseSource, utcOffsetMs } from "./buckets.ts";
 import type { AnalyticsRange, Bucket } from "./params.ts";
@@ -167,7 +168,7 @@ export interface ProjectionWindow {
 }
 
 /** per time zone: the last window computed and the end of the local day it holds for */
-const windows = new Map<string, { window: ProjectionWindow; until: number }>();
+const windows = new LRUCache<string, { window: ProjectionWindow; until: number }>({ max: 1_000 });
 
 /**
  * The HISTORY_DAYS complete local days before `now`'s local date. The same for a whole local day, so
@@ -186,7 +187,6 @@ export function projectionWindow(tz: string, now: Date): ProjectionWindow {
     historyTo: localMidnight(tz, today),
     historyDates: Object.freeze(Array.from({ length: HISTORY_DAYS }, (_, i) => addDays(first, i))) as string[],
   });
-  if (windows.size >= 1_000) windows.clear(); // bounded: time zones are validated, but there are ~600
   windows.set(tz, { window, until: localMidnight(tz, addDays(today, 1)).getTime() });
   return window;
 }

@@ -86,12 +86,10 @@ export function inputBounds(config: Config, resolve: Resolve): MiddlewareHandler
         else if (v.length > maxString) errors.push({ path: name, message: `longer than ${maxString} characters` });
       }
     }
-    // path parameters are not parsed yet in a middleware: look at the raw path
-    const url = c.req.url;
-    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-    const queryStart = url.indexOf("?", pathStart);
-    const rawPath = pathStart < 0 ? "" : url.slice(pathStart, queryStart < 0 ? undefined : queryStart);
-    if (/%00/.test(rawPath) || rawPath.includes("\u0000")) errors.push({ path: "(path)", message: "NUL characters are not allowed" });
+    // path parameters are not parsed yet in a middleware: look at the path Hono routed (decoded, with
+    // %25 kept, so an encoded NUL shows as U+0000 and "%2500" stays itself)
+    const path = c.req.path;
+    if (/%00/.test(path) || path.includes("\u0000")) errors.push({ path: "(path)", message: "NUL characters are not allowed" });
     if (errors.length > 0) return problem(c, 400, errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors });
 
     const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
