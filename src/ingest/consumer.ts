@@ -197,7 +197,10 @@ export class IngestConsumer {
           transport: "nats" as const,
           subject: m.subject,
           stream: this.o.nats.stream,
-          streamSequence: m.seq,
+          // read only for a dead letter: m.seq parses the message's reply subject (about 1 µs)
+          get streamSequence() {
+            return m.seq;
+          },
         })),
       );
     } catch (err) {

@@ -51,6 +51,8 @@ export type PublisherEvent =
       dropped: number;
       /** the child's own VmHWM after publishing, kB */
       vmHwmKb: number | null;
+      /** the child's own CPU (user + system) over publishAll, seconds */
+      cpuSeconds: number;
     }
   | { event: "error"; message: string };
 

@@ -97,9 +97,12 @@ async function main(): Promise<void> {
     if (line === null) throw new Error(`stdin closed before the "go" for ${stream}: the bench process is gone`);
     if (line.trim() !== "go") throw new Error(`expected a "go" line on stdin, got ${JSON.stringify(line)}`);
     const t = performance.now();
+    const cpu0 = process.cpuUsage();
     const dropped = await publishAll(js, prefix, msgs, stream);
     const seconds = (performance.now() - t) / 1000;
-    await report({ event: "published", stream, seconds, dropped, vmHwmKb: procStatusKb(process.pid, "VmHWM") });
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    await report({ event: "published", stream, seconds, dropped, vmHwmKb: procStatusKb(process.pid, "VmHWM"), cpuSeconds });
   }
   await nc.drain();
 }

@@ -63,7 +63,7 @@ import { createLogger } from "../../src/logger.ts";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.ts";
 import { closeNats, connectNats, type NatsHandle } from "../../src/nats/connection.ts";
 import { lineReader, mixCounts, type PublisherEvent, TENANTS } from "./ingest-events.ts";
-import { engineChildPid, procCpuSeconds, procStatusKb } from "./proc.ts";
+import { engineChildPid, machineIdleSeconds, pidOf, procCpuSeconds, procStatusKb } from "./proc.ts";
 
 // ─── arguments, configuration ───────────────────────────────────────────────────────────────────────
 
@@ -663,6 +663,9 @@ async function main(): Promise<number> {
 
   const cpu0 = process.cpuUsage();
   const engineCpu0 = enginePid ? procCpuSeconds(enginePid) : null;
+  const natsPid = pidOf("nats-server");
+  const natsCpu0 = natsPid ? procCpuSeconds(natsPid) : null;
+  const idle0 = machineIdleSeconds();
   // the clock starts when the (already built, already connected) child is told to publish
   const e2eStart = performance.now();
   publisher.go();
@@ -671,10 +674,12 @@ async function main(): Promise<number> {
   let e2eDropped = 0;
   /** the child's own publish time (the "publish, worker running" row) */
   let e2ePublishSeconds = 0;
+  let e2ePublishCpu = 0;
   const publishing = publisher.wait("published").then(
     (p) => {
       e2eDropped = p.dropped;
       e2ePublishSeconds = p.seconds;
+      e2ePublishCpu = p.cpuSeconds;
       publishDoneAt = performance.now();
     },
     (err) => {
@@ -717,10 +722,14 @@ async function main(): Promise<number> {
   let doneAt = 0;
   let cpu = process.cpuUsage(cpu0);
   let engineCpu1: number | null = null;
+  let natsCpu1: number | null = null;
+  let idle1: number | null = null;
   const markDone = () => {
     doneAt = performance.now();
     cpu = process.cpuUsage(cpu0);
     engineCpu1 = enginePid ? procCpuSeconds(enginePid) : null;
+    natsCpu1 = natsPid ? procCpuSeconds(natsPid) : null;
+    idle1 = machineIdleSeconds();
   };
   for (;;) {
     await Bun.sleep(50);
@@ -760,6 +769,9 @@ async function main(): Promise<number> {
   const e2eEnd = doneAt || performance.now();
   const e2eSeconds = (e2eEnd - e2eStart) / 1000;
   const wallSeconds = e2eSeconds;
+  /** a process's CPU seconds over the end-to-end clock and its share of one core */
+  const cpuShare = (a: number | null, b: number | null) =>
+    a !== null && b !== null ? `${(b - a).toFixed(1)} s (${(((b - a) / wallSeconds) * 100).toFixed(0)} %)` : "n/a";
   const e2eMemory = memoryAtEnd(); // before the worker stops: what its RSS is made of
   await worker.stop();
   const e2eDedup = { hits: e2eIngest.dedup.hits, misses: e2eIngest.dedup.misses };
@@ -875,7 +887,8 @@ async function main(): Promise<number> {
     `embedded engine child peak: VmHWM ${mb(engineHwmKb)} (VmRSS at end ${mb(engineRssKb)}); VmRSS by phase: ${[...enginePhasePeaksKb].map(([p, kb]) => `${p} ${mb(kb)}`).join(", ")}`,
   );
   console.log(
-    `CPU during end to end (${wallSeconds.toFixed(1)} s wall, ${cpus().length} cores): bench process ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${(((cpu.user + cpu.system) / 1e6 / wallSeconds) * 100).toFixed(0)} %), engine child ${engineCpu0 !== null && engineCpu1 !== null ? `${(engineCpu1 - engineCpu0).toFixed(1)} s (${(((engineCpu1 - engineCpu0) / wallSeconds) * 100).toFixed(0)} %)` : "n/a"}`,
+    `CPU during end to end (${wallSeconds.toFixed(1)} s wall, ${cpus().length} cores): bench process ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${(((cpu.user + cpu.system) / 1e6 / wallSeconds) * 100).toFixed(0)} %), engine child ${cpuShare(engineCpu0, engineCpu1)}, ` +
+      `publisher child ${e2ePublishCpu.toFixed(1)} s (while publishing), nats-server ${cpuShare(natsCpu0, natsCpu1)}; machine idle ${idle0 !== null && idle1 !== null ? `${(idle1 - idle0).toFixed(1)} core-s` : "n/a"}`,
   );
 
   const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;

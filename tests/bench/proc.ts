@@ -35,3 +35,22 @@ export function engineChildPid(parent: number = process.pid): number | null {
   const pid = Number(r.stdout.toString().trim().split("\n")[0]);
   return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
+
+/** the pid of the oldest process named exactly `name` (nats-server, say), or null */
+export function pidOf(name: string): number | null {
+  const r = Bun.spawnSync(["pgrep", "-o", "-x", name]);
+  const pid = Number(r.stdout.toString().trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+/** seconds every core of the machine has spent idle (idle + iowait of /proc/stat's "cpu" line), or null */
+export function machineIdleSeconds(): number | null {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+    const f = line.trim().split(/\s+/);
+    // cpu user nice system idle iowait …
+    return (Number(f[4]) + Number(f[5])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
