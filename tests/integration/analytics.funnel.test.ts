@@ -24,6 +24,10 @@ let deps: Deps;
 const A = crypto.randomUUID();
 const B = crypto.randomUUID();
 const E = crypto.randomUUID();
+/** random sessions, checked against a brute-force reading of the definition */
+const R = crypto.randomUUID();
+/** one very long session (a crawler's thousands of page views) */
+const L = crypto.randomUUID();
 const HOUR = 3_600_000;
 const T0 = Math.floor(Date.now() / HOUR) * HOUR - 72 * HOUR;
 const at = (h: number, m = 0) => ({ time: new Date(T0 + h * HOUR + m * 60_000).toISOString() });
@@ -43,6 +47,91 @@ const O = (t: string, s: string | undefined, customer: string, time: { time: str
   });
 
 const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
+
+const STEPS = ["page.viewed", "item.viewed", "cart.item_added", "checkout.started", "order.completed"] as const;
+type Step = (typeof STEPS)[number];
+const STEP_EVENT: Record<Step, (t: string, s: string, time: { time: string }) => CloudEvent> = {
+  "page.viewed": (t, s, time) => P(t, s, time),
+  "item.viewed": (t, s, time) => I(t, s, time),
+  "cart.item_added": (t, s, time) => C(t, s, time),
+  "checkout.started": (t, s, time) => K(t, s, time),
+  "order.completed": (t, s, time) => O(t, s, `cust-${s}`, time),
+};
+
+/** deterministic pseudo-random numbers (mulberry32) */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+interface StepEvent {
+  session: string;
+  type: Step;
+  time: number;
+}
+
+/**
+ * 80 sessions on a 10-minute grid from T0 − 2 h to T0 + 30 h (so some starts fall before `from` or after
+ * `to`, many events share an instant, and steps come in every order): every other one first moves down
+ * the five default steps in order (gaps of 0 to 3 hours, stopping at random), then each gets 1-8 events
+ * of random steps, weighted towards the early steps as real traffic is.
+ */
+const randomSessions: StepEvent[] = (() => {
+  const next = rng(20261122);
+  const out: StepEvent[] = [];
+  for (let s = 0; s < 80; s++) {
+    const base = T0 - 2 * HOUR + Math.floor(next() * 180) * 10 * 60_000;
+    if (s % 2 === 0) {
+      // a visit that moves down the funnel (at times in the same instant, at times hours apart), then stops
+      let t = base;
+      for (const type of STEPS) {
+        out.push({ session: `r${s}`, type, time: t });
+        t += Math.floor(next() * next() * 18) * 10 * 60_000;
+        if (next() < 0.2) break;
+      }
+    }
+    const n = 1 + Math.floor(next() * 8);
+    for (let i = 0; i < n; i++) {
+      const type = STEPS[Math.min(4, Math.floor(next() * next() * 6))]!;
+      out.push({ session: `r${s}`, type, time: base + Math.floor(next() * 24) * 10 * 60_000 });
+    }
+  }
+  return out;
+})();
+
+/**
+ * The definition read literally, by exhaustive search: a unit reaches step k when some events e1..ek of
+ * steps 1..k have e1 in [from, to), e1.time ≤ e2.time ≤ … ≤ ek.time and ek.time − e1.time ≤ window.
+ */
+function referenceCounts(events: StepEvent[], steps: readonly Step[], from: number, to: number, windowMs: number): number[] {
+  const bySession = new Map<string, StepEvent[]>();
+  for (const e of events) bySession.set(e.session, [...(bySession.get(e.session) ?? []), e]);
+  const reached = new Array<number>(steps.length).fill(0);
+  for (const evs of bySession.values()) {
+    const deepest = (j: number, start: number, prev: number): number => {
+      if (j === steps.length) return j;
+      let best = j;
+      for (const e of evs) {
+        if (e.type === steps[j] && e.time >= prev && e.time - start <= windowMs) best = Math.max(best, deepest(j + 1, start, e.time));
+      }
+      return best;
+    };
+    let depth = 0;
+    for (const e of evs) {
+      if (e.type === steps[0] && e.time >= from && e.time < to) depth = Math.max(depth, deepest(1, e.time, e.time));
+    }
+    for (let i = 0; i < depth; i++) reached[i] = reached[i]! + 1;
+  }
+  return reached;
+}
+
+const LONG_VIEWS = 3_000;
 
 async function funnel(params: Record<string, string>, tenantId = A) {
   const res = await app.request(`/v1/funnel?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` } });
@@ -65,7 +154,12 @@ beforeAll(async () => {
     P(A, "s8", at(8)), I(A, "s8", at(8, 5)), C(A, "s8", at(8, 10)), K(A, "s8", at(8, 15)), O(A, undefined, "cust-8", at(8, 20)),
     P(B, "b1", at(1)), I(B, "b1", at(1, 1)), C(B, "b1", at(1, 2)), K(B, "b1", at(1, 3)), O(B, "b1", "cust-b", at(1, 4)),
   ]);
-}, 30_000);
+  await ingest(randomSessions.map((e) => STEP_EVENT[e.type](R, e.session, { time: new Date(e.time).toISOString() })));
+  await ingest([
+    ...Array.from({ length: LONG_VIEWS }, (_, i) => P(L, "crawler", { time: new Date(T0 + HOUR + i * 1000).toISOString() })),
+    I(L, "crawler", at(20)), C(L, "crawler", at(20, 1)), K(L, "crawler", at(20, 2)), O(L, "crawler", "cust-l", at(20, 3)),
+  ]);
+}, 60_000);
 
 describe("getConversionFunnel", () => {
   test("default steps per session: skipped steps, out-of-order steps, late steps and starts before `from` do not count", async () => {
@@ -154,6 +248,41 @@ describe("getConversionFunnel", () => {
   test("another tenant's complete session never shows", async () => {
     const { body } = await funnel(RANGE, B);
     expect(counts(body)).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  test("random sessions count as an exhaustive search of the definition says, for several windows and step lists", async () => {
+    const from = T0;
+    const to = T0 + 24 * HOUR;
+    const cases: Array<{ steps: readonly Step[]; window: string; windowMs: number }> = [
+      { steps: STEPS, window: "PT24H", windowMs: 24 * HOUR },
+      { steps: STEPS, window: "PT2H", windowMs: 2 * HOUR },
+      { steps: STEPS, window: "PT20M", windowMs: 20 * 60_000 },
+      { steps: ["item.viewed", "page.viewed", "order.completed"], window: "PT6H", windowMs: 6 * HOUR },
+      { steps: ["checkout.started", "cart.item_added"], window: "PT1H", windowMs: HOUR },
+    ];
+    for (const c of cases) {
+      const expected = referenceCounts(randomSessions, c.steps, from, to, c.windowMs);
+      const { res, body } = await funnel({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), steps: c.steps.join(","), window: c.window }, R);
+      expect(res.status).toBe(200);
+      expect({ steps: c.steps, window: c.window, counts: counts(body) }).toEqual({ steps: c.steps, window: c.window, counts: expected });
+    }
+    // the fixture does exercise the rules: starts in range, and a window that cuts chains short
+    const wide = referenceCounts(randomSessions, STEPS, from, to, 24 * HOUR);
+    expect(wide[0]).toBeGreaterThan(40);
+    expect(wide[4]).toBeGreaterThan(0);
+    expect(referenceCounts(randomSessions, STEPS, from, to, 20 * 60_000)[2]).toBeLessThan(wide[2]!);
+  });
+
+  test("a session of thousands of page views counts once, completing its chain from the latest view within the window", async () => {
+    // 3,000 page views one second apart from 1:00, then I C K O at 20:00-20:03: every view is within
+    // 24 h of the order, so the session reaches every step (the walk is one pass over its events: the
+    // earlier walk compared every event with every later one, 14 s for a session of 8,000)
+    const { res, body } = await funnel(RANGE, L);
+    expect(res.status).toBe(200);
+    expect(counts(body)).toEqual([1, 1, 1, 1, 1]);
+    // with a 10-hour window only views from 10:00 on could reach the item view: none (the last is at 1:49:59)
+    const short = await funnel({ ...RANGE, window: "PT10H" }, L);
+    expect(counts(short.body)).toEqual([1, 0, 0, 0, 0]);
   });
 
   test("bad steps, window and unit are 400 problems naming the field", async () => {
