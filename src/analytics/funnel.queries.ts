@@ -65,7 +65,7 @@ export async function funnelDepthCounts(tx: TxSql, q: FunnelQuery): Promise<numb
   const k = q.steps.length;
   const unit = q.unit === "session" ? tx`session_id` : tx`customer_id`;
   const horizon = new Date(to.getTime() + q.windowSeconds * 1000);
-  const window = tx`make_interval(secs => ${q.windowSeconds})`;
+  const conversionWindow = tx`make_interval(secs => ${q.windowSeconds})`;
   const level = (j: number) => tx(`l${j}`);
   // every pass orders the unit's events the same way (the step breaks ties of time), so each WindowAgg
   // reads the one below in order: one sort in all
@@ -80,7 +80,7 @@ export async function funnelDepthCounts(tx: TxSql, q: FunnelQuery): Promise<numb
     window w as (partition by unit order by time, step rows unbounded preceding)`;
   for (let j = 2; j <= k; j++) {
     passes = tx`
-      select *, max(${level(j - 1)}) filter (where step = ${j}::int and time <= ${level(j - 1)} + ${window}) over w as ${level(j)}
+      select *, max(${level(j - 1)}) filter (where step = ${j}::int and time <= ${level(j - 1)} + ${conversionWindow}) over w as ${level(j)}
         from (${passes}) ${tx(`p${j - 1}`)}
       window w as (partition by unit order by time, step rows unbounded preceding)`;
   }
