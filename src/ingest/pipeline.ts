@@ -56,6 +56,16 @@ export interface PipelineOptions {
   memoryGuard?: MemoryGuard;
 }
 
+/** how many items fall under each key */
+function countBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, number> {
+  const counts = new Map<K, number>();
+  for (const x of items) {
+    const k = keyOf(x);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return counts;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** a batch after prepare(): outcomes of the rejected and early duplicates known, the rest to write */
@@ -177,12 +187,8 @@ export class IngestPipeline {
 
     const transport = msgs[0]?.transport ?? "nats";
     // counted per batch, not per event (a labelled inc() hashes its labels on every call)
-    const byOutcome = new Map<Outcome["status"], number>();
-    for (const out of outcomes) byOutcome.set(out.status, (byOutcome.get(out.status) ?? 0) + 1);
-    for (const [outcome, n] of byOutcome) this.o.metrics.ingestEvents.inc({ transport, outcome }, n);
-    const byReason = new Map<RejectReason, number>();
-    for (const d of deadLetters) byReason.set(d.row.reason, (byReason.get(d.row.reason) ?? 0) + 1);
-    for (const [reason, n] of byReason) this.o.metrics.deadLetters.inc({ reason }, n);
+    for (const [outcome, n] of countBy(outcomes, (o) => o.status)) this.o.metrics.ingestEvents.inc({ transport, outcome }, n);
+    for (const [reason, n] of countBy(deadLetters, (d) => d.row.reason)) this.o.metrics.deadLetters.inc({ reason }, n);
     this.o.metrics.ingestBatchSeconds.observe({ transport }, (performance.now() - started) / 1000);
     this.o.memoryGuard?.check();
 

@@ -164,9 +164,13 @@ function unstorable(s: string): string | null {
   return null;
 }
 
-/** whether a JSON text can hold a string PostgreSQL cannot store (then the parsed value is searched) */
-function mayHoldUnstorable(json: string): boolean {
-  return json.includes("\\u0000") || SURROGATE_ESCAPE.test(json) || !json.isWellFormed();
+/**
+ * Whether a JSON text can hold a string PostgreSQL cannot store (then the parsed value is searched):
+ * as an escape, or (`raw`: a JS string input, not decoded UTF-8, which cannot hold one) as a lone
+ * surrogate itself.
+ */
+function mayHoldUnstorable(json: string, raw: boolean): boolean {
+  return json.includes("\\u0000") || SURROGATE_ESCAPE.test(json) || (raw && !json.isWellFormed());
 }
 
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
@@ -244,7 +248,7 @@ export function validateEvent(input: Uint8Array | string | unknown, ctx: Validat
     }
     // JSON can only carry U+0000 as the escape \u0000 (a raw NUL byte is a JSON.parse error), and a lone
     // surrogate as an escape (or raw, in a string input: UTF-8 bytes cannot hold one)
-    if (mayHoldUnstorable(text)) unstorableAt = findUnstorable(parsed);
+    if (mayHoldUnstorable(text, typeof input === "string")) unstorableAt = findUnstorable(parsed);
   } else {
     parsed = input;
     let json: string | undefined;
@@ -257,7 +261,8 @@ export function validateEvent(input: Uint8Array | string | unknown, ctx: Validat
     if (json !== undefined && tooLong(json, ctx.maxBytes)) {
       return reject("payload_too_large", [{ path: "(root)", message: `the event exceeds ${ctx.maxBytes} bytes` }], isObject(input) ? readKnown(input) : NOTHING_KNOWN, input, json.slice(0, EXCERPT_CHARS));
     }
-    if (json !== undefined && mayHoldUnstorable(json)) unstorableAt = findUnstorable(parsed);
+    // JSON.stringify writes a lone surrogate as its escape
+    if (json !== undefined && mayHoldUnstorable(json, false)) unstorableAt = findUnstorable(parsed);
   }
 
   // 3. envelope

@@ -36,6 +36,7 @@ import { buildDeps, closeDeps } from "../../src/deps.ts";
 import { signToken } from "../../src/http/auth.ts";
 import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
 import { createLogger } from "../../src/logger.ts";
+import { mulberry32 } from "../helpers/random.ts";
 import { engineChildPid, procCpuSeconds } from "./proc.ts";
 
 function flag(name: string, dflt: number): number {
@@ -75,18 +76,6 @@ let TENANT: string = crypto.randomUUID();
 const DAY = 86_400_000;
 
 // ─── seed data ──────────────────────────────────────────────────────────────────────────────────────
-
-/** deterministic pseudo-random numbers (mulberry32), so runs are comparable */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ITEMS = Array.from({ length: 60 }, (_, i) => ({
   id: `item-${i}`,
@@ -171,7 +160,7 @@ async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seco
   let rejected = 0;
   let lastReport = performance.now();
   for (const [ti, tenant] of tenants.entries()) {
-    const r = rng(42 + ti);
+    const r = mulberry32(42 + ti); // deterministic, so runs are comparable
     const catalog = ITEMS.map((it, i) => ({
       specversion: "1.0",
       id: `item-upsert-${i}`,

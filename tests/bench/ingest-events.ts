@@ -15,6 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import type { JetStreamClient } from "nats";
+import { mulberry32 } from "../helpers/random.ts";
 
 export const TENANTS = 20;
 const PUBLISH_WINDOW = 1_000;
@@ -99,14 +100,7 @@ export interface BenchMsg {
 
 /** deterministic PRNG (mulberry32): the same seed and N publish the same mix */
 const BASE_SEED = 0x5eed_1234;
-let seed = BASE_SEED;
-function rand(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+let rand = mulberry32(BASE_SEED);
 const randInt = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const chance = (p: number) => rand() < p;
@@ -442,12 +436,12 @@ export function buildEvents(opts: { n: number; runId: string; seed: number }): {
   const { n } = opts;
   const { duplicates: nDuplicates, invalid: nInvalid, originals: nOriginals } = mixCounts(n);
   // the tenants first, from the PRNG's fixed start: the same tenants in every child of the run …
-  seed = BASE_SEED;
+  rand = mulberry32(BASE_SEED);
   tenants = Array.from({ length: TENANTS }, (_, i) => makeTenant(opts.runId, i));
   totalWeight = tenants.reduce((s, t) => s + t.weight, 0);
   // … then the messages: seed 0 continues that sequence (the mix the bench always published), any
   // other seed draws a different one, so its event ids are fresh
-  if (opts.seed !== 0) seed = (BASE_SEED ^ Math.imul(opts.seed, 0x9e37_79b9)) | 0;
+  if (opts.seed !== 0) rand = mulberry32(BASE_SEED ^ Math.imul(opts.seed, 0x9e37_79b9));
   const started = Date.now();
   // which originals are invalid: evenly spread with jitter
   const invalidAt = new Map<number, InvalidKind>();

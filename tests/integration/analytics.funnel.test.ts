@@ -17,6 +17,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Deps } from "../../src/deps.ts";
 import { ingestAccepted, testApp, token } from "../helpers/deps.ts";
+import { mulberry32 } from "../helpers/random.ts";
 import { cartItemAdded, checkoutStarted, type CloudEvent, itemViewed, orderCompleted, pageViewed } from "../helpers/events.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
@@ -58,18 +59,6 @@ const STEP_EVENT: Record<Step, (t: string, s: string, time: { time: string }) =>
   "order.completed": (t, s, time) => O(t, s, `cust-${s}`, time),
 };
 
-/** deterministic pseudo-random numbers (mulberry32) */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 interface StepEvent {
   session: string;
   type: Step;
@@ -83,7 +72,7 @@ interface StepEvent {
  * of random steps, weighted towards the early steps as real traffic is.
  */
 const randomSessions: StepEvent[] = (() => {
-  const next = rng(20261122);
+  const next = mulberry32(20261122);
   const out: StepEvent[] = [];
   for (let s = 0; s < 80; s++) {
     const base = T0 - 2 * HOUR + Math.floor(next() * 180) * 10 * 60_000;
