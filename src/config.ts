@@ -87,7 +87,8 @@ const schema = z
     SHUTDOWN_TIMEOUT_MS: int(1_000, 120_000).default(10_000),
     BODY_LIMIT_BYTES: int(1_024, 64 * 1024 * 1024).default(1024 * 1024),
     BODY_LIMIT_SMALL_BYTES: int(1_024, 64 * 1024 * 1024).default(64 * 1024),
-    JSON_MAX_DEPTH: int(2, 1_000).default(32),
+    // at most 256: the embedded engine's WebAssembly stack gives out on jsonb nested 500-2,000 deep
+    JSON_MAX_DEPTH: int(2, 256).default(32),
     JSON_MAX_STRING_LENGTH: int(16, 16 * 1024 * 1024).default(16 * 1024),
 
     RATE_LIMIT_ENABLED: bool.default(true),

@@ -130,6 +130,7 @@ export function buildIngest(d: { config: Config; logger: Logger; sql: Sql; metri
       maxFutureMs: d.config.ingest.maxFutureMs,
       retentionMs: d.config.storage.retentionDays * 86_400_000,
       maxEventBytes: d.config.ingest.maxEventBytes,
+      maxDepth: d.config.security.jsonMaxDepth,
     },
     publishDeadLetter: nats ? (row) => publishDeadLetter(nats, row) : undefined,
     // new events make the tenants' cached analytics answers unreachable (src/analytics/generation.ts)

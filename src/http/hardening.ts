@@ -11,6 +11,7 @@ import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import type { Config } from "../config.ts";
 import type { AppEnv } from "./env.ts";
+import { jsonProblem } from "./json-bounds.ts";
 import { type FieldError, problem } from "./problem.ts";
 
 /** operations whose body may be as large as BODY_LIMIT_BYTES; every other /v1 body is BODY_LIMIT_SMALL_BYTES */
@@ -33,39 +34,6 @@ export function bodyLimits(config: Config, resolve: Resolve): MiddlewareHandler<
 }
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/;
-
-/** the first problem of a parsed JSON value: too deep, a string too long, or a NUL character */
-export function jsonProblem(value: unknown, opts: { maxDepth: number; maxStringLength?: number }): FieldError | undefined {
-  const stack: Array<{ v: unknown; path: string; depth: number }> = [{ v: value, path: "", depth: 1 }];
-  const checkString = (s: string, path: string): FieldError | undefined => {
-    const where = path || "(root)";
-    if (opts.maxStringLength !== undefined && s.length > opts.maxStringLength) {
-      return { path: where, message: `string longer than ${opts.maxStringLength} characters` };
-    }
-    if (s.includes("\u0000")) return { path: where, message: "NUL characters are not allowed" };
-    return undefined;
-  };
-  while (stack.length > 0) {
-    const { v, path, depth } = stack.pop()!;
-    if (typeof v === "string") {
-      const p = checkString(v, path);
-      if (p) return p;
-      continue;
-    }
-    if (v === null || typeof v !== "object") continue;
-    if (depth > opts.maxDepth) return { path: path || "(root)", message: `nested deeper than ${opts.maxDepth} levels` };
-    const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((x, i) => [String(i), x]) : Object.entries(v);
-    for (const [k, x] of entries) {
-      const child = path ? `${path}.${k}` : k;
-      if (!Array.isArray(v)) {
-        const p = checkString(k, child);
-        if (p) return { path: child, message: `property name: ${p.message}` };
-      }
-      stack.push({ v: x, path: child, depth: depth + 1 });
-    }
-  }
-  return undefined;
-}
 
 /**
  * JSON bodies (application/json and any +json type): depth ≤ JSON_MAX_DEPTH, strings ≤

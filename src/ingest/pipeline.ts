@@ -43,7 +43,7 @@ export interface PipelineOptions {
   privacy: Privacy;
   dedup: DedupCache;
   breaker: DbBreaker;
-  limits: { maxFutureMs: number; retentionMs: number; maxEventBytes: number };
+  limits: { maxFutureMs: number; retentionMs: number; maxEventBytes: number; maxDepth: number };
   /** publish a dead letter to <prefix>.dlq.<reason> (after commit); absent without NATS */
   publishDeadLetter?: (row: DeadLetterRow) => Promise<void>;
   /**
@@ -115,6 +115,7 @@ export class IngestPipeline {
         maxFutureMs: this.o.limits.maxFutureMs,
         retentionMs: this.o.limits.retentionMs,
         maxBytes: this.o.limits.maxEventBytes,
+        maxDepth: this.o.limits.maxDepth,
       });
       if (!r.ok) {
         const j = r.rejection;

@@ -81,6 +81,8 @@ export interface ValidationContext {
   retentionMs: number;
   /** payload larger than this ⇒ payload_too_large */
   maxBytes: number;
+  /** objects and arrays nested deeper than this (the envelope is level 1) ⇒ invalid_data / invalid_envelope (JSON_MAX_DEPTH) */
+  maxDepth: number;
 }
 
 /** one row of the events hypertable (no raw IP, email, name or user agent) */

@@ -9,6 +9,7 @@
  * No I/O, no clock (ctx.now), schemas built once at module load.
  */
 import { z } from "zod";
+import { nestingProblem } from "../http/json-bounds.ts";
 import { upcastV1 } from "./schemas/upcast.ts";
 import { V1_SCHEMAS } from "./schemas/v1.ts";
 import { Timestamp, V2_SCHEMAS } from "./schemas/v2.ts";
@@ -210,6 +211,20 @@ function reject(
   return { ok: false, rejection: { reason, issues, ...known, payload, excerpt } satisfies Rejection };
 }
 
+/**
+ * The rejection of an event nested deeper than ctx.maxDepth, or null: with an excerpt of its JSON text
+ * and no payload (the dead letter could not store it either); a path under data is the data's fault,
+ * any other the envelope's. The embedded engine's WebAssembly stack gives out between 500 and 2,000
+ * levels of jsonb: before this bound such an event from NATS crashed the engine on insert, and again
+ * on every redelivery (an HTTP body was already bounded by hardening.ts).
+ */
+function rejectTooDeep(parsed: unknown, json: string | undefined, maxDepth: number): ValidationResult | null {
+  const issue = nestingProblem(parsed, maxDepth);
+  if (issue === undefined) return null;
+  const reason = issue.path === "data" || issue.path.startsWith("data.") ? "invalid_data" : "invalid_envelope";
+  return reject(reason, [issue], isObject(parsed) ? readKnown(parsed) : NOTHING_KNOWN, undefined, json?.slice(0, EXCERPT_CHARS) ?? null);
+}
+
 // ─── the check ────────────────────────────────────────────────────────────────────────────────────
 
 /**
@@ -246,6 +261,8 @@ export function validateEvent(input: Uint8Array | string | unknown, ctx: Validat
       const message = err instanceof Error ? err.message : "not valid JSON";
       return reject("malformed_json", [{ path: "(root)", message: `not valid JSON: ${message}` }], NOTHING_KNOWN, undefined, text.slice(0, EXCERPT_CHARS));
     }
+    const deep = rejectTooDeep(parsed, text, ctx.maxDepth);
+    if (deep) return deep;
     // JSON can only carry U+0000 as the escape \u0000 (a raw NUL byte is a JSON.parse error), and a lone
     // surrogate as an escape (or raw, in a string input: UTF-8 bytes cannot hold one)
     if (mayHoldUnstorable(text, typeof input === "string")) unstorableAt = findUnstorable(parsed);
@@ -258,6 +275,9 @@ export function validateEvent(input: Uint8Array | string | unknown, ctx: Validat
       const message = err instanceof Error ? err.message : "not serialisable";
       return reject("malformed_json", [{ path: "(root)", message: `not a JSON value: ${message}` }], NOTHING_KNOWN, undefined, null);
     }
+    // before the size: a too-large rejection keeps the payload, which must be storable
+    const deep = rejectTooDeep(parsed, json, ctx.maxDepth);
+    if (deep) return deep;
     if (json !== undefined && tooLong(json, ctx.maxBytes)) {
       return reject("payload_too_large", [{ path: "(root)", message: `the event exceeds ${ctx.maxBytes} bytes` }], isObject(input) ? readKnown(input) : NOTHING_KNOWN, input, json.slice(0, EXCERPT_CHARS));
     }

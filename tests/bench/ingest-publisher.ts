@@ -8,7 +8,7 @@
  *   --run-id   the bench run: every child of one run builds the same tenants (ingest-events.ts)
  *   --seed     0: the bench's usual mix; another value: the same mix with fresh event ids
  *   --target   a stream and the subject prefix its subjects start with; published to in order
- *   --validate {"sample":K,"maxFutureMs":…,"retentionMs":…,"maxBytes":…}: also time validateEvent
+ *   --validate {"sample":K,"maxFutureMs":…,"retentionMs":…,"maxBytes":…,"maxDepth":…}: also time validateEvent
  *              alone over the first K messages (pure CPU, measured before "built")
  *
  * Protocol (one JSON line per event on stdout, see PublisherEvent; stderr is the parent's):
@@ -50,6 +50,7 @@ interface ValidateOptions {
   maxFutureMs: number;
   retentionMs: number;
   maxBytes: number;
+  maxDepth: number;
 }
 
 let nc: NatsConnection | undefined;
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
   if (validate) {
     // the standalone CPU cost of validation (a pure function the pipeline calls once per message)
     const sample = msgs.slice(0, Math.min(msgs.length, validate.sample));
-    const vctx = { now: new Date(), maxFutureMs: validate.maxFutureMs, retentionMs: validate.retentionMs, maxBytes: validate.maxBytes };
+    const vctx = { now: new Date(), maxFutureMs: validate.maxFutureMs, retentionMs: validate.retentionMs, maxBytes: validate.maxBytes, maxDepth: validate.maxDepth };
     // one untimed pass first: the worker's validation runs warm (JIT-compiled), so time a warm pass
     for (const m of sample) validateEvent(m.data, { ...vctx, expectedTenant: m.suffix.slice(0, 36) });
     const v0 = performance.now();

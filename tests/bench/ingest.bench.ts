@@ -608,7 +608,7 @@ async function main(): Promise<number> {
         [RAW_STREAM, RAW_PREFIX],
         [config.nats.stream, config.nats.subjectPrefix],
       ],
-      { sample: 50_000, maxFutureMs: config.ingest.maxFutureMs, retentionMs: config.storage.retentionDays * 86_400_000, maxBytes: config.ingest.maxEventBytes },
+      { sample: 50_000, maxFutureMs: config.ingest.maxFutureMs, retentionMs: config.storage.retentionDays * 86_400_000, maxBytes: config.ingest.maxEventBytes, maxDepth: config.security.jsonMaxDepth },
     ),
   );
   const built = checkBuilt(publisher.label, await publisher.wait("built"));

@@ -244,4 +244,28 @@ describe("batch write", () => {
       ["invalid_envelope", "id-with-\ufffd-low", (loneInId.data as { url: string }).url],
     ]);
   });
+
+  test("an event nested 20,000 levels deep (40 KB) ends in a dead letter with an excerpt, and the rest of the batch is stored", async () => {
+    // before events from NATS met JSON_MAX_DEPTH (32), this one crashed the embedded engine on insert
+    // (its WebAssembly stack), and again on every redelivery of its batch
+    const t = crypto.randomUUID();
+    const deep = pageViewed(t, {}, { extra: JSON.parse("[".repeat(20_000) + "]".repeat(20_000)) });
+    const stream = `DEEP_${crypto.randomUUID().slice(0, 8)}`;
+    const msgs = viaNats(t, [pageViewed(t), deep, pageViewed(t)], stream);
+    const outcomes = await deps.ingest.process(msgs);
+    expect(outcomes.map((o) => (o.status === "rejected" ? o.reason : o.status))).toEqual(["accepted", "invalid_data", "accepted"]);
+    const [stored] = await deps.sql`select count(*)::int as n from events where tenant_id = ${t}`;
+    expect(stored!.n).toBe(2);
+    const dead = await deps.sql`
+      select reason, event_id, payload is null as no_payload, payload_excerpt, issues -> 0 ->> 'message' as message
+        from dead_letter_events where stream = ${stream}`;
+    expect(dead.map((d) => [d.reason, d.event_id, d.no_payload, d.message])).toEqual([
+      ["invalid_data", deep.id, true, "nested deeper than 32 levels"],
+    ]);
+    // the first 512 characters of the event, its contact data masked like every excerpt's
+    const excerpt = dead[0]!.payload_excerpt as string;
+    expect(excerpt.startsWith(`{"specversion":"1.0","id":"${deep.id}"`)).toBe(true);
+    expect(excerpt).toContain('"ip":"[redacted-ip]"');
+    expect(excerpt).not.toContain((deep.data as { ip: string }).ip);
+  });
 });

@@ -10,7 +10,7 @@ const TENANT = "0b8e6c1e-8a4c-4e02-9d7e-3f3f6d1f2a10";
 const OTHER_TENANT = "7c1f4a52-3b9e-4d8a-a1c2-5e6f7a8b9c0d";
 
 function ctx(over: Partial<ValidationContext> = {}): ValidationContext {
-  return { expectedTenant: TENANT, now: NOW, maxFutureMs: 5 * MIN, retentionMs: 90 * DAY, maxBytes: DEFAULT_MAX_EVENT_BYTES, ...over };
+  return { expectedTenant: TENANT, now: NOW, maxFutureMs: 5 * MIN, retentionMs: 90 * DAY, maxBytes: DEFAULT_MAX_EVENT_BYTES, maxDepth: 32, ...over };
 }
 
 function event(type: string, data: unknown, over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -406,6 +406,32 @@ describe("validateEvent: invalid_data", () => {
     // an escaped pair (an emoji) is one well-formed character, written as two escapes
     const pair = JSON.stringify(event("order.completed", orderData({ note: "x" }))).replace('"note":"x"', '"note":"\\ud83d\\ude00"');
     expect(accepted(pair).data).toMatchObject({ note: "\u{1F600}" });
+  });
+
+  test("objects and arrays nested deeper than maxDepth (JSON_MAX_DEPTH): invalid_data under data, invalid_envelope elsewhere, with the path and an excerpt instead of the payload", () => {
+    /** `n` arrays, one inside the other */
+    const nested = (n: number): unknown => JSON.parse("[".repeat(n) + "]".repeat(n));
+    // maxDepth 32 here. envelope = level 1, data = 2, data.meta = 3: 30 arrays in meta reach level 32 exactly
+    const ok = event("order.completed", orderData({ meta: nested(30) }));
+    expect(accepted(JSON.stringify(ok)).data).toHaveProperty("meta");
+    const deep = event("order.completed", orderData({ meta: nested(31) }));
+    const text = JSON.stringify(deep);
+    for (const input of [text, new TextEncoder().encode(text), deep]) {
+      const r = rejected(input);
+      expect(r.reason).toBe("invalid_data");
+      expect(r.issues).toEqual([{ path: `data.meta${".0".repeat(30)}`, message: "nested deeper than 32 levels" }]);
+      expect(r.payload).toBeUndefined();
+      expect(r.excerpt).toBe(text.slice(0, 512));
+      expect(r).toMatchObject({ tenantId: TENANT, eventId: "evt-1", type: "order.completed" });
+    }
+    // the bound is the context's: the same event passes under a larger one
+    expect(accepted(text, ctx({ maxDepth: 40 })).data).toHaveProperty("meta");
+    // the crash this guards against: 20,000 levels (40 KB, under the size limit)
+    expect(rejected(JSON.stringify(event("page.viewed", { session_id: "s", url: "https://x.example/", extra: nested(20_000) }))).reason).toBe("invalid_data");
+    // outside data: an extension attribute
+    const env = rejected(JSON.stringify(event("order.fulfilled", { order_id: "o-1" }, { ext: nested(32) })));
+    expect(env.reason).toBe("invalid_envelope");
+    expect(paths(env)).toEqual([`ext${".0".repeat(31)}`]);
   });
 
   test("carries the readable envelope and the parsed payload", () => {
