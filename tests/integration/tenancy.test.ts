@@ -63,6 +63,41 @@ describe("withTenant: tenancy enforced in the database", () => {
     expect(row?.tenant).toBe("");
   });
 
+  test("a tenant's read of compressed events and order lines decompresses none of another tenant's rows", async () => {
+    // a day of its own, far in the past, so this chunk is nobody else's: A has 3 rows, B 5 (each table)
+    const day = "2001-02-03";
+    const at = (i: number) => new Date(Date.parse(`${day}T10:00:00Z`) + i * 60_000);
+    for (const [tenant, n] of [[A, 3], [B, 5]] as const) {
+      for (let i = 0; i < n; i++) {
+        await sql`insert into events (time, tenant_id, event_id, type, schema_version, source) values (${at(i)}, ${tenant}, ${`old-${i}`}, 'page.viewed', 2, '/web')`;
+        await sql`insert into order_lines (time, tenant_id, event_id, line_no, order_id, currency, item_id, quantity, unit_price_minor, line_minor, net_line_minor)
+                  values (${at(i)}, ${tenant}, ${`old-${i}`}, 1, ${`o-${i}`}, 'EUR', 'item-1', 1, 100, 100, 100)`;
+      }
+    }
+    for (const table of ["events", "order_lines"]) {
+      const chunks = await sql`select compress_chunk(c) from show_chunks(${table}::regclass, newer_than => ${`${day}T00:00:00Z`}::timestamptz - interval '1 day', older_than => ${`${day}T00:00:00Z`}::timestamptz + interval '2 days') c`;
+      expect(chunks.length).toBe(1);
+    }
+
+    type PlanNode = { "Node Type": string; "Custom Plan Provider"?: string; "Actual Rows": number; "Rows Removed by Filter"?: number; Plans?: PlanNode[] };
+    const decompressions = (n: PlanNode): PlanNode[] => [
+      ...(n["Custom Plan Provider"] === "ColumnarScan" || n["Custom Plan Provider"] === "DecompressChunk" ? [n] : []),
+      ...(n.Plans ?? []).flatMap(decompressions),
+    ];
+    for (const view of ["tenant_events", "tenant_order_lines"]) {
+      const range = sql`where time >= ${`${day}T00:00:00Z`}::timestamptz and time < ${`${day}T00:00:00Z`}::timestamptz + interval '1 day'`;
+      const rows = await withTenant(sql, A, (tx) => tx`select event_id from ${tx(view)} ${range} order by event_id`);
+      expect(rows.map((r) => r.event_id)).toEqual(["old-0", "old-1", "old-2"]);
+      const [explained] = await withTenant(sql, A, (tx) => tx`explain (analyze, format json) select event_id from ${tx(view)} ${range}`);
+      const plan = (explained!["QUERY PLAN"] as Array<{ Plan: PlanNode }>)[0]!.Plan;
+      const scans = decompressions(plan);
+      // the compressed chunk is read, and the tenant filter is applied to its segments, not to its rows
+      expect(scans.length).toBe(1);
+      expect(scans[0]!["Actual Rows"]).toBe(3);
+      expect(scans[0]!["Rows Removed by Filter"] ?? 0).toBe(0);
+    }
+  });
+
   test("a tenant id that is not a uuid is refused before reaching the database", async () => {
     await expect(withTenant(sql, "' or 1=1 --", (tx) => tx`select 1`)).rejects.toThrow();
   });
