@@ -21,7 +21,8 @@
  *          hours (0–671) and the time zone (4 whole-hour zones) and bucket (day, week) vary, so the
  *          reads still come from the hourly aggregates, as a dashboard's would;
  *      and prints requests/s and p50/p95/p99 latency (from every response's own time), non-2xx count,
- *      and the service's cache hit/miss counters for the run.
+ *      and the service's cache hit/miss counters for the run; then the miss rate that the one engine
+ *      connection allows at the operations' one-at-a-time costs (missCeiling).
  * Goals (issue 4, 2 cores): cached p95 < 20 ms and ≥ 5,000 req/s; uncached p95 < 250 ms.
  */
 import autocannon from "autocannon";

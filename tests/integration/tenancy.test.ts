@@ -84,11 +84,12 @@ describe("withTenant: tenancy enforced in the database", () => {
       ...(n["Custom Plan Provider"] === "ColumnarScan" || n["Custom Plan Provider"] === "DecompressChunk" ? [n] : []),
       ...(n.Plans ?? []).flatMap(decompressions),
     ];
+    const from = new Date(`${day}T00:00:00Z`);
+    const to = new Date(from.getTime() + 86_400_000);
     for (const view of ["tenant_events", "tenant_order_lines"]) {
-      const range = sql`where time >= ${`${day}T00:00:00Z`}::timestamptz and time < ${`${day}T00:00:00Z`}::timestamptz + interval '1 day'`;
-      const rows = await withTenant(sql, A, (tx) => tx`select event_id from ${tx(view)} ${range} order by event_id`);
+      const rows = await withTenant(sql, A, (tx) => tx`select event_id from ${tx(view)} where time >= ${from} and time < ${to} order by event_id`);
       expect(rows.map((r) => r.event_id)).toEqual(["old-0", "old-1", "old-2"]);
-      const [explained] = await withTenant(sql, A, (tx) => tx`explain (analyze, format json) select event_id from ${tx(view)} ${range}`);
+      const [explained] = await withTenant(sql, A, (tx) => tx`explain (analyze, format json) select event_id from ${tx(view)} where time >= ${from} and time < ${to}`);
       const plan = (explained!["QUERY PLAN"] as Array<{ Plan: PlanNode }>)[0]!.Plan;
       const scans = decompressions(plan);
       // the compressed chunk is read, and the tenant filter is applied to its segments, not to its rows
