@@ -84,11 +84,12 @@ export async function funnelDepthCounts(tx: TxSql, q: FunnelQuery): Promise<numb
         from (${passes}) ${tx(`p${j - 1}`)}
       window w as (partition by unit order by time, step rows unbounded preceding)`;
   }
-  const reachedBy = Array.from({ length: k }, (_, i) => tx`max(${level(i + 1)}) is not null`);
-  const perUnit = reachedBy.slice(1).reduce<Fragment>((acc, f, i) => tx`${acc}, ${f} as ${tx(`r${i + 2}`)}`, tx`${reachedBy[0]!} as r1`);
-  const counts = Array.from({ length: k }, (_, i) => tx`count(*) filter (where ${tx(`r${i + 1}`)})::int`);
-  const select = counts.slice(1).reduce<Fragment>((acc, f) => tx`${acc}, ${f}`, counts[0]!);
-  const [row] = await tx`select array[${select}] as reached from (select ${perUnit} from (${passes}) z group by unit) u`;
+  // per unit rj = whether it reached step j; then the units per step
+  const steps = Array.from({ length: k }, (_, i) => i + 1);
+  const list = (fs: Fragment[]) => fs.reduce((acc, f) => tx`${acc}, ${f}`);
+  const perUnit = list(steps.map((j) => tx`max(${level(j)}) is not null as ${tx(`r${j}`)}`));
+  const counts = list(steps.map((j) => tx`count(*) filter (where ${tx(`r${j}`)})::int`));
+  const [row] = await tx`select array[${counts}] as reached from (select ${perUnit} from (${passes}) z group by unit) u`;
   return (row!.reached as number[]).map(Number);
 }
 

@@ -1,7 +1,8 @@
 /**
  * Bounds on parsed JSON values, pure (no HTTP): shared by the HTTP body check (hardening.ts) and event
  * validation (src/ingest/validate.ts), so a JSON body and an event from NATS meet the same
- * JSON_MAX_DEPTH.
+ * JSON_MAX_DEPTH, and both find a bad string (too long, NUL; for events: what PostgreSQL cannot
+ * store) with the one walk, firstString.
  */
 import type { FieldError } from "./problem.ts";
 
@@ -32,30 +33,35 @@ export function nestingProblem(value: unknown, maxDepth: number): FieldError | u
 
 /** the first problem of a parsed JSON value: too deep, a string too long, or a NUL character */
 export function jsonProblem(value: unknown, opts: { maxDepth: number; maxStringLength?: number }): FieldError | undefined {
-  return nestingProblem(value, opts.maxDepth) ?? stringProblem(value, opts.maxStringLength);
+  const deep = nestingProblem(value, opts.maxDepth);
+  if (deep) return deep;
+  const max = opts.maxStringLength;
+  const bad = firstString(value, (s) => {
+    if (max !== undefined && s.length > max) return `string longer than ${max} characters`;
+    return s.includes("\u0000") ? "NUL characters are not allowed" : undefined;
+  });
+  return bad && { path: bad.path, message: bad.key ? `property name: ${bad.message}` : bad.message };
 }
 
-/** the first string (value or property name) longer than `maxLength` or holding NUL (any depth: the nesting is checked first) */
-function stringProblem(value: unknown, maxLength: number | undefined): FieldError | undefined {
-  const check = (s: string, path: string): FieldError | undefined => {
-    const where = path || "(root)";
-    if (maxLength !== undefined && s.length > maxLength) return { path: where, message: `string longer than ${maxLength} characters` };
-    if (s.includes("\u0000")) return { path: where, message: "NUL characters are not allowed" };
-    return undefined;
-  };
+/**
+ * The first string, value or property name, for which `check` returns a message (in document order;
+ * a property name before its value), with its dotted path ("(root)" for the value itself) and whether
+ * it is a property name. Iterative, like nestingProblem.
+ */
+export function firstString(value: unknown, check: (s: string) => string | undefined): (FieldError & { key: boolean }) | undefined {
   const stack: Array<[unknown, string]> = [[value, ""]];
   while (stack.length > 0) {
     const [v, path] = stack.pop()!;
     if (typeof v === "string") {
-      const p = check(v, path);
-      if (p) return p;
+      const message = check(v);
+      if (message !== undefined) return { path: path || "(root)", message, key: false };
     } else if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], path ? `${path}.${i}` : String(i)]);
     } else if (typeof v === "object" && v !== null) {
       for (const [k, x] of Object.entries(v)) {
         const child = path ? `${path}.${k}` : k;
-        const p = check(k, child);
-        if (p) return { path: child, message: `property name: ${p.message}` };
+        const message = check(k);
+        if (message !== undefined) return { path: child, message, key: true };
         stack.push([x, child]);
       }
     }

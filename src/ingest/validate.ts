@@ -9,7 +9,7 @@
  * No I/O, no clock (ctx.now), schemas built once at module load.
  */
 import { z } from "zod";
-import { nestingProblem } from "../http/json-bounds.ts";
+import { firstString, nestingProblem } from "../http/json-bounds.ts";
 import { upcastV1 } from "./schemas/upcast.ts";
 import { V1_SCHEMAS } from "./schemas/v1.ts";
 import { Timestamp, V2_SCHEMAS } from "./schemas/v2.ts";
@@ -135,34 +135,17 @@ function humanMs(ms: number): string {
 /**
  * The first string (value or key) PostgreSQL text and jsonb cannot store: one holding U+0000, or a
  * lone UTF-16 surrogate (JSON can write one as an escape, `\ud800`, which JSON.parse accepts). Such
- * an event would fail every insert of its batch (a poison message). Iterative: a 64 KiB payload can
- * nest tens of thousands of levels deep.
+ * an event would fail every insert of its batch (a poison message).
  */
 function findUnstorable(root: unknown): FieldIssue | null {
-  const stack: Array<[unknown, string]> = [[root, ""]];
-  while (stack.length > 0) {
-    const [v, path] = stack.pop() as [unknown, string];
-    if (typeof v === "string") {
-      const message = unstorable(v);
-      if (message) return { path: path || "(root)", message };
-    } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], path ? `${path}.${i}` : String(i)]);
-    } else if (typeof v === "object" && v !== null) {
-      for (const [k, child] of Object.entries(v)) {
-        const p = path ? `${path}.${k}` : k;
-        const message = unstorable(k);
-        if (message) return { path: p, message };
-        stack.push([child, p]);
-      }
-    }
-  }
-  return null;
+  const found = firstString(root, unstorable);
+  return found === undefined ? null : { path: found.path, message: found.message };
 }
 
-function unstorable(s: string): string | null {
+function unstorable(s: string): string | undefined {
   if (s.includes("\u0000")) return "must not contain the NUL character (U+0000)";
   if (!s.isWellFormed()) return "must not contain a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape)";
-  return null;
+  return undefined;
 }
 
 /**
