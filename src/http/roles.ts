@@ -1,7 +1,7 @@
 /**
  * The route × role matrix: the ONE place that says who may call which operation (by operationId) and
  * which rate-limit budget the call spends. `authorize` (src/http/authorize.ts) enforces it on every
- * /v1 request; an operation that is not listed here answers 403 (fail closed). README's role table is
+ * /v1 request; an operation that is not listed here answers 403 (fail closed). The role table in docs/security.md is
  * `roleMatrixMarkdown()` verbatim (a unit test keeps the two equal).
  */
 import { ROLES, type ApiRole } from "./auth.ts";
@@ -88,7 +88,7 @@ export function allowed(operationId: string, roles: readonly ApiRole[]): boolean
   return roles.some((r) => permitted.includes(r));
 }
 
-/** the README table: one row per operation, one column per role, and the budget */
+/** the docs/security.md table: one row per operation, one column per role, and the budget */
 export function roleMatrixMarkdown(): string {
   const head = `| operation | ${ROLES.join(" | ")} | budget |`;
   const rule = `| --- | ${ROLES.map(() => ":-:").join(" | ")} | --- |`;

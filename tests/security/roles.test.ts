@@ -1,5 +1,5 @@
 /**
- * The route × role matrix (src/http/roles.ts): complete for the spec, equal to README's table,
+ * The route × role matrix (src/http/roles.ts): complete for the spec, equal to docs/security.md's table,
  * enforced for every operation × role through the real app, failing closed, and the one
  * cross-tenant operator read.
  */
@@ -35,10 +35,10 @@ describe("the role matrix", () => {
     expect(operations().length).toBeGreaterThanOrEqual(8);
   });
 
-  test("README's role table is exactly the matrix", () => {
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  test("docs/security.md's role table is exactly the matrix", () => {
+    const readme = readFileSync(new URL("../../docs/security.md", import.meta.url), "utf8");
     const m = /<!-- role-matrix:start[^>]*-->\n([\s\S]*?)\n<!-- role-matrix:end -->/.exec(readme);
-    expect(m, "README has the role-matrix markers").not.toBeNull();
+    expect(m, "docs/security.md has the role-matrix markers").not.toBeNull();
     expect(m![1]).toBe(roleMatrixMarkdown());
   });
 
