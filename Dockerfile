@@ -16,7 +16,7 @@ FROM oven/bun:1.4.5 AS deps
 WORKDIR /app
 COPY package.json bun.lock ./
 RUN --mount=type=cache,target=/root/.bun/install/cache \
-    bun install --frozen-lockfile --production
+    bun install --frozen-lockfile --production --ignore-scripts
 
 # ---- runtime: slim Debian image with only bun, deps and sources -----------------------------
 FROM oven/bun:1.4.5-slim AS runtime
