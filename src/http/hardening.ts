@@ -11,7 +11,7 @@ import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import type { Config } from "../config.ts";
 import type { AppEnv } from "./env.ts";
-import { jsonProblem } from "./json-bounds.ts";
+import { jsonProblem } from "../lib/json-bounds.ts";
 import { type FieldError, problem } from "./problem.ts";
 
 /** operations whose body may be as large as BODY_LIMIT_BYTES; every other /v1 body is BODY_LIMIT_SMALL_BYTES */

@@ -9,7 +9,7 @@
  * No I/O, no clock (ctx.now), schemas built once at module load.
  */
 import { z } from "zod";
-import { firstString, nestingProblem } from "../http/json-bounds.ts";
+import { firstString, nestingProblem } from "../lib/json-bounds.ts";
 import { upcastV1 } from "./schemas/upcast.ts";
 import { V1_SCHEMAS } from "./schemas/v1.ts";
 import { Timestamp, V2_SCHEMAS } from "./schemas/v2.ts";

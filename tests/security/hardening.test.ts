@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { Writable } from "node:stream";
 import { createApp } from "../../src/app.ts";
-import { jsonProblem } from "../../src/http/json-bounds.ts";
+import { jsonProblem } from "../../src/lib/json-bounds.ts";
 import { createLogger } from "../../src/logger.ts";
 import { getTestDeps, testApp, testConfig, token } from "../helpers/deps.ts";
 import { pageViewed } from "../helpers/events.ts";

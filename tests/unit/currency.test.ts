@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { isCurrency, majorToMinor, minorExponent, MoneyConversionError } from "../../src/ingest/currency.ts";
+import { isCurrency, majorToMinor, minorExponent, MoneyConversionError } from "../../src/lib/currency.ts";
 
 describe("isCurrency", () => {
   test("accepts ISO 4217 codes the runtime knows", () => {

@@ -9,7 +9,7 @@
  * root and name the v1 fields the publisher sent ("data.items.0.price").
  */
 import type { z } from "zod";
-import { majorToMinor, minorExponent, MoneyConversionError } from "../currency.ts";
+import { majorToMinor, minorExponent, MoneyConversionError } from "../../lib/currency.ts";
 import type { EventType, FieldIssue } from "../types.ts";
 import {
   type CustomerRegisteredV1,

@@ -4,7 +4,7 @@
  * (PII included: the privacy step after validation removes it).
  */
 import { z } from "zod";
-import { isCurrency } from "../currency.ts";
+import { isCurrency } from "../../lib/currency.ts";
 import type { EventType } from "../types.ts";
 
 // ─── shared field rules (also used by v1.ts and the envelope) ──────────────────────────────────────

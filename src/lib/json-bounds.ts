@@ -1,17 +1,22 @@
 /**
- * Bounds on parsed JSON values, pure (no HTTP): shared by the HTTP body check (hardening.ts) and event
- * validation (src/ingest/validate.ts), so a JSON body and an event from NATS meet the same
+ * Bounds on parsed JSON values, pure (no HTTP): shared by the HTTP body check (src/http/hardening.ts) and
+ * event validation (src/ingest/validate.ts), so a JSON body and an event from NATS meet the same
  * JSON_MAX_DEPTH, and both find a bad string (too long, NUL; for events: what PostgreSQL cannot
  * store) with the one walk, firstString.
  */
-import type { FieldError } from "./problem.ts";
+
+/** where in a JSON value a problem is (dotted path, "(root)" for the value itself) and what it is */
+export interface JsonIssue {
+  path: string;
+  message: string;
+}
 
 /**
  * The first object or array nested deeper than `maxDepth` (the value itself is level 1), or undefined.
  * Iterative (a 64 KiB payload can nest tens of thousands of levels deep), and it visits only objects and
  * arrays: a handful per event on the ingest path.
  */
-export function nestingProblem(value: unknown, maxDepth: number): FieldError | undefined {
+export function nestingProblem(value: unknown, maxDepth: number): JsonIssue | undefined {
   const stack: Array<[unknown, number, string]> = [[value, 1, ""]];
   while (stack.length > 0) {
     const [v, depth, path] = stack.pop()!;
@@ -32,7 +37,7 @@ export function nestingProblem(value: unknown, maxDepth: number): FieldError | u
 }
 
 /** the first problem of a parsed JSON value: too deep, a string too long, or a NUL character */
-export function jsonProblem(value: unknown, opts: { maxDepth: number; maxStringLength?: number }): FieldError | undefined {
+export function jsonProblem(value: unknown, opts: { maxDepth: number; maxStringLength?: number }): JsonIssue | undefined {
   const deep = nestingProblem(value, opts.maxDepth);
   if (deep) return deep;
   const max = opts.maxStringLength;
@@ -48,7 +53,7 @@ export function jsonProblem(value: unknown, opts: { maxDepth: number; maxStringL
  * a property name before its value), with its dotted path ("(root)" for the value itself) and whether
  * it is a property name. Iterative, like nestingProblem.
  */
-export function firstString(value: unknown, check: (s: string) => string | undefined): (FieldError & { key: boolean }) | undefined {
+export function firstString(value: unknown, check: (s: string) => string | undefined): (JsonIssue & { key: boolean }) | undefined {
   const stack: Array<[unknown, string]> = [[value, ""]];
   while (stack.length > 0) {
     const [v, path] = stack.pop()!;
