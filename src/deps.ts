@@ -15,7 +15,7 @@ import { closeNats, connectNats, type NatsHandle } from "./nats/connection.ts";
 import { createPrivacy } from "./ingest/anonymise.ts";
 import { DbBreaker } from "./ingest/breaker.ts";
 import { DedupCache } from "./ingest/dedup.ts";
-import { publishDeadLetter } from "./ingest/dlq.ts";
+import { publishDeadLetter } from "./ingest/dead-letters/publish.ts";
 import { MemoryGuard } from "./ingest/memory-guard.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 

@@ -8,8 +8,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../http/env.ts";
 import { problemResponses } from "../http/problem.ts";
-import { deadLetterAfter, DeadLetterQuery, deadLetterPage, deadLetterShape } from "../ingest/dead-letters.ts";
-import { listDeadLetters } from "../ingest/read.queries.ts";
+import { listDeadLetters } from "../ingest/dead-letters/dead-letters.queries.ts";
+import { deadLetterAfter } from "../ingest/dead-letters/dead-letters.routes.ts";
+import { DeadLetterQuery, deadLetterPage, deadLetterShape } from "../ingest/dead-letters/dead-letters.schemas.ts";
 
 const AdminDeadLetterSchema = z
   .object({

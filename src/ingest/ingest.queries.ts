@@ -7,30 +7,13 @@
  * each row's tenant was checked against its transport (subject token or token claim) before it got here.
  */
 import type { Sql, TxSql } from "../db/client.ts";
+import { insertDeadLetters, type NewDeadLetter } from "./dead-letters/dead-letters.queries.ts";
 import { orderLines } from "./lines.ts";
-import type { EventRow, FieldIssue, RejectReason } from "./types.ts";
-
-export interface DeadLetterRow {
-  tenant_id: string | null;
-  event_id: string | null;
-  subject: string | null;
-  type: string | null;
-  source: string | null;
-  schema_version: string | null;
-  reason: RejectReason;
-  issues: FieldIssue[];
-  /** already redacted */
-  payload: unknown;
-  payload_excerpt: string | null;
-  transport: "nats" | "http";
-  /** the JetStream stream (nats transport): with stream_sequence, the dead letter's idempotency key */
-  stream: string | null;
-  stream_sequence: number | null;
-}
+import type { EventRow } from "./types.ts";
 
 export interface BatchWrite {
   events: EventRow[];
-  deadLetters: DeadLetterRow[];
+  deadLetters: NewDeadLetter[];
   /** duplicates caught before the database (LRU, same batch), per tenant: counted with the batch */
   earlyDuplicates: Map<string, number>;
 }
@@ -70,7 +53,6 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
   const rows = b.events;
   const times = rows.map((r) => r.time.toISOString());
   const f = batchFacts(rows, times, b.earlyDuplicates);
-  const dls = b.deadLetters.map(storableDeadLetter);
   // The events' scalar columns go over as text[] (cast in SQL: postgres.js infers an array's type from
   // its elements, which is wrong for numbers mixed with nulls), their props as ONE JSON document of
   // the props objects, zipped back by position with ROWS FROM. Measured on the embedded engine: about
@@ -172,13 +154,7 @@ export async function writeBatch(sql: Sql | TxSql, b: BatchWrite): Promise<Batch
         duplicates = ingest_counters.duplicates + excluded.duplicates,
         out_of_order = ingest_counters.out_of_order + excluded.out_of_order
     ),
-    dead as (
-      insert into dead_letter_events (tenant_id, event_id, subject, type, source, schema_version, reason, issues,
-                                      payload, payload_excerpt, transport, stream, stream_sequence)
-      select * from json_to_recordset(${json(dls)}::text::json)
-        as d(tenant_id uuid, event_id text, subject text, type text, source text, schema_version text, reason text,
-             issues jsonb, payload jsonb, payload_excerpt text, transport text, stream text, stream_sequence bigint)
-      on conflict (stream, stream_sequence) where stream is not null and stream_sequence is not null do nothing
+    dead as (${insertDeadLetters(sql, b.deadLetters)}
     )
     -- one row with the number stored, then the stored events the worker must hear of: every one when
     -- some of the batch was not new, else only those out of order (sending back all 500 keys cost the
@@ -289,42 +265,6 @@ function batchFacts(rows: EventRow[], times: string[], earlyDuplicates: Map<stri
     items,
     customers,
   };
-}
-
-/**
- * PostgreSQL cannot store U+0000 or a lone UTF-16 surrogate in text or jsonb. Validation rejects events
- * holding either, so they can only reach a dead letter (the id, the payload, an excerpt of raw bytes, an
- * issue's path): there each becomes U+FFFD, so the rejection is stored instead of failing the batch.
- */
-function storableDeadLetter(row: DeadLetterRow): DeadLetterRow {
-  const clean = (v: string | null) => (v === null ? v : storable(v));
-  return {
-    ...row,
-    event_id: clean(row.event_id),
-    subject: clean(row.subject),
-    type: clean(row.type),
-    source: clean(row.source),
-    schema_version: clean(row.schema_version),
-    issues: row.issues.map((i) => ({ path: storable(i.path), message: storable(i.message) })),
-    payload: storableJson(row.payload),
-    payload_excerpt: clean(row.payload_excerpt),
-  };
-}
-
-function storable(v: string): string {
-  const s = v.includes("\u0000") ? v.replaceAll("\u0000", "\ufffd") : v;
-  return s.isWellFormed() ? s : s.toWellFormed();
-}
-
-function storableJson(v: unknown): unknown {
-  if (typeof v === "string") return storable(v);
-  if (Array.isArray(v)) return v.map(storableJson);
-  if (v !== null && typeof v === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[storable(k)] = storableJson(x);
-    return out;
-  }
-  return v;
 }
 
 function asText(v: unknown): string | null {

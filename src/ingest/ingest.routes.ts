@@ -1,6 +1,6 @@
 /**
- * POST /v1/events (ingestEvents), GET /v1/dead-letters (listDeadLetters), GET /v1/ingest/stats
- * (getIngestStats). The tenant always comes from the token.
+ * POST /v1/events (ingestEvents), GET /v1/ingest/stats (getIngestStats). The tenant always comes from
+ * the token. GET /v1/dead-letters: dead-letters/dead-letters.routes.ts.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { withTenant } from "../db/tenant.ts";
@@ -8,9 +8,8 @@ import type { AppEnv } from "../http/env.ts";
 import { problem, problemResponses } from "../http/problem.ts";
 import { TimeRangeQuery } from "../http/query.ts";
 import { DatabaseUnavailableError } from "./breaker.ts";
-import { deadLetterAfter, DeadLetterQuery, deadLetterPage, deadLetterShape } from "./dead-letters.ts";
 import type { IncomingMessage } from "./pipeline.ts";
-import { ingestStats, listDeadLetters } from "./read.queries.ts";
+import { ingestStats } from "./read.queries.ts";
 import { EVENT_TYPES, REJECT_REASONS } from "./types.ts";
 
 const SINGLE = "application/cloudevents+json";
@@ -65,24 +64,6 @@ const ingestRoute = createRoute({
   },
 });
 
-const DeadLetterSchema = z.object(deadLetterShape).openapi("DeadLetter");
-
-const deadLettersRoute = createRoute({
-  method: "get",
-  path: "/v1/dead-letters",
-  operationId: "listDeadLetters",
-  tags: ["ingest"],
-  summary: "Rejected events of your tenant, newest first, with the reason and the field issues",
-  request: { query: DeadLetterQuery },
-  responses: {
-    200: {
-      description: "a page of dead letters",
-      content: { "application/json": { schema: z.object({ data: z.array(DeadLetterSchema), next_cursor: z.string().nullable() }) } },
-    },
-    ...problemResponses,
-  },
-});
-
 const IngestStatsSchema = z
   .object({
     from: z.string(),
@@ -111,16 +92,6 @@ const statsRoute = createRoute({
 });
 
 export const ingestRoutes = new OpenAPIHono<AppEnv>()
-  .openapi(deadLettersRoute, async (c) => {
-    const q = c.req.valid("query");
-    const after = deadLetterAfter(q.cursor);
-    const rows = await withTenant(c.get("deps").sql, c.get("principal").tenantId, (tx) =>
-      listDeadLetters(tx, { reason: q.reason, type: q.type, from: q.from, to: q.to, limit: q.limit, after }),
-    );
-    const { data, next_cursor } = deadLetterPage(rows, q.limit);
-    // the tenant's own schema (DeadLetter) has no tenant_id: it is always the caller's
-    return c.json({ data: data.map(({ tenant_id: _tenant, ...r }) => r), next_cursor }, 200);
-  })
   .openapi(statsRoute, async (c) => {
     const { from, to } = c.req.valid("query");
     const s = await withTenant(c.get("deps").sql, c.get("principal").tenantId, (tx) => ingestStats(tx, from, to));

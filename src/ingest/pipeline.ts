@@ -11,7 +11,8 @@ import type { Metrics } from "../metrics/metrics.ts";
 import { redactPayload, redactText } from "./anonymise.ts";
 import { type DbBreaker, isTransientDbError } from "./breaker.ts";
 import type { DedupCache } from "./dedup.ts";
-import { type BatchResult, type DeadLetterRow, eventKey, wasStored, writeBatch } from "./ingest.queries.ts";
+import type { NewDeadLetter } from "./dead-letters/dead-letters.queries.ts";
+import { type BatchResult, eventKey, wasStored, writeBatch } from "./ingest.queries.ts";
 import type { MemoryGuard } from "./memory-guard.ts";
 import type { EventRow, FieldIssue, RejectReason, ValidEvent } from "./types.ts";
 import { validateEvent } from "./validate.ts";
@@ -45,7 +46,7 @@ export interface PipelineOptions {
   breaker: DbBreaker;
   limits: { maxFutureMs: number; retentionMs: number; maxEventBytes: number; maxDepth: number };
   /** publish a dead letter to <prefix>.dlq.<reason> (after commit); absent without NATS */
-  publishDeadLetter?: (row: DeadLetterRow) => Promise<void>;
+  publishDeadLetter?: (row: NewDeadLetter) => Promise<void>;
   /**
    * called after a commit that stored new events, with their tenants, before the batch's outcomes
    * are returned (the analytics cache bumps the tenants' data generations: a read after a 202 or an
@@ -74,7 +75,7 @@ export interface PreparedBatch {
   started: number;
   now: Date;
   outcomes: Outcome[];
-  deadLetters: Array<{ index: number; row: DeadLetterRow }>;
+  deadLetters: Array<{ index: number; row: NewDeadLetter }>;
   valid: Array<{ index: number; event: ValidEvent; key: string }>;
   earlyDuplicates: Map<string, number>;
 }
@@ -102,7 +103,7 @@ export class IngestPipeline {
     const started = performance.now();
     const now = new Date();
     const outcomes: Outcome[] = new Array(msgs.length);
-    const deadLetters: Array<{ index: number; row: DeadLetterRow }> = [];
+    const deadLetters: Array<{ index: number; row: NewDeadLetter }> = [];
     const valid: Array<{ index: number; event: ValidEvent; key: string }> = [];
     const inBatch = new Set<string>();
     /** duplicates caught before the database, per tenant (counted with the batch) */
@@ -209,11 +210,11 @@ export class IngestPipeline {
   /** one statement (its own transaction); on a data error, split the batch to isolate the bad events */
   private async write(
     candidates: Candidate[],
-    deadLetters: DeadLetterRow[],
+    deadLetters: NewDeadLetter[],
     earlyDuplicates: Map<string, number>,
     msgs: IncomingMessage[],
-  ): Promise<BatchResult & { splitRejects: Map<number, DeadLetterRow> }> {
-    const splitRejects = new Map<number, DeadLetterRow>();
+  ): Promise<BatchResult & { splitRejects: Map<number, NewDeadLetter> }> {
+    const splitRejects = new Map<number, NewDeadLetter>();
     try {
       const r = await writeBatch(this.o.sql, { events: candidates.map((c) => c.row), deadLetters, earlyDuplicates });
       return { ...r, splitRejects };
@@ -236,7 +237,7 @@ export class IngestPipeline {
         if (part.length === 1) {
           const c = part[0]!;
           const m = msgs[c.index]!;
-          const dl: DeadLetterRow = {
+          const dl: NewDeadLetter = {
             tenant_id: c.row.tenant_id,
             event_id: c.row.event_id,
             subject: m.subject,

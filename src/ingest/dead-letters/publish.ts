@@ -1,10 +1,10 @@
 /** Republish a dead letter to <prefix>.dlq.<reason> (after its row is committed). */
-import type { NatsHandle } from "../nats/connection.ts";
-import type { DeadLetterRow } from "./ingest.queries.ts";
+import type { NatsHandle } from "../../nats/connection.ts";
+import type { NewDeadLetter } from "./dead-letters.queries.ts";
 
 const encoder = new TextEncoder();
 
-export async function publishDeadLetter(nats: NatsHandle, row: DeadLetterRow): Promise<void> {
+export async function publishDeadLetter(nats: NatsHandle, row: NewDeadLetter): Promise<void> {
   const body = {
     reason: row.reason,
     issues: row.issues,

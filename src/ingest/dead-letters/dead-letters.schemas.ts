@@ -1,12 +1,12 @@
 /**
- * The dead-letter page shared by GET /v1/dead-letters (the caller's tenant) and
- * GET /v1/admin/dead-letters (operators, every tenant): cursor parsing and rows → JSON page.
+ * The dead-letter page shared by GET /v1/dead-letters (the caller's tenant, dead-letters.routes.ts) and
+ * GET /v1/admin/dead-letters (operators, every tenant, src/admin/admin.routes.ts): the filters, one dead
+ * letter as the API shows it, and rows → JSON page.
  */
 import { z } from "@hono/zod-openapi";
-import { HttpProblem } from "../http/problem.ts";
-import { decodeCursor, encodeCursor, isoDateTime, PageQuery } from "../http/query.ts";
-import type { DeadLetterFilter, DeadLetterRow } from "./read.queries.ts";
-import { REJECT_REASONS } from "./types.ts";
+import { encodeCursor, isoDateTime, PageQuery } from "../../http/query.ts";
+import { REJECT_REASONS } from "../types.ts";
+import type { DeadLetterRow } from "./dead-letters.queries.ts";
 
 /** one dead letter as the API shows it (the operator route adds tenant_id) */
 export const deadLetterShape = {
@@ -25,6 +25,9 @@ export const deadLetterShape = {
   stream_sequence: z.string().nullable(),
 };
 
+/** a dead letter of the caller's tenant (no tenant_id: it is always the caller's) */
+export const DeadLetterSchema = z.object(deadLetterShape).openapi("DeadLetter");
+
 /** the filters of a dead-letter page (the operator route adds tenant_id) */
 export const DeadLetterQuery = PageQuery.extend({
   reason: z.enum(REJECT_REASONS).optional(),
@@ -33,15 +36,8 @@ export const DeadLetterQuery = PageQuery.extend({
   to: isoDateTime.optional(),
 });
 
-const CursorSchema = z.object({ r: z.string(), i: z.number().int() });
-
-/** the position after which a page starts; a cursor that is not ours ⇒ 400 naming `cursor` */
-export function deadLetterAfter(cursor: string | undefined): DeadLetterFilter["after"] {
-  if (!cursor) return undefined;
-  const after = decodeCursor(cursor, CursorSchema);
-  if (!after) throw new HttpProblem(400, "cursor is not valid", { errors: [{ path: "cursor", message: "not a cursor from this API" }] });
-  return { received_at: after.r, id: after.i };
-}
+/** what a dead-letter page's next_cursor holds: the last row's received_at and id */
+export const DeadLetterCursor = z.object({ r: z.string(), i: z.number().int() });
 
 /** rows of listDeadLetters (up to limit + 1) → the response page: ids and sequences as strings, ISO times, next_cursor */
 export function deadLetterPage(rows: DeadLetterRow[], limit: number) {
