@@ -9,7 +9,7 @@ import { problem, problemResponses } from "../http/problem.ts";
 import { TimeRangeQuery } from "../http/query.ts";
 import { DatabaseUnavailableError } from "./breaker.ts";
 import type { IncomingMessage } from "./pipeline.ts";
-import { ingestStats } from "./read.queries.ts";
+import { ingestStats } from "./ingest.queries.ts";
 import { EVENT_TYPES, REJECT_REASONS } from "./types.ts";
 
 const SINGLE = "application/cloudevents+json";

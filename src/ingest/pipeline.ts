@@ -12,7 +12,7 @@ import { redactPayload, redactText } from "./anonymise.ts";
 import { type DbBreaker, isTransientDbError } from "./breaker.ts";
 import type { DedupCache } from "./dedup.ts";
 import type { NewDeadLetter } from "./dead-letters/dead-letters.queries.ts";
-import { type BatchResult, eventKey, wasStored, writeBatch } from "./ingest.queries.ts";
+import { type BatchResult, eventKey, wasStored, writeBatch } from "./write/write.queries.ts";
 import type { MemoryGuard } from "./memory-guard.ts";
 import type { EventRow, FieldIssue, RejectReason, ValidEvent } from "./types.ts";
 import { validateEvent } from "./validate.ts";

@@ -1,5 +1,5 @@
 /**
- * The one-statement batch write (src/ingest/ingest.queries.ts writeBatch) through the real pipeline:
+ * The one-statement batch write (src/ingest/write/write.queries.ts writeBatch) through the real pipeline:
  * a full default-size batch, order lines, in-batch ordering rules and idempotent dead letters.
  */
 import { beforeAll, describe, expect, test } from "bun:test";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { allocateDiscount, orderLines } from "../../src/ingest/lines.ts";
+import { allocateDiscount, orderLines } from "../../src/ingest/write/lines.ts";
 
 describe("order lines and the discount share of each line", () => {
   test("splits the discount in proportion to the line amounts when it divides exactly", () => {
