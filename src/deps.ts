@@ -12,7 +12,7 @@ import { JobsRunner } from "./jobs/timescale-jobs.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics/metrics.ts";
 import { closeNats, connectNats, type NatsHandle } from "./nats/connection.ts";
-import { createPrivacy } from "./ingest/anonymise.ts";
+import { createPrivacy } from "./ingest/privacy/privacy.ts";
 import { DbBreaker } from "./ingest/breaker.ts";
 import { DedupCache } from "./ingest/dedup.ts";
 import { publishDeadLetter } from "./ingest/dead-letters/publish.ts";

@@ -8,12 +8,13 @@
 import type { Sql } from "../db/client.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import { redactPayload, redactText } from "./anonymise.ts";
 import { type DbBreaker, isTransientDbError } from "./breaker.ts";
 import type { DedupCache } from "./dedup.ts";
 import type { NewDeadLetter } from "./dead-letters/dead-letters.queries.ts";
 import { type BatchResult, eventKey, wasStored, writeBatch } from "./write/write.queries.ts";
 import type { MemoryGuard } from "./memory-guard.ts";
+import type { Privacy } from "./privacy/privacy.ts";
+import { redactPayload, redactText } from "./privacy/redact.ts";
 import type { EventRow, FieldIssue, RejectReason, ValidEvent } from "./types.ts";
 import { validateEvent } from "./validate.ts";
 
@@ -32,10 +33,6 @@ export type Outcome =
   | { status: "accepted"; id: string; outOfOrder: boolean }
   | { status: "duplicate"; id: string }
   | { status: "rejected"; id: string | null; reason: RejectReason; issues: FieldIssue[] };
-
-export interface Privacy {
-  prepare(events: ValidEvent[], now: Date): Promise<(e: ValidEvent) => EventRow>;
-}
 
 export interface PipelineOptions {
   sql: Sql;

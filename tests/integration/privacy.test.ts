@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { Sql } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
-import { createPrivacy } from "../../src/ingest/anonymise.ts";
-import { rotateTenantKey } from "../../src/ingest/privacy.queries.ts";
+import { createPrivacy } from "../../src/ingest/privacy/privacy.ts";
+import { rotateTenantKey } from "../../src/ingest/privacy/privacy.queries.ts";
 import type { EventType, ValidEvent } from "../../src/ingest/types.ts";
 import { getTestDeps, testLogger } from "../helpers/deps.ts";
 

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { emailHash, ipPrefix, redactPayload, redactText, uaFamily, uaHash, visitorId } from "../../src/ingest/anonymise.ts";
+import { emailHash, uaHash, visitorId } from "../../src/ingest/privacy/hash.ts";
+import { ipPrefix } from "../../src/ingest/privacy/ip.ts";
+import { redactPayload, redactText } from "../../src/ingest/privacy/redact.ts";
+import { uaFamily } from "../../src/ingest/privacy/user-agent.ts";
 
 const KEY = Buffer.from("pulse-test-key-0123456789abcdef!");
 

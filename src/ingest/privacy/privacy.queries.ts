@@ -2,7 +2,7 @@
  * SQL of the privacy step: per-tenant HMAC keys (versioned) and daily visitor salts. Keys and salts are
  * created in the database (32 random bytes from two v4 uuids), each lookup is one round trip.
  */
-import type { Sql } from "../db/client.ts";
+import type { Sql } from "../../db/client.ts";
 
 export interface TenantKey {
   version: number;
