@@ -19,7 +19,7 @@ import { fieldErrors, HttpProblem, problem } from "./http/problem.ts";
 import { whoamiRoutes } from "./http/whoami.routes.ts";
 import { deadLetterRoutes } from "./ingest/dead-letters/dead-letters.routes.ts";
 import { ingestRoutes } from "./ingest/ingest.routes.ts";
-import { schemasRoutes } from "./ingest/schemas.routes.ts";
+import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
 import { revenueRoutes } from "./analytics/revenue.routes.ts";
 import { operationsRoutes } from "./analytics/operations.routes.ts";
 import { salesRoutes } from "./analytics/sales.routes.ts";

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { EVENT_TYPES, type EventType } from "../types.ts";
-import { ENVELOPE_FIELDS } from "../validate.ts";
+import { ENVELOPE_FIELDS } from "./envelope.ts";
 import { V1_SCHEMAS } from "./v1.ts";
 import { DESCRIPTIONS, V2_SCHEMAS } from "./v2.ts";
 

@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { JSONValue } from "hono/utils/types";
-import type { AppEnv } from "../http/env.ts";
-import { HttpProblem, PROBLEM_CONTENT_TYPE, ProblemSchema, problemResponses } from "../http/problem.ts";
-import { catalog, jsonSchemaFor, SCHEMA_VERSIONS } from "./schemas/catalog.ts";
+import type { AppEnv } from "../../http/env.ts";
+import { HttpProblem, PROBLEM_CONTENT_TYPE, ProblemSchema, problemResponses } from "../../http/problem.ts";
+import { catalog, jsonSchemaFor, SCHEMA_VERSIONS } from "./catalog.ts";
 
 const SchemaListSchema = z
   .object({
