@@ -5,43 +5,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { withTenant } from "../db/tenant.ts";
 import type { AppEnv } from "../http/env.ts";
-import { problem, problemResponses } from "../http/problem.ts";
+import { type FieldError, problem, problemResponses } from "../http/problem.ts";
 import { TimeRangeQuery } from "../http/query.ts";
 import { DatabaseUnavailableError } from "./breaker.ts";
-import type { IncomingMessage } from "./pipeline.ts";
 import { ingestStats } from "./ingest.queries.ts";
-import { EVENT_TYPES, REJECT_REASONS } from "./types.ts";
-
-const SINGLE = "application/cloudevents+json";
-const BATCH = "application/cloudevents-batch+json";
-
-const CloudEventSchema = z
-  .object({
-    specversion: z.literal("1.0"),
-    id: z.string(),
-    source: z.string(),
-    type: z.enum(EVENT_TYPES),
-    time: z.string(),
-    tenantid: z.uuid().optional(),
-    schemaversion: z.enum(["1", "2"]).optional(),
-    traceparent: z.string().optional(),
-    data: z.record(z.string(), z.unknown()),
-  })
-  .openapi("CloudEvent", { description: "A CloudEvents 1.0 structured event; `data` per type and version: GET /v1/schemas" });
-
-const RejectedSchema = z.object({
-  id: z.string().nullable(),
-  reason: z.enum(REJECT_REASONS),
-  issues: z.array(z.object({ path: z.string(), message: z.string() })),
-});
-
-const IngestResultSchema = z
-  .object({
-    accepted: z.number().int(),
-    duplicates: z.number().int(),
-    rejected: z.array(RejectedSchema),
-  })
-  .openapi("IngestResult");
+import { BATCH, CloudEventSchema, IngestResultSchema, IngestStatsSchema, SINGLE } from "./ingest.schemas.ts";
+import type { IncomingMessage } from "./pipeline.ts";
 
 const ingestRoute = createRoute({
   method: "post",
@@ -50,7 +19,11 @@ const ingestRoute = createRoute({
   tags: ["ingest"],
   summary: "Ingest one CloudEvent or a batch (up to 1,000 events, 1 MiB)",
   description:
-    "Role `ingest`. `application/cloudevents+json` (one event) or `application/cloudevents-batch+json` (a JSON array). Each event is validated fail-closed: invalid ones are stored in the dead-letter store with a reason (never in events) and listed in `rejected`; a redelivered event is a duplicate, not an error. 202 after the batch's transaction committed. 503 with Retry-After while database writes are paused (circuit breaker). A batch body that is not a JSON array is a 400 and nothing is stored.",
+    "Role `ingest`. `application/cloudevents+json` (one event) or `application/cloudevents-batch+json` (a JSON array). " +
+    "Each event is validated fail-closed: invalid ones are stored in the dead-letter store with a reason (never in events) " +
+    "and listed in `rejected`; a redelivered event is a duplicate, not an error. 202 after the batch's transaction " +
+    "committed. 503 with Retry-After while database writes are paused (circuit breaker). A batch body that is not a JSON " +
+    "array is a 400 and nothing is stored.",
   request: {
     body: {
       required: true,
@@ -64,18 +37,6 @@ const ingestRoute = createRoute({
   },
 });
 
-const IngestStatsSchema = z
-  .object({
-    from: z.string(),
-    to: z.string(),
-    accepted: z.number().int(),
-    duplicates: z.number().int(),
-    rejected: z.record(z.string(), z.number().int()),
-    out_of_order: z.number().int(),
-    last_event_time: z.string().nullable(),
-  })
-  .openapi("IngestStats");
-
 const statsRoute = createRoute({
   method: "get",
   path: "/v1/ingest/stats",
@@ -83,7 +44,8 @@ const statsRoute = createRoute({
   tags: ["ingest"],
   summary: "What ingest did for your tenant in [from, to): accepted, duplicates, rejected by reason, out of order",
   description:
-    "By time of receipt. accepted, duplicates and out_of_order are kept per hour (a range is widened to whole hours); rejected counts dead letters exactly; last_event_time is the newest event time stored.",
+    "By time of receipt. accepted, duplicates and out_of_order are kept per hour (a range is widened to whole hours); " +
+    "rejected counts dead letters exactly; last_event_time is the newest event time stored.",
   request: { query: TimeRangeQuery },
   responses: {
     200: { description: "ingest statistics", content: { "application/json": { schema: IngestStatsSchema } } },
@@ -109,6 +71,26 @@ export const ingestRoutes = new OpenAPIHono<AppEnv>()
     );
   });
 
+/** the events of a body, each still raw (a text, or a parsed value of a batch), or why the body is a 400 */
+function eventsOf(contentType: string, text: string): unknown[] | { detail: string; errors: FieldError[] } {
+  if (contentType === SINGLE) return [text];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    if (contentType === BATCH) {
+      return { detail: "the batch body is not valid JSON", errors: [{ path: "(body)", message: "malformed JSON" }] };
+    }
+    parsed = undefined;
+  }
+  // application/json: an array is a batch, anything else one event (a malformed one is a dead letter)
+  if (contentType === "application/json" && !Array.isArray(parsed)) return [text];
+  if (!Array.isArray(parsed)) {
+    return { detail: "a batch must be a JSON array of CloudEvents", errors: [{ path: "(body)", message: "expected an array" }] };
+  }
+  return parsed;
+}
+
 // POST /v1/events reads its body raw (a malformed single event is a dead letter, not a 400), so it
 // is documented through the registry and handled without the JSON validator.
 ingestRoutes.openAPIRegistry.registerPath(ingestRoute);
@@ -125,26 +107,20 @@ ingestRoutes.post("/v1/events", async (c) => {
   }
   const text = await c.req.text();
   const tenantId = c.get("principal").tenantId;
-  let inputs: unknown[];
-  if (contentType === SINGLE) {
-    inputs = [text];
-  } else {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      if (contentType === BATCH) return problem(c, 400, "the batch body is not valid JSON", { errors: [{ path: "(body)", message: "malformed JSON" }] });
-      parsed = undefined;
-    }
-    if (contentType === "application/json" && !Array.isArray(parsed)) inputs = [text];
-    else if (!Array.isArray(parsed)) return problem(c, 400, "a batch must be a JSON array of CloudEvents", { errors: [{ path: "(body)", message: "expected an array" }] });
-    else inputs = parsed;
-  }
+  const inputs = eventsOf(contentType, text);
+  if (!Array.isArray(inputs)) return problem(c, 400, inputs.detail, { errors: inputs.errors });
   if (inputs.length === 0) return problem(c, 400, "the batch is empty", { errors: [{ path: "(body)", message: "at least one event" }] });
   if (inputs.length > deps.config.ingest.httpMaxEvents) {
     return problem(c, 413, `a batch holds at most ${deps.config.ingest.httpMaxEvents} events (got ${inputs.length})`);
   }
-  const msgs: IncomingMessage[] = inputs.map((input) => ({ input, expectedTenant: tenantId, transport: "http", subject: null, stream: null, streamSequence: null }));
+  const msgs: IncomingMessage[] = inputs.map((input) => ({
+    input,
+    expectedTenant: tenantId,
+    transport: "http",
+    subject: null,
+    stream: null,
+    streamSequence: null,
+  }));
   try {
     const outcomes = await deps.ingest.process(msgs);
     return c.json(
