@@ -22,9 +22,12 @@ import { IngestPipeline } from "./ingest/pipeline.ts";
 export interface Deps {
   config: Config;
   logger: Logger;
+  /**
+   * the one pool, reads included: analytics answers are cached under the tenant's data generation, so
+   * a read from a lagging replica could cache a stale answer under a new generation (there is no
+   * read-replica setting)
+   */
   sql: Sql;
-  /** read-only queries (DATABASE_READ_URL when set, else the same pool as sql) */
-  readSql: Sql;
   cache: Cache;
   nats: NatsHandle | undefined;
   engine: EmbeddedEngine | undefined;
@@ -66,13 +69,9 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   }
   const embedded = Boolean(engine);
   const sql = createSql(url, { max: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded });
-  const readSql = config.db.readUrl
-    ? createSql(config.db.readUrl, { max: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded: false })
-    : sql;
 
   const closeSoFar = async () => {
     await sql.end({ timeout: 5 }).catch(() => undefined);
-    if (readSql !== sql) await readSql.end({ timeout: 5 }).catch(() => undefined);
     await engine?.stop();
   };
 
@@ -105,7 +104,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   if (opts.runJobs ?? true) jobs.start();
 
   const { breaker, dedup, ingest } = buildIngest({ config, logger, sql, metrics, nats, cache });
-  return { config, logger, sql, readSql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest };
+  return { config, logger, sql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest };
 }
 
 /** the ingest pipeline over a database handle (also used by tests with their own engine) */
@@ -145,6 +144,5 @@ export async function closeDeps(deps: Deps): Promise<void> {
   if (deps.nats) await closeNats(deps.nats);
   await deps.cache.close().catch(() => undefined);
   await deps.sql.end({ timeout: 5 }).catch(() => undefined);
-  if (deps.readSql !== deps.sql) await deps.readSql.end({ timeout: 5 }).catch(() => undefined);
   await deps.engine?.stop();
 }

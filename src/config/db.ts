@@ -5,7 +5,6 @@ import { bool, int, optionalString, section } from "./section.ts";
 export const db = section({
   vars: {
     DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
-    DATABASE_READ_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
     EMBEDDED_DATA_DIR: z.string().min(1).default("./data/timescaledb"),
     EMBEDDED_PORT: int(0, 65535).default(0),
     // memory a sort or hash of the embedded engine may use before spilling to disk (funnels sort every
@@ -22,7 +21,6 @@ export const db = section({
     db: {
       /** undefined ⇒ embedded TimescaleDB */
       url: e.DATABASE_URL,
-      readUrl: e.DATABASE_READ_URL,
       embedded: { dataDir: e.EMBEDDED_DATA_DIR, port: e.EMBEDDED_PORT, workMem: e.EMBEDDED_WORK_MEM },
       // the embedded socket serves one connection at a time: a larger pool only times out
       poolMax: base.embedded ? 1 : e.DB_POOL_MAX,

@@ -101,7 +101,7 @@ describe("GET /health/ready when the embedded engine dies", () => {
     const sql = createSql(engine.url, { max: 1, statementTimeoutMs: 30_000, logger: testLogger, embedded: true });
     try {
       await sql`create extension if not exists timescaledb`;
-      const { app } = await testApp({ engine, sql, readSql: sql });
+      const { app } = await testApp({ engine, sql });
       expect((await app.request("/health/ready")).status).toBe(200);
 
       engine.crash();
