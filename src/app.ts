@@ -17,7 +17,6 @@ import { createRateLimiter, type RateLimiter } from "./http/ratelimit.ts";
 import { accessLog, authenticate, requestContext } from "./http/middleware.ts";
 import { fieldErrors, HttpProblem, problem } from "./http/problem.ts";
 import { whoamiRoutes } from "./http/whoami.routes.ts";
-import { deadLetterRoutes } from "./ingest/dead-letters/dead-letters.routes.ts";
 import { ingestRoutes } from "./ingest/ingest.routes.ts";
 import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
 import { revenueRoutes } from "./analytics/revenue.routes.ts";
@@ -85,7 +84,7 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", deadLetterRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", revenueRoutes).route("/", operationsRoutes).route("/", salesRoutes).route("/", funnelRoutes).route("/", itemsRoutes).route("/", realtimeRoutes).route("/", customersRoutes);
+  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", revenueRoutes).route("/", operationsRoutes).route("/", salesRoutes).route("/", funnelRoutes).route("/", itemsRoutes).route("/", realtimeRoutes).route("/", customersRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -98,7 +97,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       title: "Pulse analytics API",
       version: API_VERSION,
       description:
-        "Multi-tenant event analytics for ticketing venues and online shops. Every /v1 operation needs a bearer JWT; the tenant always comes from the token. Errors are RFC 9457 problem+json.",
+        "Multi-tenant event analytics for ticketing venues and online shops. Every /v1 operation needs a bearer JWT; " +
+        "the tenant always comes from the token. Errors are RFC 9457 problem+json.",
     },
     security: [{ bearerAuth: [] }],
     tags: [

@@ -4,8 +4,9 @@
 import { bumpGeneration } from "./analytics/generation.ts";
 import { createCache, type Cache } from "./cache/index.ts";
 import type { Config } from "./config.ts";
-import { createSql, type Sql } from "./db/client.ts";
-import { EmbeddedEngine } from "./db/embedded/manager.ts";
+import type { Sql } from "./db/client.ts";
+import { connectDatabase } from "./db/connect.ts";
+import type { EmbeddedEngine } from "./db/embedded/manager.ts";
 import { migrate, migrateSettings } from "./db/migrate.ts";
 import { createJwtVerifier, type JwtVerifier, resolveJwtSecret } from "./http/auth.ts";
 import { JobsRunner } from "./jobs/timescale-jobs.ts";
@@ -60,15 +61,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     clockToleranceS: config.auth.clockToleranceS,
   });
 
-  let engine: EmbeddedEngine | undefined;
-  let url = config.db.url;
-  if (!url) {
-    engine = new EmbeddedEngine({ dataDir: config.db.embedded.dataDir, port: config.db.embedded.port, workMem: config.db.embedded.workMem, logger });
-    await engine.start();
-    url = engine.url;
-  }
-  const embedded = Boolean(engine);
-  const sql = createSql(url, { max: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded });
+  const { sql, engine } = await connectDatabase(config.db, logger, { max: config.db.poolMax });
 
   const closeSoFar = async () => {
     await sql.end({ timeout: 5 }).catch(() => undefined);
@@ -108,7 +101,14 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
 }
 
 /** the ingest pipeline over a database handle (also used by tests with their own engine) */
-export function buildIngest(d: { config: Config; logger: Logger; sql: Sql; metrics: Metrics; nats: NatsHandle | undefined; cache?: Cache }) {
+export function buildIngest(d: {
+  config: Config;
+  logger: Logger;
+  sql: Sql;
+  metrics: Metrics;
+  nats: NatsHandle | undefined;
+  cache?: Cache;
+}) {
   const breaker = new DbBreaker({
     failures: d.config.ingest.breakerFailures,
     halfOpenMs: d.config.ingest.breakerHalfOpenMs,
@@ -134,7 +134,11 @@ export function buildIngest(d: { config: Config; logger: Logger; sql: Sql; metri
     publishDeadLetter: nats ? (row) => publishDeadLetter(nats, row) : undefined,
     // new events make the tenants' cached analytics answers unreachable (src/analytics/generation.ts)
     onCommitted: cache ? (tenantIds) => bumpGeneration(cache, tenantIds, { logger: d.logger }) : undefined,
-    memoryGuard: new MemoryGuard({ softLimitBytes: d.config.ingest.memorySoftLimitBytes, logger: d.logger.child({ component: "ingest" }), metrics: d.metrics }),
+    memoryGuard: new MemoryGuard({
+      softLimitBytes: d.config.ingest.memorySoftLimitBytes,
+      logger: d.logger.child({ component: "ingest" }),
+      metrics: d.metrics,
+    }),
   });
   return { breaker, dedup, ingest };
 }

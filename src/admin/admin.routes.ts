@@ -30,7 +30,8 @@ const route = createRoute({
   tags: ["admin"],
   summary: "Dead letters of every tenant (operators only), newest first, optionally of one tenant",
   description:
-    "Role `ops` only. The one cross-tenant read: it runs outside the tenant's row-level security, so the `tenant_id` filter is taken from the query here and nowhere else. Rows whose tenant could not be known have `tenant_id: null`.",
+    "Role `ops` only. The one cross-tenant read: it runs outside the tenant's row-level security, so the `tenant_id` filter " +
+    "is taken from the query here and nowhere else. Rows whose tenant could not be known have `tenant_id: null`.",
   request: { query: AdminDeadLetterQuery },
   responses: {
     200: {
@@ -48,6 +49,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) =>
     listDeadLetters(tx, { tenantId: q.tenant_id, reason: q.reason, type: q.type, from: q.from, to: q.to, limit: q.limit, after }),
   );
   const page = deadLetterPage(rows, q.limit);
-  c.get("logger").info({ operator: c.get("principal").sub, tenant_filter: q.tenant_id ?? null, rows: page.data.length }, "cross-tenant dead-letter read");
+  const audit = { operator: c.get("principal").sub, tenant_filter: q.tenant_id ?? null, rows: page.data.length };
+  c.get("logger").info(audit, "cross-tenant dead-letter read");
   return c.json(page, 200);
 });

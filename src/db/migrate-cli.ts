@@ -1,20 +1,12 @@
 /** `bun run migrate`: apply migrations and re-apply the idempotent SQL, then exit. */
 import { loadConfigOrExit } from "../config.ts";
 import { createLogger, fatalLine } from "../logger.ts";
-import { createSql } from "./client.ts";
-import { EmbeddedEngine } from "./embedded/manager.ts";
+import { connectDatabase } from "./connect.ts";
 import { migrate, migrateSettings } from "./migrate.ts";
 
 const config = loadConfigOrExit(fatalLine, (code) => process.exit(code));
 const logger = createLogger(config.log);
-let engine: EmbeddedEngine | undefined;
-let url = config.db.url;
-if (!url) {
-  engine = new EmbeddedEngine({ dataDir: config.db.embedded.dataDir, port: config.db.embedded.port, workMem: config.db.embedded.workMem, logger });
-  await engine.start();
-  url = engine.url;
-}
-const sql = createSql(url, { max: 1, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded: Boolean(engine) });
+const { sql, engine } = await connectDatabase(config.db, logger, { max: 1 });
 let code = 0;
 try {
   const result = await migrate(sql, { logger, settings: migrateSettings(config) });

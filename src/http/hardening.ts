@@ -65,7 +65,8 @@ export function inputBounds(config: Config, resolve: Resolve): MiddlewareHandler
       const text = await c.req.text(); // cached: the route reads the same text
       // a raw NUL byte (invalid JSON, or it would end in a dead letter's excerpt): PostgreSQL cannot store it
       if (text.includes("\u0000")) {
-        return problem(c, 400, "(body): NUL characters are not allowed", { errors: [{ path: "(body)", message: "NUL characters are not allowed" }] });
+        const nul = { path: "(body)", message: "NUL characters are not allowed" };
+        return problem(c, 400, "(body): NUL characters are not allowed", { errors: [nul] });
       }
       let parsed: unknown;
       let ok = false;

@@ -1,6 +1,6 @@
 /**
  * POST /v1/events (ingestEvents), GET /v1/ingest/stats (getIngestStats). The tenant always comes from
- * the token. GET /v1/dead-letters: dead-letters/dead-letters.routes.ts.
+ * the token. With GET /v1/dead-letters (dead-letters/dead-letters.routes.ts), mounted here.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { withTenant } from "../db/tenant.ts";
@@ -8,6 +8,7 @@ import type { AppEnv } from "../http/env.ts";
 import { type FieldError, problem, problemResponses } from "../http/problem.ts";
 import { TimeRangeQuery } from "../http/query.ts";
 import { DatabaseUnavailableError } from "./breaker.ts";
+import { deadLetterRoutes } from "./dead-letters/dead-letters.routes.ts";
 import { ingestStats } from "./ingest.queries.ts";
 import { BATCH, CloudEventSchema, IngestResultSchema, IngestStatsSchema, SINGLE } from "./ingest.schemas.ts";
 import type { IncomingMessage } from "./pipeline.ts";
@@ -54,6 +55,7 @@ const statsRoute = createRoute({
 });
 
 export const ingestRoutes = new OpenAPIHono<AppEnv>()
+  .route("/", deadLetterRoutes)
   .openapi(statsRoute, async (c) => {
     const { from, to } = c.req.valid("query");
     const s = await withTenant(c.get("deps").sql, c.get("principal").tenantId, (tx) => ingestStats(tx, from, to));

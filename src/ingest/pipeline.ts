@@ -15,6 +15,7 @@ import { type BatchResult, eventKey, wasStored, writeBatch } from "./write/write
 import type { MemoryGuard } from "./memory-guard.ts";
 import type { Privacy } from "./privacy/privacy.ts";
 import { redactPayload, redactText } from "./privacy/redact.ts";
+import { UUID } from "./schemas/envelope.ts";
 import type { EventRow, FieldIssue, RejectReason, ValidEvent } from "./types.ts";
 import { validateEvent } from "./validate.ts";
 
@@ -63,8 +64,6 @@ function countBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, numbe
   }
   return counts;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** a batch after prepare(): outcomes of the rejected and early duplicates known, the rest to write */
 export interface PreparedBatch {
@@ -122,7 +121,8 @@ export class IngestPipeline {
           row: {
             // a tenant mismatch is filed under the tenant the transport vouches for (the publisher
             // who sent it sees why), never under the tenant the payload claims
-            tenant_id: j.reason === "tenant_mismatch" && m.expectedTenant && UUID.test(m.expectedTenant) ? m.expectedTenant.toLowerCase() : j.tenantId,
+            tenant_id:
+              j.reason === "tenant_mismatch" && m.expectedTenant && UUID.test(m.expectedTenant) ? m.expectedTenant.toLowerCase() : j.tenantId,
             event_id: j.eventId,
             subject: m.subject,
             type: j.type,

@@ -29,7 +29,8 @@ const entries: CatalogEntry[] = [];
 for (const type of EVENT_TYPES) {
   entries.push({ type, version: "2", description: DESCRIPTIONS[type] });
   if (V1_SCHEMAS[type]) {
-    entries.push({ type, version: "1", description: `${DESCRIPTIONS[type]} Legacy shape (venue_id, amounts in major units), upcast to version 2 on ingest.` });
+    const description = `${DESCRIPTIONS[type]} Legacy shape (venue_id, amounts in major units), upcast to version 2 on ingest.`;
+    entries.push({ type, version: "1", description });
   }
 }
 

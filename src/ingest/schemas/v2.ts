@@ -21,7 +21,10 @@ export const Currency = z
 export const Channel = z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, "must be a short lowercase token such as web, mobile or box_office");
 export const Url = z.string().min(1).max(2048);
 export const Referrer = z.string().max(2048);
-export const Timestamp = z.iso.datetime({ offset: true, error: "must be an RFC 3339 timestamp with a timezone, e.g. 2025-03-01T12:00:00Z" });
+export const Timestamp = z.iso.datetime({
+  offset: true,
+  error: "must be an RFC 3339 timestamp with a timezone, e.g. 2025-03-01T12:00:00Z",
+});
 export const DateOnly = z.iso.date({ error: "must be a date YYYY-MM-DD" });
 /** free text with a sane bound (utm values, carrier, reason, category, names) */
 export const Text = z.string().max(1024);
