@@ -1,7 +1,7 @@
 /**
  * Token verification against a real JWKS endpoint (Bun.serve on a free port): RS256 and ES256,
  * key rotation (unknown kid ⇒ refetch), caching, iss/aud, clock skew, and the classic forgeries.
- * HS256 basics (expired, wrong secret, alg none, bad claims) are in tests/integration/auth.test.ts.
+ * HS256 basics (expired, wrong secret, alg none, bad claims) are in tests/integration/platform/auth.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { createCache } from "../../src/cache/index.ts";
-import { createSql } from "../../src/db/client.ts";
-import { EmbeddedEngine } from "../../src/db/embedded/manager.ts";
-import { connectNats, type NatsHandle } from "../../src/nats/connection.ts";
-import { testApp, testConfig, testLogger } from "../helpers/deps.ts";
-import { tempDir } from "../helpers/tmp.ts";
+import { createCache } from "../../../src/cache/index.ts";
+import { createSql } from "../../../src/db/client.ts";
+import { EmbeddedEngine } from "../../../src/db/embedded/manager.ts";
+import { connectNats, type NatsHandle } from "../../../src/nats/connection.ts";
+import { testApp, testConfig, testLogger } from "../../helpers/deps.ts";
+import { tempDir } from "../../helpers/tmp.ts";
 
 describe("GET /health/live", () => {
   test("answers 200 without touching any dependency", async () => {

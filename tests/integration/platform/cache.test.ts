@@ -4,12 +4,12 @@
  * Needs a Redis on 127.0.0.1:6379.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Cache } from "../../src/cache/cache.ts";
-import { createCache } from "../../src/cache/index.ts";
-import { createMemoryCache } from "../../src/cache/memory.ts";
-import { createRedisCache } from "../../src/cache/redis.ts";
-import { createUpstashCache } from "../../src/cache/upstash.ts";
-import { startUpstashCompatServer, type UpstashCompatServer } from "../helpers/upstash-server.ts";
+import type { Cache } from "../../../src/cache/cache.ts";
+import { createCache } from "../../../src/cache/index.ts";
+import { createMemoryCache } from "../../../src/cache/memory.ts";
+import { createRedisCache } from "../../../src/cache/redis.ts";
+import { createUpstashCache } from "../../../src/cache/upstash.ts";
+import { startUpstashCompatServer, type UpstashCompatServer } from "../../helpers/upstash-server.ts";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const TOKEN = `test-token-${crypto.randomUUID()}`;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { EVENT_TYPES } from "../../src/ingest/types.ts";
-import { testApp, token } from "../helpers/deps.ts";
+import { EVENT_TYPES } from "../../../src/ingest/types.ts";
+import { testApp, token } from "../../helpers/deps.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
 let auth: { authorization: string };

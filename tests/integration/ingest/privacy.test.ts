@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import type { Sql } from "../../src/db/client.ts";
-import { migrate } from "../../src/db/migrate.ts";
-import { createPrivacy } from "../../src/ingest/privacy/privacy.ts";
-import { rotateTenantKey } from "../../src/ingest/privacy/privacy.queries.ts";
-import type { EventType, ValidEvent } from "../../src/ingest/types.ts";
-import { getTestDeps, testLogger } from "../helpers/deps.ts";
+import type { Sql } from "../../../src/db/client.ts";
+import { migrate } from "../../../src/db/migrate.ts";
+import { createPrivacy } from "../../../src/ingest/privacy/privacy.ts";
+import { rotateTenantKey } from "../../../src/ingest/privacy/privacy.queries.ts";
+import type { EventType, ValidEvent } from "../../../src/ingest/types.ts";
+import { getTestDeps, testLogger } from "../../helpers/deps.ts";
 
 const DAY = 86_400_000;
 const CHROME_WIN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";

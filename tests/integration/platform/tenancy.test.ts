@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import type { Sql } from "../../src/db/client.ts";
-import { withTenant } from "../../src/db/tenant.ts";
-import { getTestDeps } from "../helpers/deps.ts";
+import type { Sql } from "../../../src/db/client.ts";
+import { withTenant } from "../../../src/db/tenant.ts";
+import { getTestDeps } from "../../helpers/deps.ts";
 
 let sql: Sql;
 const A = crypto.randomUUID();

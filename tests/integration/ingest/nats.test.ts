@@ -1,17 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { Config } from "../../src/config.ts";
-import { createSql } from "../../src/db/client.ts";
-import { EmbeddedEngine } from "../../src/db/embedded/manager.ts";
-import { migrate } from "../../src/db/migrate.ts";
-import { buildIngest, type Deps } from "../../src/deps.ts";
-import { IngestConsumer } from "../../src/ingest/consumer.ts";
-import { createMetrics } from "../../src/metrics/metrics.ts";
-import type { NatsHandle } from "../../src/nats/connection.ts";
-import { testApp, testLogger, token } from "../helpers/deps.ts";
-import { type CloudEvent, orderCompleted, pageViewed } from "../helpers/events.ts";
-import { privateNats, until } from "../helpers/nats.ts";
-import { tempDir } from "../helpers/tmp.ts";
+import type { Config } from "../../../src/config.ts";
+import { createSql } from "../../../src/db/client.ts";
+import { EmbeddedEngine } from "../../../src/db/embedded/manager.ts";
+import { migrate } from "../../../src/db/migrate.ts";
+import { buildIngest, type Deps } from "../../../src/deps.ts";
+import { IngestConsumer } from "../../../src/ingest/consumer.ts";
+import { createMetrics } from "../../../src/metrics/metrics.ts";
+import type { NatsHandle } from "../../../src/nats/connection.ts";
+import { testApp, testLogger, token } from "../../helpers/deps.ts";
+import { type CloudEvent, orderCompleted, pageViewed } from "../../helpers/events.ts";
+import { privateNats, until } from "../../helpers/nats.ts";
+import { tempDir } from "../../helpers/tmp.ts";
 
 const enc = new TextEncoder();
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import type { Deps } from "../../src/deps.ts";
-import { capturedLogs, testApp, token } from "../helpers/deps.ts";
-import { customerRegistered, envelope, itemUpserted, legacyOrder, orderCompleted, pageViewed } from "../helpers/events.ts";
+import type { Deps } from "../../../src/deps.ts";
+import { capturedLogs, testApp, token } from "../../helpers/deps.ts";
+import { customerRegistered, envelope, itemUpserted, legacyOrder, orderCompleted, pageViewed } from "../../helpers/events.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
 let deps: Deps;

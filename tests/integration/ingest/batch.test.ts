@@ -3,12 +3,12 @@
  * a full default-size batch, order lines, in-batch ordering rules and idempotent dead letters.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { buildIngest, type Deps } from "../../src/deps.ts";
-import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
-import { readGeneration } from "../../src/analytics/generation.ts";
-import { createMetrics } from "../../src/metrics/metrics.ts";
-import { getTestDeps } from "../helpers/deps.ts";
-import { customerRegistered, itemUpserted, orderCompleted, pageViewed } from "../helpers/events.ts";
+import { buildIngest, type Deps } from "../../../src/deps.ts";
+import type { IncomingMessage } from "../../../src/ingest/pipeline.ts";
+import { readGeneration } from "../../../src/analytics/generation.ts";
+import { createMetrics } from "../../../src/metrics/metrics.ts";
+import { getTestDeps } from "../../helpers/deps.ts";
+import { customerRegistered, itemUpserted, orderCompleted, pageViewed } from "../../helpers/events.ts";
 
 let deps: Deps;
 beforeAll(async () => {

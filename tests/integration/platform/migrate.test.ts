@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Sql } from "../../src/db/client.ts";
-import { MigrationError, migrate, readMigrations, SQL_DIR } from "../../src/db/migrate.ts";
-import { getTestDeps, testLogger } from "../helpers/deps.ts";
-import { tempDir } from "../helpers/tmp.ts";
+import type { Sql } from "../../../src/db/client.ts";
+import { MigrationError, migrate, readMigrations, SQL_DIR } from "../../../src/db/migrate.ts";
+import { getTestDeps, testLogger } from "../../helpers/deps.ts";
+import { tempDir } from "../../helpers/tmp.ts";
 
 let sql: Sql;
 beforeAll(async () => {

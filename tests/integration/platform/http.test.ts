@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { capturedLogs, testApp, token } from "../helpers/deps.ts";
+import { capturedLogs, testApp, token } from "../../helpers/deps.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
 beforeAll(async () => {

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { EmbeddedEngine } from "../../src/db/embedded/manager.ts";
-import { createLogger } from "../../src/logger.ts";
+import { EmbeddedEngine } from "../../../src/db/embedded/manager.ts";
+import { createLogger } from "../../../src/logger.ts";
 
 let engine: EmbeddedEngine;
 let dir: string;

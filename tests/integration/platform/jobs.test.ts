@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Deps } from "../../src/deps.ts";
-import type { JobRow } from "../../src/jobs/jobs.queries.ts";
-import { dueJobs, JobsRunner, jobStatus } from "../../src/jobs/timescale-jobs.ts";
-import { getTestDeps, ingestAccepted, testApp, testLogger } from "../helpers/deps.ts";
-import { pageViewed } from "../helpers/events.ts";
+import type { Deps } from "../../../src/deps.ts";
+import type { JobRow } from "../../../src/jobs/jobs.queries.ts";
+import { dueJobs, JobsRunner, jobStatus } from "../../../src/jobs/timescale-jobs.ts";
+import { getTestDeps, ingestAccepted, testApp, testLogger } from "../../helpers/deps.ts";
+import { pageViewed } from "../../helpers/events.ts";
 
 const NOW = new Date("2026-11-21T12:00:00Z");
 const minutes = (n: number) => new Date(NOW.getTime() + n * 60_000);

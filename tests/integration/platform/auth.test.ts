@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SignJWT, UnsecuredJWT } from "jose";
-import { TEST_JWT_SECRET, testApp, token } from "../helpers/deps.ts";
+import { TEST_JWT_SECRET, testApp, token } from "../../helpers/deps.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
 beforeAll(async () => {
