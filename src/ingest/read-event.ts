@@ -83,13 +83,8 @@ function readValue(input: unknown, ctx: ValidationContext): Parsed | Rejected {
 
 // ─── helpers ──────────────────────────────────────────────────────────────────────────────────────
 
-export interface Known {
-  tenantId: string | null;
-  eventId: string | null;
-  type: string | null;
-  source: string | null;
-  schemaVersion: string | null;
-}
+/** what could be read from the envelope (null when unknown) */
+export type Known = Pick<Rejection, "tenantId" | "eventId" | "type" | "source" | "schemaVersion">;
 
 export const NOTHING_KNOWN: Known = { tenantId: null, eventId: null, type: null, source: null, schemaVersion: null };
 
