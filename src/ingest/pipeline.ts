@@ -16,7 +16,7 @@ import type { MemoryGuard } from "./memory-guard.ts";
 import type { Privacy } from "./privacy/privacy.ts";
 import { redactPayload, redactText } from "./privacy/redact.ts";
 import { UUID } from "./schemas/envelope.ts";
-import type { EventRow, FieldIssue, RejectReason, ValidEvent } from "./types.ts";
+import type { EventRow, FieldIssue, Rejection, RejectReason, ValidEvent } from "./types.ts";
 import { validateEvent } from "./validate.ts";
 
 export interface IncomingMessage {
@@ -116,27 +116,7 @@ export class IngestPipeline {
       });
       if (!r.ok) {
         const j = r.rejection;
-        deadLetters.push({
-          index,
-          row: {
-            // a tenant mismatch is filed under the tenant the transport vouches for (the publisher
-            // who sent it sees why), never under the tenant the payload claims
-            tenant_id:
-              j.reason === "tenant_mismatch" && m.expectedTenant && UUID.test(m.expectedTenant) ? m.expectedTenant.toLowerCase() : j.tenantId,
-            event_id: j.eventId,
-            subject: m.subject,
-            type: j.type,
-            source: j.source,
-            schema_version: j.schemaVersion,
-            reason: j.reason,
-            issues: j.issues,
-            payload: j.payload === undefined ? undefined : redactPayload(j.payload),
-            payload_excerpt: j.excerpt === null ? null : redactText(j.excerpt),
-            transport: m.transport,
-            stream: m.stream,
-            stream_sequence: m.streamSequence,
-          },
-        });
+        deadLetters.push({ index, row: rejectedDeadLetter(j, m) });
         outcomes[index] = { status: "rejected", id: j.eventId, reason: j.reason, issues: j.issues };
         return;
       }
@@ -261,6 +241,28 @@ export class IngestPipeline {
     await bisect(candidates);
     return { inserted, outOfOrder, splitRejects };
   }
+}
+
+/** the dead letter of an event validation rejected, its payload and excerpt redacted */
+function rejectedDeadLetter(j: Rejection, m: IncomingMessage): NewDeadLetter {
+  // a tenant mismatch is filed under the tenant the transport vouches for (the publisher
+  // who sent it sees why), never under the tenant the payload claims
+  const vouched = m.expectedTenant && UUID.test(m.expectedTenant) ? m.expectedTenant.toLowerCase() : null;
+  return {
+    tenant_id: j.reason === "tenant_mismatch" && vouched ? vouched : j.tenantId,
+    event_id: j.eventId,
+    subject: m.subject,
+    type: j.type,
+    source: j.source,
+    schema_version: j.schemaVersion,
+    reason: j.reason,
+    issues: j.issues,
+    payload: j.payload === undefined ? undefined : redactPayload(j.payload),
+    payload_excerpt: j.excerpt === null ? null : redactText(j.excerpt),
+    transport: m.transport,
+    stream: m.stream,
+    stream_sequence: m.streamSequence,
+  };
 }
 
 export function isDataError(err: unknown): boolean {
