@@ -19,13 +19,7 @@ import { fieldErrors, HttpProblem, problem } from "./http/problem.ts";
 import { whoamiRoutes } from "./http/whoami.routes.ts";
 import { ingestRoutes } from "./ingest/ingest.routes.ts";
 import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
-import { revenueRoutes } from "./analytics/revenue.routes.ts";
-import { operationsRoutes } from "./analytics/operations.routes.ts";
-import { salesRoutes } from "./analytics/sales.routes.ts";
-import { funnelRoutes } from "./analytics/funnel.routes.ts";
-import { itemsRoutes } from "./analytics/items.routes.ts";
-import { realtimeRoutes } from "./analytics/realtime.routes.ts";
-import { customersRoutes } from "./analytics/customers.routes.ts";
+import { analyticsRoutes } from "./analytics/registry.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -84,7 +78,7 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", revenueRoutes).route("/", operationsRoutes).route("/", salesRoutes).route("/", funnelRoutes).route("/", itemsRoutes).route("/", realtimeRoutes).route("/", customersRoutes);
+  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", analyticsRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();

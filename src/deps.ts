@@ -1,7 +1,7 @@
 /**
  * buildDeps(config) → everything handlers and workers need, built once; closeDeps() undoes it in order.
  */
-import { bumpGeneration } from "./analytics/generation.ts";
+import { bumpGeneration } from "./analytics/shared/generation.ts";
 import { createCache, type Cache } from "./cache/index.ts";
 import type { Config } from "./config.ts";
 import type { Sql } from "./db/client.ts";

@@ -4,7 +4,7 @@
  */
 import type { Deps } from "../deps.ts";
 import { listJobs, type JobStatus } from "../jobs/timescale-jobs.ts";
-import { analyticsCacheStatus } from "../analytics/cache.ts";
+import { analyticsCacheStatus } from "../analytics/shared/cache.ts";
 import { timescaleVersion } from "./health.queries.ts";
 
 export type CheckStatus = "up" | "down";

@@ -30,7 +30,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
-import { bumpGeneration } from "../../src/analytics/generation.ts";
+import { bumpGeneration } from "../../src/analytics/shared/generation.ts";
 import { createCache } from "../../src/cache/index.ts";
 import { loadConfig } from "../../src/config.ts";
 import { buildDeps, closeDeps } from "../../src/deps.ts";

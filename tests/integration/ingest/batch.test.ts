@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { buildIngest, type Deps } from "../../../src/deps.ts";
 import type { IncomingMessage } from "../../../src/ingest/pipeline.ts";
-import { readGeneration } from "../../../src/analytics/generation.ts";
+import { readGeneration } from "../../../src/analytics/shared/generation.ts";
 import { createMetrics } from "../../../src/metrics/metrics.ts";
 import { getTestDeps } from "../../helpers/deps.ts";
 import { customerRegistered, itemUpserted, orderCompleted, pageViewed } from "../../helpers/events.ts";
