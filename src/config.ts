@@ -11,6 +11,7 @@ import { analytics } from "./config/analytics.ts";
 import { auth } from "./config/auth.ts";
 import { cache } from "./config/cache.ts";
 import { db } from "./config/db.ts";
+import { exportsSection } from "./config/exports.ts";
 import { health } from "./config/health.ts";
 import { ingest } from "./config/ingest.ts";
 import { jobs } from "./config/jobs.ts";
@@ -22,7 +23,7 @@ import { server } from "./config/server.ts";
 import { storage } from "./config/storage.ts";
 
 /** every section, in the order its variables are checked and reported */
-const SECTIONS = [server, db, jobs, nats, ingest, storage, cache, analytics, log, auth, health, security] as const;
+const SECTIONS = [server, db, jobs, nats, ingest, storage, cache, analytics, log, auth, health, security, exportsSection] as const;
 
 type AnySection = Section<Vars, unknown>;
 type SliceOf<S> = S extends Section<Vars, infer C> ? C : never;
@@ -30,6 +31,7 @@ type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: 
 
 export type { Role } from "./config/server.ts";
 export type { JobsMode } from "./config/jobs.ts";
+export type { ExportsStorageDriver } from "./config/exports.ts";
 /** the sum of the sections' slices */
 export type Config = Intersection<SliceOf<(typeof SECTIONS)[number]>>;
 
