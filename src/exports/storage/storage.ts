@@ -61,12 +61,12 @@ export function sinkWritable(write: (chunk: Uint8Array) => Promise<unknown> | un
   });
 }
 
-/** resolves when a Writable has finished (or rejects with its error) */
+/** resolves when a Writable has finished (its writer ended it: the format writers pipe into it), or rejects with its error */
 export function finished(stream: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     if (stream.writableFinished) return resolve();
+    if (stream.destroyed) return reject(stream.errored ?? new Error("the upload stream was destroyed"));
     stream.once("finish", () => resolve());
     stream.once("error", reject);
-    if (!stream.writableEnded) stream.end();
   });
 }

@@ -1,0 +1,127 @@
+/**
+ * XLSX through exceljs's streaming WorkbookWriter (rows are committed as they come: memory stays flat).
+ * One sheet per table (the main one first); typed cells: numbers as numbers (major units with the
+ * currency's decimals as their number format), times as dates (the local wall-clock time in the
+ * export's time zone), text neutralised against formula injection. Bold, filled header row, frozen.
+ * A table longer than a sheet continues on "<name> (2)", "<name> (3)"… Last, a "parameters" sheet:
+ * operation, parameters, time zone, as_of, watermark, generation time, rows per sheet.
+ */
+import ExcelJS from "exceljs";
+import { finished } from "../storage/storage.ts";
+import type { TableLayout } from "../layout.ts";
+import { type Cell, MajorCell, neutralise, TimeCell } from "../rows.ts";
+import type { ReportWriter, WriterOptions } from "./writer.ts";
+
+/** Excel's rows per sheet, the header included */
+export const SHEET_ROW_LIMIT = 1_048_576;
+const HEADER_FILL = { type: "pattern", pattern: "solid", fgColor: { argb: "FFDCE6F1" } } as const;
+const DATE_FORMAT = "yyyy-mm-dd hh:mm:ss";
+
+function sheetName(name: string, part: number, used: Set<string>): string {
+  const base = name.replace(/[[\]:*?/\\]/g, "_").slice(0, 24) || "data";
+  let candidate = part === 1 ? base : `${base} (${part})`;
+  for (let i = 2; used.has(candidate.toLowerCase()); i++) candidate = `${base}~${i}`;
+  used.add(candidate.toLowerCase());
+  return candidate;
+}
+
+const decimalsFormat = (d: number) => (d === 0 ? "0" : `0.${"0".repeat(d)}`);
+
+function widthOf(kind: string, key: string): number {
+  if (kind === "time") return 20;
+  if (kind === "text") return Math.max(14, Math.min(40, key.length + 2));
+  return Math.max(10, Math.min(24, key.length + 2));
+}
+
+export function xlsxWriter(opts: WriterOptions): ReportWriter {
+  const limit = opts.maxRowsPerSheet ?? SHEET_ROW_LIMIT;
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: opts.out, useStyles: true, useSharedStrings: false });
+  wb.creator = "Pulse";
+  const used = new Set<string>();
+  const counts: Array<[string, number]> = [];
+  let table: TableLayout | undefined;
+  let sheet: ExcelJS.Worksheet | undefined;
+  let part = 0;
+  let inSheet = 0;
+
+  const openSheet = () => {
+    part += 1;
+    const name = sheetName(table!.name, part, used);
+    sheet = wb.addWorksheet(name, { views: [{ state: "frozen", ySplit: 1 }] });
+    sheet.columns = table!.columns.map((c) => ({ key: c.key, width: widthOf(c.kind, c.key) }));
+    const header = sheet.addRow(table!.columns.map((c) => c.key));
+    header.font = { bold: true };
+    header.eachCell((cell) => {
+      cell.fill = HEADER_FILL;
+    });
+    header.commit();
+    inSheet = 1;
+    counts.push([name, 0]);
+  };
+  const closeSheet = () => {
+    sheet?.commit();
+    sheet = undefined;
+  };
+
+  return {
+    async begin(t) {
+      closeSheet();
+      table = t;
+      part = 0;
+      openSheet();
+    },
+    async rows(rows) {
+      for (const cells of rows) {
+        if (inSheet >= limit) {
+          closeSheet();
+          openSheet();
+        }
+        const row = sheet!.addRow(cells.map(valueOf));
+        cells.forEach((cell, i) => {
+          if (cell instanceof TimeCell) row.getCell(i + 1).numFmt = DATE_FORMAT;
+          else if (cell instanceof MajorCell) row.getCell(i + 1).numFmt = decimalsFormat(cell.decimals);
+        });
+        row.commit();
+        inSheet += 1;
+        counts[counts.length - 1]![1] += 1;
+      }
+      // let the zip stream move what was committed before the next page
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+    async end() {
+      closeSheet();
+      const p = wb.addWorksheet(sheetName("parameters", 1, used));
+      p.columns = [
+        { key: "k", width: 24 },
+        { key: "v", width: 60 },
+      ];
+      const m = opts.meta;
+      const head = p.addRow(["parameter", "value"]);
+      head.font = { bold: true };
+      head.commit();
+      const lines: Array<[string, string]> = [
+        ["operation", m.operation],
+        ["title", m.title],
+        ["tenant", m.tenantId],
+        ...Object.entries(m.params).map(([k, v]) => [`params.${k}`, v] as [string, string]),
+        ["timezone", m.timezone],
+        ["as_of", m.asOf ?? ""],
+        ["watermark", m.watermark ?? ""],
+        ...(m.scoredAt !== null ? [["scored_at", m.scoredAt] as [string, string]] : []),
+        ["generated_at", m.generatedAt],
+        ...counts.map(([name, n]) => [`rows.${name}`, String(n)] as [string, string]),
+      ];
+      for (const [k, v] of lines) p.addRow([k, neutralise(v)]).commit();
+      p.commit();
+      await wb.commit();
+      await finished(opts.out);
+    },
+  };
+}
+
+function valueOf(cell: Cell): ExcelJS.CellValue {
+  if (cell instanceof TimeCell) return cell.local;
+  if (cell instanceof MajorCell) return cell.value;
+  if (typeof cell === "string") return neutralise(cell);
+  return cell;
+}
