@@ -20,6 +20,7 @@ import { whoamiRoutes } from "./http/whoami.routes.ts";
 import { ingestRoutes } from "./ingest/ingest.routes.ts";
 import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
 import { analyticsRoutes } from "./analytics/registry.ts";
+import { exportsRoutes } from "./exports/exports.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -78,7 +79,7 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", analyticsRoutes);
+  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", analyticsRoutes).route("/", exportsRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -101,6 +102,7 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       { name: "ingest", description: "CloudEvents in (HTTP; NATS JetStream is the other door), dead letters and ingest statistics" },
       { name: "schemas", description: "The event catalog: JSON Schema of every event type and version" },
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
+      { name: "exports", description: "CSV, XLSX and PDF files of analytics answers, written by background jobs, kept EXPORT_TTL_HOURS" },
       {
         name: "analytics",
         description:

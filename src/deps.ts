@@ -8,6 +8,7 @@ import type { Sql } from "./db/client.ts";
 import { connectDatabase } from "./db/connect.ts";
 import type { EmbeddedEngine } from "./db/embedded/manager.ts";
 import { migrate, migrateSettings } from "./db/migrate.ts";
+import { createExportStorage, type ExportStorage } from "./exports/storage/storage.ts";
 import { createJwtVerifier, type JwtVerifier, resolveJwtSecret } from "./http/auth.ts";
 import { JobsRunner } from "./jobs/timescale-jobs.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -38,6 +39,8 @@ export interface Deps {
   breaker: DbBreaker;
   dedup: DedupCache;
   ingest: IngestPipeline;
+  /** where export files are stored (src/exports/storage/) */
+  exportStorage: ExportStorage;
 }
 
 export interface BuildOptions {
@@ -76,6 +79,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   }
 
   const cache = await createCache({ redisUrl: config.cache.redisUrl, upstash: config.cache.upstash });
+  const exportStorage = await createExportStorage(config.exports.storage);
   let nats: NatsHandle | undefined;
   if (config.nats.url && opts.nats !== false) {
     try {
@@ -97,7 +101,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   if (opts.runJobs ?? true) jobs.start();
 
   const { breaker, dedup, ingest } = buildIngest({ config, logger, sql, metrics, nats, cache });
-  return { config, logger, sql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest };
+  return { config, logger, sql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest, exportStorage };
 }
 
 /** the ingest pipeline over a database handle (also used by tests with their own engine) */

@@ -5,6 +5,7 @@
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
 import { buildDeps, closeDeps } from "./deps.ts";
+import { ExportSweep, ExportWorker } from "./exports/worker.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
 import { createLogger, fatalLine } from "./logger.ts";
 import { onShutdown } from "./shutdown.ts";
@@ -23,6 +24,16 @@ async function main(): Promise<void> {
     logger.warn("NATS_URL is not set: no JetStream ingest (POST /v1/events still works)");
   }
 
+  // exports: the database queue's worker and the expiry sweep run where work is done (worker, all)
+  let exportWorker: ExportWorker | undefined;
+  let exportSweep: ExportSweep | undefined;
+  if (config.role !== "api") {
+    exportWorker = new ExportWorker(deps);
+    exportWorker.start();
+    exportSweep = new ExportSweep(deps);
+    exportSweep.start();
+  }
+
   // every role serves HTTP: api/all serve the API; a worker serves health and metrics on the same port
   const app = createApp(deps);
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
@@ -36,6 +47,8 @@ async function main(): Promise<void> {
     budgetMs: config.shutdownTimeoutMs,
     steps: async () => {
       await consumer?.stop(); // stop fetching; flush, commit and ack what was fetched
+      await exportWorker?.stop(); // the export in hand goes back to the queue
+      await exportSweep?.stop();
       await server.stop(false); // finish in-flight requests, accept no new ones
       await closeDeps(deps);
     },

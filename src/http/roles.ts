@@ -68,6 +68,13 @@ export const OPERATIONS = {
   getMarketingAttribution: analytics,
   getRefundMetrics: analytics,
 
+  // exports (src/exports/): analysts and admins, the export budget
+  createExport: { roles: EXPORTERS, budget: "export" },
+  listExports: { roles: EXPORTERS, budget: "export" },
+  getExport: { roles: EXPORTERS, budget: "export" },
+  deleteExport: { roles: EXPORTERS, budget: "export" },
+  downloadExport: { roles: EXPORTERS, budget: "export" },
+
   // operators: the one cross-tenant read (runs as the owner, explicit tenant_id filter)
   listAllDeadLetters: read(OPERATORS),
 } as const satisfies Record<string, OperationAccess>;

@@ -24,6 +24,12 @@ export interface Metrics {
   memoryCollectionSeconds: Histogram;
   /** rate-limit decisions by budget and result (allowed, limited, error: the backend failed, let through) */
   rateLimit: Counter<"budget" | "result">;
+  /** export jobs per status, over every tenant (set by the export sweep) */
+  exportJobs: Gauge<"status">;
+  /** bytes of the stored export files, over every tenant (set by the export sweep) */
+  exportStorageBytes: Gauge;
+  /** export runs finished by this process, by format and result (succeeded, failed, lost, released) */
+  exportRuns: Counter<"format" | "result">;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -31,6 +37,23 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "pulse_" });
   return {
     registry,
+    exportJobs: new Gauge({
+      name: "pulse_export_jobs",
+      help: "Export jobs per status over every tenant (set by the export sweep; aggregate replicas with max)",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
+    exportStorageBytes: new Gauge({
+      name: "pulse_export_storage_bytes",
+      help: "Bytes of the stored export files over every tenant (local directory or bucket; set by the export sweep)",
+      registers: [registry],
+    }),
+    exportRuns: new Counter({
+      name: "pulse_export_runs_total",
+      help: "Export runs finished by this process, by format and result (succeeded, failed, lost: the job was deleted or its lease taken, released: shutdown)",
+      labelNames: ["format", "result"],
+      registers: [registry],
+    }),
     rateLimit: new Counter({
       name: "pulse_rate_limit_decisions_total",
       help: "Rate-limit decisions by budget and result (allowed, limited, error)",
