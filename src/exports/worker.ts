@@ -196,6 +196,7 @@ export class ExportWorker {
         lost = true;
         throw new LostLease();
       }
+      await deps.exportStorage.removeOthers(job.tenant_id, job.id, key).catch((err) => log.warn({ err }, "could not delete an earlier attempt's file"));
       deps.metrics.exportRuns.inc({ format: job.format, result: "succeeded" });
       log.info({ rows: progress.rowsWritten, bytes: size, duration_ms: Math.round(performance.now() - started) }, "export written");
     } catch (err) {
@@ -214,6 +215,7 @@ export class ExportWorker {
       }
       const message = err instanceof TooLarge || (err as { status?: number }).status ? (err as Error).message : `the export failed: ${(err as Error).message}`;
       await q.failJob(deps.sql, job.id, this.id, message, cfg.ttlHours).catch((e) => log.error({ err: e }, "could not record the export's failure"));
+      await deps.exportStorage.removeJob(job.tenant_id, job.id).catch(() => undefined);
       deps.metrics.exportRuns.inc({ format: job.format, result: "failed" });
       log.error({ err }, "export failed");
     } finally {

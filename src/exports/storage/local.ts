@@ -3,8 +3,8 @@
  * `<key>.part` and renamed to `<key>` on commit (a rename within one directory is atomic).
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
-import { dirname, join, resolve, sep } from "node:path";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
 import { type ExportStorage, finished } from "./storage.ts";
 
@@ -47,6 +47,11 @@ export function createLocalStorage(dir: string): ExportStorage {
     },
     async removeJob(tenantId, jobId) {
       await rm(join(pathOf(tenantId), jobId), { recursive: true, force: true });
+    },
+    async removeOthers(tenantId, jobId, key) {
+      const dir = join(pathOf(tenantId), jobId);
+      const keep = basename(pathOf(key));
+      for (const f of await readdir(dir).catch(() => [] as string[])) if (f !== keep) await rm(join(dir, f), { force: true });
     },
   };
 }

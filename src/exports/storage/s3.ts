@@ -66,5 +66,9 @@ export function createS3Storage(cfg: Config["exports"]["storage"]["s3"]): Export
       const listed = await client.list({ prefix: full(`${tenantId}/${jobId}/`) });
       for (const o of listed.contents ?? []) await client.delete(o.key);
     },
+    async removeOthers(tenantId, jobId, key) {
+      const listed = await client.list({ prefix: full(`${tenantId}/${jobId}/`) });
+      for (const o of listed.contents ?? []) if (o.key !== full(key)) await client.delete(o.key);
+    },
   };
 }

@@ -34,6 +34,8 @@ export interface ExportStorage {
   remove(key: string): Promise<void>;
   /** delete every file of a job (every attempt) */
   removeJob(tenantId: string, jobId: string): Promise<void>;
+  /** delete what other attempts of a job left (a killed worker's partial file), keeping `key` */
+  removeOthers(tenantId: string, jobId: string, key: string): Promise<void>;
 }
 
 export function storageKey(tenantId: string, jobId: string, attempt: number, ext: string): string {
