@@ -51,19 +51,42 @@ function formatter(tz: string): Intl.DateTimeFormat {
 
 const pad = (n: number, w = 2) => String(Math.abs(n)).padStart(w, "0");
 
+/** the zone's UTC offset in minutes at an instant, from Intl (the slow part: see offsetAt) */
+function intlOffset(tz: string, ms: number): number {
+  const parts: Record<string, number> = {};
+  for (const p of formatter(tz).formatToParts(new Date(ms))) if (p.type !== "literal") parts[p.type] = Number(p.value);
+  const local = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!, 0);
+  return Math.round((local - (ms - (((ms % 1000) + 1000) % 1000))) / 60_000);
+}
+
+/** offsets per zone and quarter hour (zones change their offset on quarter hours at the finest) */
+const offsets = new Map<string, Map<number, number>>();
+const QUARTER_MS = 900_000;
+
+function offsetAt(tz: string, ms: number): number {
+  if (tz === "UTC") return 0;
+  let m = offsets.get(tz);
+  if (!m) offsets.set(tz, (m = new Map()));
+  const slot = Math.floor(ms / QUARTER_MS);
+  let off = m.get(slot);
+  if (off === undefined) {
+    if (m.size > 50_000) m.clear();
+    off = intlOffset(tz, slot * QUARTER_MS);
+    m.set(slot, off);
+  }
+  return off;
+}
+
 /** an instant in a time zone: "2026-10-25T02:30:00+01:00" (milliseconds only when not zero) */
 export function zonedTime(instant: string | Date, tz: string): TimeCell {
   const ms = typeof instant === "string" ? Date.parse(instant) : instant.getTime();
-  const parts: Record<string, number> = {};
-  for (const p of formatter(tz).formatToParts(new Date(ms))) if (p.type !== "literal") parts[p.type] = Number(p.value);
-  const millis = ((ms % 1000) + 1000) % 1000;
-  const localMs = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!, millis);
-  const offsetMin = Math.round((localMs - ms) / 60_000);
+  const offsetMin = offsetAt(tz, ms);
+  const local = new Date(ms + offsetMin * 60_000);
+  const iso = local.toISOString(); // "YYYY-MM-DDTHH:mm:ss.sssZ" of the wall-clock time
+  const millis = local.getUTCMilliseconds();
   const sign = offsetMin < 0 ? "-" : "+";
-  const date = `${pad(parts.year!, 4)}-${pad(parts.month!)}-${pad(parts.day!)}`;
-  const time = `${pad(parts.hour!)}:${pad(parts.minute!)}:${pad(parts.second!)}${millis ? `.${pad(millis, 3)}` : ""}`;
-  const text = `${date}T${time}${sign}${pad(Math.trunc(offsetMin / 60))}:${pad(offsetMin % 60)}`;
-  return new TimeCell(text, new Date(localMs));
+  const text = `${iso.slice(0, 19)}${millis ? iso.slice(19, 23) : ""}${sign}${pad(Math.trunc(offsetMin / 60))}:${pad(offsetMin % 60)}`;
+  return new TimeCell(text, local);
 }
 
 /** minor units → the major-unit decimal ("-12.05" for -1205 EUR); undefined for an unknown currency */
