@@ -1,4 +1,7 @@
-/** Exports (src/exports/): where files are stored (a local directory or S3-compatible storage), how long they live, limits, the worker's lease. */
+/**
+ * Exports (src/exports/): where files are stored (a local directory or S3-compatible storage), how long
+ * they live, limits per tenant, the worker's lease and polling, the expiry sweep.
+ */
 import { z } from "zod";
 import { int, optionalString, section } from "./section.ts";
 
@@ -15,7 +18,12 @@ export const exportsSection = section({
     EXPORTS_S3_REGION: optionalString,
     EXPORTS_S3_ACCESS_KEY_ID: optionalString,
     EXPORTS_S3_SECRET_ACCESS_KEY: optionalString,
-    EXPORTS_S3_PREFIX: optionalString.pipe(z.string().regex(/^[A-Za-z0-9._\/-]{1,200}$/, "letters, digits, . _ - and /").optional()),
+    EXPORTS_S3_PREFIX: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._\/-]{1,200}$/, "letters, digits, . _ - and /")
+        .optional(),
+    ),
     EXPORT_MAX_ACTIVE_JOBS_PER_TENANT: int(1, 1_000).default(3),
     EXPORT_MAX_STORED_MB_PER_TENANT: int(1, 1_048_576).default(1_024),
     EXPORT_LEASE_SECONDS: int(2, 3_600).default(30),

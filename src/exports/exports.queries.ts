@@ -67,7 +67,16 @@ export async function tenantUsage(tx: TxSql): Promise<{ active: number; storedBy
 
 export async function insertJob(
   tx: TxSql,
-  j: { id: string; tenantId: string; createdBy: string; operation: string; params: Record<string, string>; format: ExportFormat; fileName: string; rowsTotal: number | null },
+  j: {
+    id: string;
+    tenantId: string;
+    createdBy: string;
+    operation: string;
+    params: Record<string, string>;
+    format: ExportFormat;
+    fileName: string;
+    rowsTotal: number | null;
+  },
 ): Promise<ExportJobRow> {
   const [r] = await tx`
     insert into export_jobs (id, tenant_id, created_by, operation, params, format, file_name, rows_total)
@@ -82,7 +91,10 @@ export async function getJob(tx: TxSql, id: string): Promise<ExportJobRow | unde
 }
 
 /** newest first, keyset after (created_at, id) */
-export async function listJobs(tx: TxSql, q: { limit: number; status?: ExportStatus; after?: { createdAt: Date; id: string } }): Promise<ExportJobRow[]> {
+export async function listJobs(
+  tx: TxSql,
+  q: { limit: number; status?: ExportStatus; after?: { createdAt: Date; id: string } },
+): Promise<ExportJobRow[]> {
   const rows = await tx`
     select * from export_jobs
      where true
@@ -115,7 +127,10 @@ export async function failAbandoned(sql: Sql, maxAttempts: number, ttlHours: num
 }
 
 /** claim the oldest queued job, or a running one whose lease ran out (its worker died): one at a time, never twice */
-export async function claimJob(sql: Sql, c: { worker: string; leaseSeconds: number; maxAttempts: number }): Promise<ExportJobRow | undefined> {
+export async function claimJob(
+  sql: Sql,
+  c: { worker: string; leaseSeconds: number; maxAttempts: number },
+): Promise<ExportJobRow | undefined> {
   const [r] = await sql`
     update export_jobs j
        set status = 'running', lease_owner = ${c.worker}, lease_until = now() + make_interval(secs => ${c.leaseSeconds}),
@@ -131,7 +146,13 @@ export async function claimJob(sql: Sql, c: { worker: string; leaseSeconds: numb
 }
 
 /** extend the lease and record progress; false when the job is no longer this worker's (lease lost, deleted) */
-export async function renewLease(sql: Sql, id: string, worker: string, leaseSeconds: number, p: { rowsWritten: number; rowsTotal: number | null }): Promise<boolean> {
+export async function renewLease(
+  sql: Sql,
+  id: string,
+  worker: string,
+  leaseSeconds: number,
+  p: { rowsWritten: number; rowsTotal: number | null },
+): Promise<boolean> {
   const rows = await sql`
     update export_jobs
        set lease_until = now() + make_interval(secs => ${leaseSeconds}), rows_written = ${p.rowsWritten},
@@ -141,7 +162,12 @@ export async function renewLease(sql: Sql, id: string, worker: string, leaseSeco
   return rows.length === 1;
 }
 
-export async function completeJob(sql: Sql, id: string, worker: string, d: { storageKey: string; size: number; rows: number; ttlHours: number }): Promise<boolean> {
+export async function completeJob(
+  sql: Sql,
+  id: string,
+  worker: string,
+  d: { storageKey: string; size: number; rows: number; ttlHours: number },
+): Promise<boolean> {
   const rows = await sql`
     update export_jobs
        set status = 'succeeded', storage_key = ${d.storageKey}, size_bytes = ${d.size}, rows_written = ${d.rows}, rows_total = ${d.rows},
@@ -184,7 +210,8 @@ export async function markExpired(sql: Sql, id: string): Promise<void> {
 
 /** expired rows are kept `keepDays` after they expired (GET answers 410 meanwhile), then deleted */
 export async function purgeExpired(sql: Sql, keepDays: number): Promise<number> {
-  const rows = await sql`delete from export_jobs where status = 'expired' and expires_at < now() - make_interval(days => ${keepDays}) returning id`;
+  const rows =
+    await sql`delete from export_jobs where status = 'expired' and expires_at < now() - make_interval(days => ${keepDays}) returning id`;
   return rows.length;
 }
 

@@ -18,7 +18,8 @@ import { answerPages, asParamsProblem, countRows, paramStrings, validateParams }
 
 const problemJson = { "application/problem+json": { schema: ProblemSchema } };
 const LIMITS =
-  "Limits per tenant: EXPORT_MAX_ACTIVE_JOBS_PER_TENANT queued or running exports (429 beyond) and EXPORT_MAX_STORED_MB_PER_TENANT of stored files (413 beyond: delete exports or wait for them to expire).";
+  "Limits per tenant: EXPORT_MAX_ACTIVE_JOBS_PER_TENANT queued or running exports (429 beyond) and EXPORT_MAX_STORED_MB_PER_TENANT of " +
+  "stored files (413 beyond: delete exports or wait for them to expire).";
 
 const createRouteDef = createRoute({
   method: "post",
@@ -27,9 +28,11 @@ const createRouteDef = createRoute({
   tags: ["exports"],
   summary: "Export an analytics answer as CSV, XLSX or PDF (a background job)",
   description:
-    "Queues a file of what `operation` answers for `params` (validated by that operation's own query schema: a 400 names `params.<field>`; " +
+    "Queues a file of what `operation` answers for `params` (validated by that operation's own query schema: a 400 names " +
+    "`params.<field>`; " +
     "the first page is read at once, so a query the API would refuse is refused here). List operations are exported to their last row. " +
-    `Answers 202 with the job and its Location; poll GET /v1/exports/{id}, then GET its download_url. A PDF of more than EXPORT_PDF_MAX_ROWS rows is a 422 (export CSV instead). ${LIMITS} ` +
+    `Answers 202 with the job and its Location; poll GET /v1/exports/{id}, then GET its download_url. A PDF of more than ` +
+    `EXPORT_PDF_MAX_ROWS rows is a 422 (export CSV instead). ${LIMITS} ` +
     "Files are deleted EXPORT_TTL_HOURS after they are written. Columns, formats and limits: docs/exports.md. Roles: analyst, admin.",
   request: { body: { required: true, content: { "application/json": { schema: CreateExportBody } } } },
   responses: {
@@ -57,7 +60,9 @@ const getRouteDef = createRoute({
   operationId: "getExport",
   tags: ["exports"],
   summary: "An export's status and progress",
-  description: "Status (queued, running, succeeded, failed, expired), rows written (and the total when known), size, expiry and error. Roles: analyst, admin.",
+  description:
+    "Status (queued, running, succeeded, failed, expired), rows written (and the total when known), size, expiry and error. Roles: " +
+    "analyst, admin.",
   request: { params: ExportIdParam },
   responses: {
     200: { description: "the export", content: { "application/json": { schema: ExportJob } } },
@@ -72,7 +77,9 @@ const deleteRouteDef = createRoute({
   operationId: "deleteExport",
   tags: ["exports"],
   summary: "Cancel an export, or delete it and its file",
-  description: "Removes the export and its file. A running export stops at its worker's next lease renewal (what it wrote is dropped). Roles: analyst, admin.",
+  description:
+    "Removes the export and its file. A running export stops at its worker's next lease renewal (what it wrote is dropped). Roles: " +
+    "analyst, admin.",
   request: { params: ExportIdParam },
   responses: {
     204: { description: "deleted" },
@@ -88,12 +95,18 @@ const downloadRoute = createRoute({
   operationId: "downloadExport",
   tags: ["exports"],
   summary: "The export's file",
-  description: "Streams the file with its Content-Type and an attachment Content-Disposition. 409 while it is not written yet (or failed), 410 once expired. Roles: analyst, admin.",
+  description:
+    "Streams the file with its Content-Type and an attachment Content-Disposition. 409 while it is not written yet (or failed), 410 " +
+    "once expired. Roles: analyst, admin.",
   request: { params: ExportIdParam },
   responses: {
     200: {
       description: "the file",
-      content: { [CONTENT_TYPES.csv]: { schema: binary }, [CONTENT_TYPES.xlsx]: { schema: binary }, [CONTENT_TYPES.pdf]: { schema: binary } },
+      content: {
+        [CONTENT_TYPES.csv]: { schema: binary },
+        [CONTENT_TYPES.xlsx]: { schema: binary },
+        [CONTENT_TYPES.pdf]: { schema: binary },
+      },
     },
     404: { description: "no export of your tenant has this id", content: problemJson },
     409: { description: "not written yet, or failed", content: problemJson },
@@ -122,12 +135,21 @@ export const exportsRoutes = new OpenAPIHono<AppEnv>()
     validateParams(op, params);
     const checkLimits = (usage: { active: number; storedBytes: number }) => {
       if (usage.active >= cfg.maxActiveJobsPerTenant) {
-        throw new HttpProblem(429, `your tenant has ${usage.active} exports queued or running (EXPORT_MAX_ACTIVE_JOBS_PER_TENANT is ${cfg.maxActiveJobsPerTenant}); wait for one to finish`, {
-          headers: { "Retry-After": "30" },
-        });
+        throw new HttpProblem(
+          429,
+          `your tenant has ${usage.active} exports queued or running (EXPORT_MAX_ACTIVE_JOBS_PER_TENANT is ` +
+            `${cfg.maxActiveJobsPerTenant}); wait for one to finish`,
+          {
+            headers: { "Retry-After": "30" },
+          },
+        );
       }
       if (usage.storedBytes >= cfg.maxStoredBytesPerTenant) {
-        throw new HttpProblem(413, `your tenant's stored exports hold ${usage.storedBytes} bytes (EXPORT_MAX_STORED_MB_PER_TENANT allows ${cfg.maxStoredBytesPerTenant}); delete exports or wait for them to expire`);
+        throw new HttpProblem(
+          413,
+          `your tenant's stored exports hold ${usage.storedBytes} bytes (EXPORT_MAX_STORED_MB_PER_TENANT allows ` +
+            `${cfg.maxStoredBytesPerTenant}); delete exports or wait for them to expire`,
+        );
       }
     };
     checkLimits(await withTenant(deps.sql, principal.tenantId, tenantUsage));
@@ -137,7 +159,9 @@ export const exportsRoutes = new OpenAPIHono<AppEnv>()
     if (body.format === "pdf") {
       const n = await countRows(op, ctx, params, cfg.pdfMaxRows);
       if (!n.complete) {
-        throw new HttpProblem(422, `the PDF would hold more than ${cfg.pdfMaxRows} rows (EXPORT_PDF_MAX_ROWS); export it as csv or xlsx`, { title: "Too many rows for a PDF" });
+        throw new HttpProblem(422, `the PDF would hold more than ${cfg.pdfMaxRows} rows (EXPORT_PDF_MAX_ROWS); export it as csv or xlsx`, {
+          title: "Too many rows for a PDF",
+        });
       }
       if (!op.list) rowsTotal = n.rows;
     } else {
@@ -171,11 +195,15 @@ export const exportsRoutes = new OpenAPIHono<AppEnv>()
     if (q.cursor !== undefined) {
       const v = decodeCursor(q.cursor, CursorShape);
       if (!v || !Number.isFinite(Date.parse(v.t))) {
-        throw new HttpProblem(400, "cursor: not a next_cursor of this list", { errors: [{ path: "cursor", message: "not a next_cursor of listExports" }] });
+        throw new HttpProblem(400, "cursor: not a next_cursor of this list", {
+          errors: [{ path: "cursor", message: "not a next_cursor of listExports" }],
+        });
       }
       after = { createdAt: new Date(v.t), id: v.i };
     }
-    const rows = await withTenant(c.get("deps").sql, c.get("principal").tenantId, (tx) => listJobs(tx, { limit: q.limit, status: q.status, after }));
+    const rows = await withTenant(c.get("deps").sql, c.get("principal").tenantId, (tx) =>
+      listJobs(tx, { limit: q.limit, status: q.status, after }),
+    );
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     const next = rows.length > q.limit && last ? encodeCursor({ t: last.created_at.toISOString(), i: last.id }) : null;
@@ -202,12 +230,15 @@ export const exportsRoutes = new OpenAPIHono<AppEnv>()
     const { id } = c.req.valid("param");
     const job = await withTenant(deps.sql, c.get("principal").tenantId, (tx) => getJob(tx, id));
     if (!job) throw notFound();
-    if (job.status === "expired") return problem(c, 410, `the export expired at ${job.expires_at?.toISOString()} and its file was deleted; create it again`);
+    if (job.status === "expired")
+      return problem(c, 410, `the export expired at ${job.expires_at?.toISOString()} and its file was deleted; create it again`);
     if (job.status === "failed") return problem(c, 409, `the export failed: ${job.error ?? "unknown error"}`);
-    if (job.status !== "succeeded" || !job.storage_key) return problem(c, 409, `the export is not written yet (status ${job.status}); poll GET /v1/exports/${id}`);
+    if (job.status !== "succeeded" || !job.storage_key)
+      return problem(c, 409, `the export is not written yet (status ${job.status}); poll GET /v1/exports/${id}`);
     const file = await deps.exportStorage.open(job.storage_key);
     if (!file) return problem(c, 410, "the export's file is gone (expired); create it again");
     const ascii = job.file_name.replace(/[^A-Za-z0-9._-]/g, "_");
+    // a binary stream: the route's typed responses describe JSON bodies only, hence the cast
     return c.body(file.body, 200, {
       "content-type": CONTENT_TYPES[job.format],
       "content-length": String(file.size),

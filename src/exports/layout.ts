@@ -75,7 +75,9 @@ export function responseSchema(operationId: string): { schema: JsonSchema; compo
     const doc = analyticsRoutes.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "analytics", version: "1" } });
     const components = (doc.components?.schemas ?? {}) as Record<string, JsonSchema>;
     for (const item of Object.values(doc.paths ?? {})) {
-      const op = (item as { get?: { operationId?: string; responses?: Record<string, { content?: Record<string, { schema?: JsonSchema }> }> } }).get;
+      const op = (
+        item as { get?: { operationId?: string; responses?: Record<string, { content?: Record<string, { schema?: JsonSchema }> }> } }
+      ).get;
       const schema = op?.responses?.["200"]?.content?.["application/json"]?.schema;
       if (op?.operationId && schema) schemas.set(op.operationId, { schema, components });
     }
@@ -188,7 +190,8 @@ function withMajors(columns: Column[]): Column[] {
       if (keys.has(candidate)) currencyKey = candidate;
     }
     if (!currencyKey && keys.has("currency")) currencyKey = "currency";
-    if (currencyKey) out.push({ key: c.key.replace(/_minor$/, "_major"), kind: "major", level: c.level, path: c.path, minorKey: c.key, currencyKey });
+    if (currencyKey)
+      out.push({ key: c.key.replace(/_minor$/, "_major"), kind: "major", level: c.level, path: c.path, minorKey: c.key, currencyKey });
   }
   return out;
 }
@@ -227,12 +230,20 @@ export function layoutOf(operationId: string, body: unknown, listRows?: unknown[
   if (S.typeOf(dataSchema) === "array") {
     tables = tablesAt(S, "data", [{ path: ["data"], array: true, outer: false }], S.resolve(dataSchema.items));
   } else {
-    const holders = new Set(Object.entries(dataSchema.properties ?? {}).filter(([, p]) => S.typeOf(p) === "object" && S.holdsLists(p)).map(([k]) => k));
+    const holders = new Set(
+      Object.entries(dataSchema.properties ?? {})
+        .filter(([, p]) => S.typeOf(p) === "object" && S.holdsLists(p))
+        .map(([k]) => k),
+    );
     const shape = shapeOf(S, dataSchema, 0);
     shape.columns = shape.columns.filter((c) => !holders.has(c.path[0]!));
-    tables = shape.columns.length > 0 ? [{ name: "summary", levels: [{ path: ["data"], array: false, outer: false }], columns: withMajors(shape.columns) }] : [];
+    tables =
+      shape.columns.length > 0
+        ? [{ name: "summary", levels: [{ path: ["data"], array: false, outer: false }], columns: withMajors(shape.columns) }]
+        : [];
     for (const [key, prop] of Object.entries(dataSchema.properties ?? {})) {
-      if (S.isObjectList(prop)) tables.push(...tablesAt(S, key, [{ path: ["data", key], array: true, outer: false }], S.resolve(S.resolve(prop).items)));
+      if (S.isObjectList(prop))
+        tables.push(...tablesAt(S, key, [{ path: ["data", key], array: true, outer: false }], S.resolve(S.resolve(prop).items)));
       else if (holders.has(key)) tables.push(...tablesAt(S, key, [{ path: ["data", key], array: false, outer: false }], prop));
     }
   }

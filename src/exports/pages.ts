@@ -76,7 +76,12 @@ export function layoutOfPage(op: AnalyticsOperation, page: Page): ExportLayout {
  * Rows of the main table, counted page by page up to `max + 1` (the PDF limit is checked before a
  * job is queued). Runs the operation: its 400s (a range too wide…) surface here, naming `params.<field>`.
  */
-export async function countRows(op: AnalyticsOperation, ctx: ReadContext, params: Record<string, string>, max: number): Promise<{ rows: number; complete: boolean }> {
+export async function countRows(
+  op: AnalyticsOperation,
+  ctx: ReadContext,
+  params: Record<string, string>,
+  max: number,
+): Promise<{ rows: number; complete: boolean }> {
   let rows = 0;
   let layout: ExportLayout | undefined;
   try {

@@ -58,7 +58,12 @@ class ByteCounter extends Transform {
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.limit) cb(new TooLarge(`the file would exceed the tenant's stored-bytes limit (EXPORT_MAX_STORED_MB_PER_TENANT) by ${this.bytes - this.limit} bytes`));
+    if (this.bytes > this.limit)
+      cb(
+        new TooLarge(
+          `the file would exceed the tenant's stored-bytes limit (EXPORT_MAX_STORED_MB_PER_TENANT) by ${this.bytes - this.limit} bytes`,
+        ),
+      );
     else cb(null, chunk);
   }
 }
@@ -143,7 +148,13 @@ export class ExportWorker {
   private async execute(job: q.ExportJobRow, signal: AbortSignal): Promise<void> {
     const { deps } = this;
     const cfg = deps.config.exports;
-    const log = this.logger.child({ export_id: job.id, tenant_id: job.tenant_id, operation: job.operation, format: job.format, attempt: job.attempts });
+    const log = this.logger.child({
+      export_id: job.id,
+      tenant_id: job.tenant_id,
+      operation: job.operation,
+      format: job.format,
+      attempt: job.attempts,
+    });
     const started = performance.now();
     const key = storageKey(job.tenant_id, job.id, job.attempts, job.format);
     const progress = { rowsWritten: 0, rowsTotal: job.rows_total as number | null };
@@ -205,11 +216,15 @@ export class ExportWorker {
       await guard(writer!.end());
       if (lost || signal.aborted) throw new LostLease();
       const size = await guard(upload.commit());
-      if (!(await q.completeJob(deps.sql, job.id, this.id, { storageKey: key, size, rows: progress.rowsWritten, ttlHours: cfg.ttlHours }))) {
+      if (
+        !(await q.completeJob(deps.sql, job.id, this.id, { storageKey: key, size, rows: progress.rowsWritten, ttlHours: cfg.ttlHours }))
+      ) {
         lost = true;
         throw new LostLease();
       }
-      await deps.exportStorage.removeOthers(job.tenant_id, job.id, key).catch((err) => log.warn({ err }, "could not delete an earlier attempt's file"));
+      await deps.exportStorage
+        .removeOthers(job.tenant_id, job.id, key)
+        .catch((err) => log.warn({ err }, "could not delete an earlier attempt's file"));
       deps.metrics.exportRuns.inc({ format: job.format, result: "succeeded" });
       log.info({ rows: progress.rowsWritten, bytes: size, duration_ms: Math.round(performance.now() - started) }, "export written");
     } catch (err) {
@@ -226,8 +241,13 @@ export class ExportWorker {
         }
         return;
       }
-      const message = err instanceof TooLarge || (err as { status?: number }).status ? (err as Error).message : `the export failed: ${(err as Error).message}`;
-      await q.failJob(deps.sql, job.id, this.id, message, cfg.ttlHours).catch((e) => log.error({ err: e }, "could not record the export's failure"));
+      const message =
+        err instanceof TooLarge || (err as { status?: number }).status
+          ? (err as Error).message
+          : `the export failed: ${(err as Error).message}`;
+      await q
+        .failJob(deps.sql, job.id, this.id, message, cfg.ttlHours)
+        .catch((e) => log.error({ err: e }, "could not record the export's failure"));
       await deps.exportStorage.removeJob(job.tenant_id, job.id).catch(() => undefined);
       deps.metrics.exportRuns.inc({ format: job.format, result: "failed" });
       log.error({ err }, "export failed");
@@ -304,7 +324,8 @@ export class ExportSweep {
         }
         await q.purgeExpired(conn, KEEP_EXPIRED_DAYS);
         const totals = await q.exportTotals(conn);
-        for (const s of ["queued", "running", "succeeded", "failed", "expired"]) deps.metrics.exportJobs.set({ status: s }, totals.byStatus[s] ?? 0);
+        for (const s of ["queued", "running", "succeeded", "failed", "expired"])
+          deps.metrics.exportJobs.set({ status: s }, totals.byStatus[s] ?? 0);
         deps.metrics.exportStorageBytes.set(totals.storedBytes);
       } finally {
         await q.releaseSweepLock(conn, SWEEP_LOCK_KEY);

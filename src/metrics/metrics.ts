@@ -50,7 +50,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     exportRuns: new Counter({
       name: "pulse_export_runs_total",
-      help: "Export runs finished by this process, by format and result (succeeded, failed, lost: the job was deleted or its lease taken, released: shutdown)",
+      help: "Export runs finished by this process by format and result: succeeded, failed, lost (deleted or lease taken), released",
       labelNames: ["format", "result"],
       registers: [registry],
     }),

@@ -41,8 +41,8 @@ if (synthetic > 0) {
           orders: 1 + (g % 9),
           net_minor: (g % 977) * 131 - 20_000,
           r_score: 1 + (g % 5),
-          f_score: 1 + ((g / 5) | 0) % 5,
-          m_score: 1 + ((g / 25) | 0) % 5,
+          f_score: 1 + (((g / 5) | 0) % 5),
+          m_score: 1 + (((g / 25) | 0) % 5),
           segment: "potential_loyalist",
           churn_tier: g % 3 === 0 ? "high" : "low",
           clv_minor: (g % 977) * 262,
@@ -52,7 +52,17 @@ if (synthetic > 0) {
     });
   const storage = createLocalStorage(dir);
   const upload = await storage.create(`bench/synthetic/1.${format}`);
-  const meta = { operation: "listCustomers", title: "bench", tenantId: "bench", params: {}, timezone: "UTC", asOf: null, watermark: null, scoredAt: null, generatedAt: new Date().toISOString() };
+  const meta = {
+    operation: "listCustomers",
+    title: "bench",
+    tenantId: "bench",
+    params: {},
+    timezone: "UTC",
+    asOf: null,
+    watermark: null,
+    scoredAt: null,
+    generatedAt: new Date().toISOString(),
+  };
   const writer = (format === "csv" ? csvWriter : xlsxWriter)({ out: upload.stream, meta });
   const started = performance.now();
   let readMs = 0;
@@ -90,7 +100,16 @@ await worker.drain();
 const ms = performance.now() - started;
 const [job] = await deps.sql`select status, rows_written, size_bytes, error from export_jobs order by created_at desc limit 1`;
 const metrics = await deps.metrics.registry.getMetricsAsJSON();
-const read = (metrics.find((m) => m.name === "pulse_analytics_query_seconds")?.values ?? []).filter((v) => (v as { metricName?: string }).metricName === "pulse_analytics_query_seconds_sum");
+const read = (metrics.find((m) => m.name === "pulse_analytics_query_seconds")?.values ?? []).filter(
+  (v) => (v as { metricName?: string }).metricName === "pulse_analytics_query_seconds_sum",
+);
 const readMs = read.reduce((s, v) => s + v.value * 1000, 0);
 await closeDeps(deps);
-report({ rows: Number(job?.rows_written ?? 0), ms, bytes: Number(job?.size_bytes ?? 0), readMs, status: String(job?.status), error: (job?.error as string | null) ?? null });
+report({
+  rows: Number(job?.rows_written ?? 0),
+  ms,
+  bytes: Number(job?.size_bytes ?? 0),
+  readMs,
+  status: String(job?.status),
+  error: (job?.error as string | null) ?? null,
+});

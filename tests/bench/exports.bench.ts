@@ -73,7 +73,8 @@ if (state && state.rows === ROWS) {
   for (let lo = 1; lo <= ROWS; lo += CHUNK) {
     const hi = Math.min(ROWS, lo + CHUNK - 1);
     await sql`
-      insert into customer_scores (tenant_id, customer_id, currency, first_order_at, last_order_at, archived_orders, archived_net_minor, r_score, f_score, m_score, segment)
+      insert into customer_scores (tenant_id, customer_id, currency, first_order_at, last_order_at,
+                                   archived_orders, archived_net_minor, r_score, f_score, m_score, segment)
       select ${tenant}::uuid, 'cust-' || lpad(g::text, 8, '0'), case when g % 10 = 0 then 'USD' else 'EUR' end,
              now() - make_interval(days => 30 + g % 300), now() - make_interval(days => g % 200),
              1 + g % 9, (g % 977) * 131 - 20000, 1 + g % 5, 1 + (g / 5) % 5, 1 + (g / 25) % 5, customer_segment(1 + g % 5, 1 + (g / 5) % 5)
@@ -86,7 +87,11 @@ if (state && state.rows === ROWS) {
 }
 
 const redisPort = await freePort();
-const redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "2gb"], { stdio: "ignore" });
+const redis = spawn(
+  "redis-server",
+  ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "2gb"],
+  { stdio: "ignore" },
+);
 await Bun.sleep(300);
 
 interface Result {
@@ -106,9 +111,17 @@ function runWorker(env: Record<string, string>, format: string): Result {
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,
   });
-  const line = child.stdout.split("\n").find((l) => l.startsWith("{\"bench\""));
+  const line = child.stdout.split("\n").find((l) => l.startsWith('{"bench"'));
   if (!line) throw new Error(`the worker printed no result (exit ${child.status}): ${child.stderr.slice(-3000)}`);
-  const r = JSON.parse(line) as { rows: number; ms: number; bytes: number; maxRssKb: number; readMs: number; status: string; error: string | null };
+  const r = JSON.parse(line) as {
+    rows: number;
+    ms: number;
+    bytes: number;
+    maxRssKb: number;
+    readMs: number;
+    status: string;
+    error: string | null;
+  };
   return {
     format,
     rows: r.rows,
@@ -157,7 +170,13 @@ try {
   await sql.end({ timeout: 5 }).catch(() => undefined);
   await engine.stop();
   for (const format of FORMATS) {
-    if (SYNTHETIC > 0) synthetic.push(runWorker({ BENCH_SYNTHETIC_ROWS: String(SYNTHETIC), BENCH_FORMAT: format, EXPORTS_DIR: join(root, `synthetic-${format}`) }, format));
+    if (SYNTHETIC > 0)
+      synthetic.push(
+        runWorker(
+          { BENCH_SYNTHETIC_ROWS: String(SYNTHETIC), BENCH_FORMAT: format, EXPORTS_DIR: join(root, `synthetic-${format}`) },
+          format,
+        ),
+      );
   }
 } finally {
   await sql.end({ timeout: 5 }).catch(() => undefined);
@@ -176,10 +195,29 @@ function table(title: string, rows: Result[], readLabel: string): void {
   for (const r of rows) {
     const rate = r.rows / r.seconds;
     const goal = GOALS[r.format] ?? 0;
-    console.log(
-      `| ${r.format} | ${r.status}${r.error ? ` (${r.error})` : ""} | ${r.rows.toLocaleString("en")} | ${r.seconds.toFixed(1)} | ${Math.round(rate).toLocaleString("en")} (${goal.toLocaleString("en")}) ${rate >= goal ? "✓" : "✗"} | ${(r.bytes / 1048576).toFixed(1)} | ${r.peakRssMb.toFixed(0)} MB ${r.peakRssMb < 300 ? "✓" : "✗"} | ${r.readSeconds.toFixed(1)} | ${r.writeSeconds.toFixed(1)} |`,
-    );
+    const cells = [
+      r.format,
+      `${r.status}${r.error ? ` (${r.error})` : ""}`,
+      r.rows.toLocaleString("en"),
+      r.seconds.toFixed(1),
+      `${Math.round(rate).toLocaleString("en")} (${goal.toLocaleString("en")}) ${rate >= goal ? "✓" : "✗"}`,
+      (r.bytes / 1048576).toFixed(1),
+      `${r.peakRssMb.toFixed(0)} MB ${r.peakRssMb < 300 ? "✓" : "✗"}`,
+      r.readSeconds.toFixed(1),
+      r.writeSeconds.toFixed(1),
+    ];
+    console.log(`| ${cells.join(" | ")} |`);
   }
 }
-table(`end to end: listCustomers, ${ROWS.toLocaleString("en")} rows, embedded engine, Redis cache (2 cores)`, results, "reading pages (database)");
-if (synthetic.length > 0) table(`the worker's steps without the database: ${SYNTHETIC.toLocaleString("en")} listCustomers rows (pages as cached JSON text → rows → format → local storage)`, synthetic, "making pages");
+table(
+  `end to end: listCustomers, ${ROWS.toLocaleString("en")} rows, embedded engine, Redis cache (2 cores)`,
+  results,
+  "reading pages (database)",
+);
+if (synthetic.length > 0)
+  table(
+    `the worker's steps without the database: ${SYNTHETIC.toLocaleString("en")} listCustomers rows (pages as cached JSON text → rows → ` +
+      `format → local storage)`,
+    synthetic,
+    "making pages",
+  );

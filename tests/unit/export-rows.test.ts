@@ -56,8 +56,39 @@ describe("rowsOf", () => {
       watermark: null,
       next_cursor: null,
       data: [
-        { item_id: "a", name: "A", category: "c", kind: "product", capacity: null, starts_at: "2026-03-29T01:00:00.000Z", units: 3, revenue: [{ currency: "EUR", net_minor: 1050 }, { currency: "JPY", net_minor: 700 }], capacity_utilisation: null, sold_out: false, days_on_sale: 1, sell_through_per_day: 3, time_to_start_seconds: null },
-        { item_id: "b", name: "B", category: "c", kind: "product", capacity: 5, starts_at: null, units: 0, revenue: [], capacity_utilisation: 0, sold_out: false, days_on_sale: 1, sell_through_per_day: 0, time_to_start_seconds: null },
+        {
+          item_id: "a",
+          name: "A",
+          category: "c",
+          kind: "product",
+          capacity: null,
+          starts_at: "2026-03-29T01:00:00.000Z",
+          units: 3,
+          revenue: [
+            { currency: "EUR", net_minor: 1050 },
+            { currency: "JPY", net_minor: 700 },
+          ],
+          capacity_utilisation: null,
+          sold_out: false,
+          days_on_sale: 1,
+          sell_through_per_day: 3,
+          time_to_start_seconds: null,
+        },
+        {
+          item_id: "b",
+          name: "B",
+          category: "c",
+          kind: "product",
+          capacity: 5,
+          starts_at: null,
+          units: 0,
+          revenue: [],
+          capacity_utilisation: 0,
+          sold_out: false,
+          days_on_sale: 1,
+          sell_through_per_day: 0,
+          time_to_start_seconds: null,
+        },
       ],
     };
     const layout = layoutOf("getItemPerformance", body, body.data);
@@ -65,7 +96,14 @@ describe("rowsOf", () => {
     const rows = rowsOf(t, body, "Europe/Berlin");
     const col = (k: string) => t.columns.findIndex((c) => c.key === k);
     expect(rows.length).toBe(3);
-    expect(rows.map((r) => [r[col("item_id")], r[col("revenue.currency")], r[col("revenue.net_minor")], (r[col("revenue.net_major")] as MajorCell | null)?.text ?? null])).toEqual([
+    expect(
+      rows.map((r) => [
+        r[col("item_id")],
+        r[col("revenue.currency")],
+        r[col("revenue.net_minor")],
+        (r[col("revenue.net_major")] as MajorCell | null)?.text ?? null,
+      ]),
+    ).toEqual([
       ["a", "EUR", 1050, "10.50"],
       ["a", "JPY", 700, "700"],
       ["b", null, null, null],

@@ -31,7 +31,12 @@ export function csvWriter(opts: WriterOptions): ReportWriter {
     },
     async rows(rows) {
       if (!active || rows.length === 0) return;
-      await write(stringify(rows.map((r) => r.map(csvField)), OPTIONS));
+      await write(
+        stringify(
+          rows.map((r) => r.map(csvField)),
+          OPTIONS,
+        ),
+      );
     },
     async end() {
       out.end();

@@ -33,7 +33,13 @@ export function pdfWriter(opts: WriterOptions): ReportWriter {
       tables[tables.length - 1]!.rows.push(...rows);
     },
     async end() {
-      const doc = new PDFDocument({ size: "A4", layout: "landscape", margin: MARGIN, bufferPages: true, info: { Title: opts.meta.title, Creator: "Pulse" } });
+      const doc = new PDFDocument({
+        size: "A4",
+        layout: "landscape",
+        margin: MARGIN,
+        bufferPages: true,
+        info: { Title: opts.meta.title, Creator: "Pulse" },
+      });
       doc.pipe(opts.out);
       registerFonts(doc);
       heading(doc, opts.meta);
@@ -50,12 +56,18 @@ export function pdfWriter(opts: WriterOptions): ReportWriter {
 function heading(doc: PDFKit.PDFDocument, m: ReportMeta): void {
   const width = doc.page.width - 2 * MARGIN;
   drawText(doc, m.title, MARGIN, MARGIN, { width, size: 15, bold: true });
-  const range = m.params.from && m.params.to ? `${zonedTime(m.params.from, m.timezone).text} – ${zonedTime(m.params.to, m.timezone).text}` : "—";
+  const range =
+    m.params.from && m.params.to ? `${zonedTime(m.params.from, m.timezone).text} – ${zonedTime(m.params.to, m.timezone).text}` : "—";
   const lines = [
     `Operation: ${m.operation}    Tenant: ${m.tenantId}`,
     `Range: ${range}    Time zone: ${m.timezone}`,
-    `As of: ${m.asOf ?? "—"}    Watermark: ${m.watermark ?? "—"}${m.scoredAt ? `    Scored at: ${m.scoredAt}` : ""}    Generated: ${m.generatedAt}`,
-    `Parameters: ${Object.entries(m.params).map(([k, v]) => `${k}=${v}`).join(", ") || "—"}`,
+    `As of: ${m.asOf ?? "—"}    Watermark: ${m.watermark ?? "—"}${m.scoredAt ? `    Scored at: ${m.scoredAt}` : ""}    Generated: ` +
+      `${m.generatedAt}`,
+    `Parameters: ${
+      Object.entries(m.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ") || "—"
+    }`,
   ];
   let y = MARGIN + 22;
   for (const line of lines) {
@@ -96,14 +108,22 @@ function chart(doc: PDFKit.PDFDocument, operation: string, t: Buffered): void {
   const top = y0 + 14;
   const max = Math.max(1, ...points.map((p) => Math.abs(p.value)));
   doc.save().lineWidth(0.5).strokeColor("#888888");
-  doc.moveTo(x0, top + height).lineTo(x0 + width, top + height).stroke();
+  doc
+    .moveTo(x0, top + height)
+    .lineTo(x0 + width, top + height)
+    .stroke();
   doc.restore();
   if (operation === "getConversionFunnel") {
     const barH = Math.min(22, (height - 4) / points.length - 4);
     points.forEach((p, i) => {
       const y = top + i * (barH + 4);
       const w = Math.max(1, ((width - 160) * Math.abs(p.value)) / max);
-      doc.save().fillColor("#4F81BD").rect(x0 + 150, y, w, barH).fill().restore();
+      doc
+        .save()
+        .fillColor("#4F81BD")
+        .rect(x0 + 150, y, w, barH)
+        .fill()
+        .restore();
       drawText(doc, p.label, x0, y + barH / 2 - 4, { width: 145, size: 8 });
       drawText(doc, String(p.value), x0 + 154 + w, y + barH / 2 - 4, { width: 80, size: 8 });
     });
@@ -112,7 +132,12 @@ function chart(doc: PDFKit.PDFDocument, operation: string, t: Buffered): void {
     const barW = Math.max(0.5, slot * 0.8);
     points.forEach((p, i) => {
       const h = (height * Math.abs(p.value)) / max;
-      doc.save().fillColor(p.value < 0 ? "#C0504D" : "#4F81BD").rect(x0 + i * slot + (slot - barW) / 2, top + height - h, barW, h).fill().restore();
+      doc
+        .save()
+        .fillColor(p.value < 0 ? "#C0504D" : "#4F81BD")
+        .rect(x0 + i * slot + (slot - barW) / 2, top + height - h, barW, h)
+        .fill()
+        .restore();
     });
     drawText(doc, `max ${max}`, x0, top - 2, { width: 200, size: 7 });
     drawText(doc, points[0]!.label, x0, top + height + 2, { width: 150, size: 7 });

@@ -36,7 +36,12 @@ function widthOf(kind: string, key: string): number {
 export function xlsxWriter(opts: WriterOptions): ReportWriter {
   const limit = opts.maxRowsPerSheet ?? SHEET_ROW_LIMIT;
   // deflate level 1: the zip step is most of the time at higher levels (files ~15 % larger)
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: opts.out, useStyles: true, useSharedStrings: false, zip: { zlib: { level: 1 } } } as unknown as ExcelJS.stream.xlsx.WorkbookStreamWriterOptions);
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
+    stream: opts.out,
+    useStyles: true,
+    useSharedStrings: false,
+    zip: { zlib: { level: 1 } },
+  } as unknown as ExcelJS.stream.xlsx.WorkbookStreamWriterOptions);
   wb.creator = "Pulse";
   const used = new Set<string>();
   const counts: Array<[string, number]> = [];

@@ -54,7 +54,8 @@ export function createS3Storage(cfg: Config["exports"]["storage"]["s3"]): Export
       try {
         size = (await file.stat()).size;
       } catch (err) {
-        if ((err as { code?: string }).code === "NoSuchKey" || /not ?found|NoSuchKey|404/i.test(String((err as Error).message))) return undefined;
+        if ((err as { code?: string }).code === "NoSuchKey" || /not ?found|NoSuchKey|404/i.test(String((err as Error).message)))
+          return undefined;
         throw err;
       }
       return { size, body: file.stream() };

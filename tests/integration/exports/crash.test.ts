@@ -30,7 +30,8 @@ async function seed(dataDir: string, tenant: string): Promise<void> {
   try {
     await migrate(sql, { logger: testLogger });
     await sql`
-      insert into customer_scores (tenant_id, customer_id, currency, first_order_at, last_order_at, archived_orders, archived_net_minor, r_score, f_score, m_score, segment)
+      insert into customer_scores (tenant_id, customer_id, currency, first_order_at, last_order_at,
+                                   archived_orders, archived_net_minor, r_score, f_score, m_score, segment)
       select ${tenant}::uuid, 'c-' || lpad(g::text, 6, '0'), 'EUR', now() - interval '40 days', now() - make_interval(days => g % 60),
              1 + g % 4, 100 * g, 1 + g % 5, 1 + g % 5, 1 + g % 5, customer_segment(1 + g % 5, 1 + g % 5)
         from generate_series(1, ${N}) g`;
@@ -46,7 +47,10 @@ async function startReady(env: Record<string, string>): Promise<RunningService> 
   for (;;) {
     const svc = await startService(env);
     running.push(svc);
-    const ready = await Promise.race([svc.proc.exited.then(() => "exited"), waitFor(`${svc.url}/health/ready`, 200, 30_000).then((r) => (r.res?.status === 200 ? "ready" : "late"))]);
+    const ready = await Promise.race([
+      svc.proc.exited.then(() => "exited"),
+      waitFor(`${svc.url}/health/ready`, 200, 30_000).then((r) => (r.res?.status === 200 ? "ready" : "late")),
+    ]);
     if (ready === "ready") return svc;
     if (Date.now() > deadline) throw new Error(`the service did not start: ${svc.output().slice(-2000)}`);
     await svc.stop("SIGKILL");

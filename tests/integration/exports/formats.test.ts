@@ -32,7 +32,7 @@ const order = (t: string, time: string, total: number, item = "show-1") =>
   orderCompleted(t, { time }, { lines: [{ item_id: item, quantity: 1, unit_price_minor: total }], discount_minor: 0, total_minor: total });
 
 const BERLIN = { from: "2026-10-23T00:00:00+02:00", to: "2026-10-27T00:00:00+01:00", bucket: "day", timezone: "Europe/Berlin" };
-const INJECTIONS = ["=HYPERLINK(\"http://x\")", "+1+2", "-3+4", "@SUM(A1)", "\tTAB", "\rCR"];
+const INJECTIONS = ['=HYPERLINK("http://x")', "+1+2", "-3+4", "@SUM(A1)", "\tTAB", "\rCR"];
 const WORLD = ["東京ドーム", "콘서트", "Ünïcode", "שלום", "ราคา", "मूल्य"];
 const CUSTOMERS = 1_234;
 const HOUR = 3_600_000;
@@ -41,7 +41,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const DAY_RANGE = { from: iso(T0), to: iso(T0 + 24 * HOUR) };
 
 /** the minor → major text, written out by hand for EUR (2 decimals) */
-const eur = (minor: number) => `${minor < 0 ? "-" : ""}${Math.floor(Math.abs(minor) / 100)}.${String(Math.abs(minor) % 100).padStart(2, "0")}`;
+const eur = (minor: number) =>
+  `${minor < 0 ? "-" : ""}${Math.floor(Math.abs(minor) / 100)}.${String(Math.abs(minor) % 100).padStart(2, "0")}`;
 const utcText = (instant: string) => instant.replace(/\.000Z$/, "+00:00").replace(/Z$/, "+00:00");
 
 beforeAll(async () => {
@@ -57,7 +58,8 @@ beforeAll(async () => {
 
   // 1,234 scored customers, straight into the scores table (what the scoring job writes)
   await deps.sql`
-    insert into customer_scores (tenant_id, customer_id, currency, first_order_at, last_order_at, archived_orders, archived_net_minor, r_score, f_score, m_score, segment)
+    insert into customer_scores (tenant_id, customer_id, currency, first_order_at, last_order_at,
+                                 archived_orders, archived_net_minor, r_score, f_score, m_score, segment)
     select ${C}::uuid, 'cust-' || lpad(g::text, 5, '0'), case when g % 3 = 0 then 'JPY' else 'EUR' end,
            now() - make_interval(days => 20 + g % 150), now() - make_interval(days => g % 150),
            1 + g % 7, g * 37 - 5000, 1 + g % 5, 1 + (g / 5) % 5, 1 + (g / 25) % 5, customer_segment(1 + g % 5, 1 + (g / 5) % 5)
@@ -65,7 +67,14 @@ beforeAll(async () => {
 
   const now = Date.now() - 600_000;
   await ingestAccepted(deps, [
-    ...INJECTIONS.map((name, i) => itemUpserted(I, `inj-${i}`, { time: iso(now) }, { name, category: i % 2 ? "=cat" : "plain", kind: "product", capacity: undefined, starts_at: undefined })),
+    ...INJECTIONS.map((name, i) =>
+      itemUpserted(
+        I,
+        `inj-${i}`,
+        { time: iso(now) },
+        { name, category: i % 2 ? "=cat" : "plain", kind: "product", capacity: undefined, starts_at: undefined },
+      ),
+    ),
     ...WORLD.map((name, i) => itemUpserted(I, `world-${i}`, { time: iso(now) }, { name, category: "concert" })),
     order(I, iso(T0 + HOUR), 2500, "inj-0"),
     order(I, iso(T0 + 2 * HOUR), 700, "world-0"),
@@ -80,7 +89,18 @@ beforeAll(async () => {
 }, 120_000);
 
 describe("revenue timeseries (Europe/Berlin, across the end of summer time)", () => {
-  const HEAD = ["bucket_start", "currency", "gross_minor", "gross_major", "refunds_minor", "refunds_major", "net_minor", "net_major", "orders", "units"];
+  const HEAD = [
+    "bucket_start",
+    "currency",
+    "gross_minor",
+    "gross_major",
+    "refunds_minor",
+    "refunds_major",
+    "net_minor",
+    "net_major",
+    "orders",
+    "units",
+  ];
   const EXPECTED = [
     ["2026-10-23T00:00:00+02:00", 1000],
     ["2026-10-24T00:00:00+02:00", 2000],
@@ -93,7 +113,11 @@ describe("revenue timeseries (Europe/Berlin, across the end of summer time)", ()
     const { res, bytes, job } = await exportFile({ app, worker }, A, "getRevenueTimeseries", BERLIN, "csv");
     expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
     expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="getRevenueTimeseries-\d{8}-\d{4}\.csv"/);
-    expect(job).toMatchObject({ status: "succeeded", progress: { rows_written: 4, rows_total: 4, percent: 100 }, size_bytes: bytes.length });
+    expect(job).toMatchObject({
+      status: "succeeded",
+      progress: { rows_written: 4, rows_total: 4, percent: 100 },
+      size_bytes: bytes.length,
+    });
     const [head, ...rows] = parseCsv(bytes);
     expect(head).toEqual(HEAD);
     expect(rows.map((r) => [r[0], Number(r[2])])).toEqual(EXPECTED.map(([t, g]) => [t, g]));
@@ -102,7 +126,17 @@ describe("revenue timeseries (Europe/Berlin, across the end of summer time)", ()
     json.data.forEach((d: any, i: number) => {
       const r = rows[i]!;
       expect(Date.parse(r[0]!)).toBe(Date.parse(d.bucket_start));
-      expect(r.slice(1)).toEqual([d.currency, String(d.gross_minor), eur(d.gross_minor), String(d.refunds_minor), eur(d.refunds_minor), String(d.net_minor), eur(d.net_minor), String(d.orders), String(d.units)]);
+      expect(r.slice(1)).toEqual([
+        d.currency,
+        String(d.gross_minor),
+        eur(d.gross_minor),
+        String(d.refunds_minor),
+        eur(d.refunds_minor),
+        String(d.net_minor),
+        eur(d.net_minor),
+        String(d.orders),
+        String(d.units),
+      ]);
     });
     expect(rows.map((r) => r[3])).toEqual(["10.00", "20.00", "34.50", "40.00"]);
   });
@@ -119,14 +153,38 @@ describe("revenue timeseries (Europe/Berlin, across the end of summer time)", ()
     const [head, ...rows] = sheetRows(ws);
     expect(head).toEqual(HEAD);
     // a local date is the wall-clock time in Berlin: its UTC fields are the local ones
-    expect(rows.map((r) => (r[0] as Date).toISOString())).toEqual(["2026-10-23T00:00:00.000Z", "2026-10-24T00:00:00.000Z", "2026-10-25T00:00:00.000Z", "2026-10-26T00:00:00.000Z"]);
+    expect(rows.map((r) => (r[0] as Date).toISOString())).toEqual([
+      "2026-10-23T00:00:00.000Z",
+      "2026-10-24T00:00:00.000Z",
+      "2026-10-25T00:00:00.000Z",
+      "2026-10-26T00:00:00.000Z",
+    ]);
     expect(ws.getCell("A2").numFmt).toBe("yyyy-mm-dd hh:mm:ss");
     expect(ws.getCell("D2").numFmt).toBe("0.00");
     json.data.forEach((d: any, i: number) => {
-      expect(rows[i]!.slice(1)).toEqual([d.currency, d.gross_minor, d.gross_minor / 100, d.refunds_minor, d.refunds_minor / 100, d.net_minor, d.net_minor / 100, d.orders, d.units]);
+      expect(rows[i]!.slice(1)).toEqual([
+        d.currency,
+        d.gross_minor,
+        d.gross_minor / 100,
+        d.refunds_minor,
+        d.refunds_minor / 100,
+        d.net_minor,
+        d.net_minor / 100,
+        d.orders,
+        d.units,
+      ]);
     });
     const params = Object.fromEntries(sheetRows(wb.getWorksheet("parameters")!).slice(1) as Array<[string, string]>);
-    expect(params).toMatchObject({ operation: "getRevenueTimeseries", tenant: A, "params.timezone": "Europe/Berlin", "params.bucket": "day", timezone: "Europe/Berlin", as_of: json.as_of, watermark: json.watermark, "rows.data": "4" });
+    expect(params).toMatchObject({
+      operation: "getRevenueTimeseries",
+      tenant: A,
+      "params.timezone": "Europe/Berlin",
+      "params.bucket": "day",
+      timezone: "Europe/Berlin",
+      as_of: json.as_of,
+      watermark: json.watermark,
+      "rows.data": "4",
+    });
     expect(json.watermark).toBe("2026-10-26T11:00:00.000Z");
   });
 
@@ -147,7 +205,18 @@ describe("revenue timeseries (Europe/Berlin, across the end of summer time)", ()
     for (const [t, g] of EXPECTED) {
       const line = lines.find((l) => l.trimStart().startsWith(t));
       expect(line, t).toBeDefined();
-      expect(line!.split(/\s+/).filter(Boolean)).toEqual([t, "EUR", String(g), eur(g), "0", "0.00", String(g), eur(g), String(t === EXPECTED[2][0] ? 2 : 1), String(t === EXPECTED[2][0] ? 2 : 1)]);
+      expect(line!.split(/\s+/).filter(Boolean)).toEqual([
+        t,
+        "EUR",
+        String(g),
+        eur(g),
+        "0",
+        "0.00",
+        String(g),
+        eur(g),
+        String(t === EXPECTED[2][0] ? 2 : 1),
+        String(t === EXPECTED[2][0] ? 2 : 1),
+      ]);
     }
     const png = pdfPagePng(bytes);
     expect(Buffer.from(png.subarray(1, 4)).toString()).toBe("PNG");
@@ -171,7 +240,23 @@ describe("customers: every page", () => {
     const { bytes, job } = await exportFile({ app, worker }, C, "listCustomers", { limit: "7" }, "csv");
     expect(job.progress).toEqual({ rows_written: CUSTOMERS, rows_total: CUSTOMERS, percent: 100 });
     const [head, ...rows] = parseCsv(bytes);
-    expect(head).toEqual(["customer_id", "currency", "first_order_at", "last_order_at", "days_since_last_order", "orders", "net_minor", "net_major", "r_score", "f_score", "m_score", "segment", "churn_tier", "clv_minor", "clv_major"]);
+    expect(head).toEqual([
+      "customer_id",
+      "currency",
+      "first_order_at",
+      "last_order_at",
+      "days_since_last_order",
+      "orders",
+      "net_minor",
+      "net_major",
+      "r_score",
+      "f_score",
+      "m_score",
+      "segment",
+      "churn_tier",
+      "clv_minor",
+      "clv_major",
+    ]);
     const api = pages.flatMap((p) => p.data);
     expect(rows.length).toBe(CUSTOMERS);
     expect(api.length).toBe(CUSTOMERS);
@@ -179,9 +264,21 @@ describe("customers: every page", () => {
     const cell = (v: unknown) => (v === null ? "" : String(v));
     api.forEach((d, i) => {
       expect(rows[i]).toEqual([
-        d.customer_id, d.currency, utcText(d.first_order_at), utcText(d.last_order_at), cell(d.days_since_last_order), cell(d.orders),
-        cell(d.net_minor), major(d.net_minor, d.currency), cell(d.r_score), cell(d.f_score), cell(d.m_score), cell(d.segment), d.churn_tier,
-        cell(d.clv_minor), d.clv_minor === null ? "" : major(d.clv_minor, d.currency),
+        d.customer_id,
+        d.currency,
+        utcText(d.first_order_at),
+        utcText(d.last_order_at),
+        cell(d.days_since_last_order),
+        cell(d.orders),
+        cell(d.net_minor),
+        major(d.net_minor, d.currency),
+        cell(d.r_score),
+        cell(d.f_score),
+        cell(d.m_score),
+        cell(d.segment),
+        d.churn_tier,
+        cell(d.clv_minor),
+        d.clv_minor === null ? "" : major(d.clv_minor, d.currency),
       ]);
     });
     // g = 3: JPY, net 3 × 37 − 5000 = −4889 (JPY: "−4889"); g = 1: EUR, net 37 − 5000 = −4963 → "-49.63"
@@ -243,16 +340,20 @@ describe("the funnel", () => {
     const [head, ...rows] = parseCsv((await exportFile({ app, worker }, F, "getConversionFunnel", DAY_RANGE, "csv")).bytes);
     expect(head).toEqual(["type", "count", "conversion_from_previous", "conversion_from_start"]);
     const cell = (v: unknown) => (v === null ? "" : String(v));
-    expect(rows).toEqual(json.data.steps.map((s: any) => [s.type, cell(s.count), cell(s.conversion_from_previous), cell(s.conversion_from_start)]));
+    expect(rows).toEqual(
+      json.data.steps.map((s: any) => [s.type, cell(s.count), cell(s.conversion_from_previous), cell(s.conversion_from_start)]),
+    );
     expect(rows.slice(0, 3).map((r) => r[1])).toEqual(["3", "2", "1"]);
 
     const wb = await readXlsx((await exportFile({ app, worker }, F, "getConversionFunnel", DAY_RANGE, "xlsx")).bytes);
     expect(wb.worksheets.map((w) => w.name)).toEqual(["steps", "summary", "parameters"]);
-    expect(sheetRows(wb.getWorksheet("summary")!)).toEqual([["unit", "window_seconds"], [json.data.unit, json.data.window_seconds]]);
+    expect(sheetRows(wb.getWorksheet("summary")!)).toEqual([
+      ["unit", "window_seconds"],
+      [json.data.unit, json.data.window_seconds],
+    ]);
 
     const text = pdfText((await exportFile({ app, worker }, F, "getConversionFunnel", DAY_RANGE, "pdf")).bytes);
     expect(text).toContain("Funnel: count per step");
     for (const s of json.data.steps) expect(text).toContain(s.type);
   });
 });
-

@@ -21,15 +21,30 @@ export async function exportsApp(env: Record<string, string> = {}, storage = cre
   return { app, deps: deps as Deps, worker };
 }
 
-export async function call(app: App, tenantId: string, path: string, init: { method?: string; body?: unknown; roles?: Array<"analyst" | "admin" | "viewer"> } = {}) {
+export async function call(
+  app: App,
+  tenantId: string,
+  path: string,
+  init: { method?: string; body?: unknown; roles?: Array<"analyst" | "admin" | "viewer"> } = {},
+) {
   const bearer = await token({ tenantId, roles: init.roles ?? ["analyst"] });
   const headers: Record<string, string> = { authorization: `Bearer ${bearer}` };
   if (init.body !== undefined) headers["content-type"] = "application/json";
-  return app.request(path, { method: init.method ?? "GET", headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+  return app.request(path, {
+    method: init.method ?? "GET",
+    headers,
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
 }
 
 /** POST /v1/exports, run the worker, and download the file: its bytes and the job */
-export async function exportFile(ctx: { app: App; worker: ExportWorker }, tenantId: string, operation: string, params: Record<string, string>, format: "csv" | "xlsx" | "pdf") {
+export async function exportFile(
+  ctx: { app: App; worker: ExportWorker },
+  tenantId: string,
+  operation: string,
+  params: Record<string, string>,
+  format: "csv" | "xlsx" | "pdf",
+) {
   const res = await call(ctx.app, tenantId, "/v1/exports", { method: "POST", body: { operation, params, format } });
   const created = (await res.json()) as { id: string; status: string };
   if (res.status !== 202) throw new Error(`createExport answered ${res.status}: ${JSON.stringify(created)}`);
@@ -82,7 +97,9 @@ export function pdfPagePng(bytes: Uint8Array, dpi = 50): Uint8Array {
   const dir = tempDir("pdfpng");
   const file = join(dir, "x.pdf");
   writeFileSync(file, bytes);
-  const r = spawnSync("pdftoppm", ["-png", "-r", String(dpi), "-f", "1", "-l", "1", "-singlefile", file, join(dir, "page")], { encoding: "utf8" });
+  const r = spawnSync("pdftoppm", ["-png", "-r", String(dpi), "-f", "1", "-l", "1", "-singlefile", file, join(dir, "page")], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`pdftoppm failed: ${r.stderr}`);
   return new Uint8Array(readFileSync(join(dir, "page.png")));
 }

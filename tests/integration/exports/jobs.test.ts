@@ -29,7 +29,11 @@ const A = crypto.randomUUID();
 const B = crypto.randomUUID();
 const RANGE = { from: "2026-10-23T00:00:00+02:00", to: "2026-10-27T00:00:00+01:00", bucket: "day", timezone: "Europe/Berlin" };
 const order = (t: string, time: string, total: number) =>
-  orderCompleted(t, { time }, { lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: total }], discount_minor: 0, total_minor: total });
+  orderCompleted(
+    t,
+    { time },
+    { lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: total }], discount_minor: 0, total_minor: total },
+  );
 
 const create = (a: App, tenant: string, body: unknown) => call(a, tenant, "/v1/exports", { method: "POST", body });
 const timeseries = (format = "csv") => ({ operation: "getRevenueTimeseries", params: RANGE, format });
@@ -38,7 +42,12 @@ beforeAll(async () => {
   dir = tempDir("exports-jobs");
   ({ app, deps, worker } = await exportsApp({}, createLocalStorage(dir)));
   // 4 daily buckets with orders (the PDF limit test needs more rows than 2)
-  await ingestAccepted(deps, ["2026-10-23T10:00:00Z", "2026-10-24T10:00:00Z", "2026-10-25T11:00:00Z", "2026-10-26T11:00:00Z"].map((t, i) => order(A, t, 1000 * (i + 1))));
+  await ingestAccepted(
+    deps,
+    ["2026-10-23T10:00:00Z", "2026-10-24T10:00:00Z", "2026-10-25T11:00:00Z", "2026-10-26T11:00:00Z"].map((t, i) =>
+      order(A, t, 1000 * (i + 1)),
+    ),
+  );
   await refreshAggregates(deps.sql, new Date("2026-10-20T00:00:00Z"), new Date("2026-10-30T00:00:00Z"));
 }, 60_000);
 
@@ -48,7 +57,14 @@ describe("POST /v1/exports", () => {
     expect(ok.status).toBe(202);
     const job = (await ok.json()) as any;
     expect(ok.headers.get("location")).toBe(`/v1/exports/${job.id}`);
-    expect(job).toMatchObject({ operation: "getRevenueTimeseries", format: "csv", status: "queued", params: RANGE, progress: { rows_written: 0 }, download_url: null });
+    expect(job).toMatchObject({
+      operation: "getRevenueTimeseries",
+      format: "csv",
+      status: "queued",
+      params: RANGE,
+      progress: { rows_written: 0 },
+      download_url: null,
+    });
     await worker.drain();
 
     const missing = await create(app, A, { operation: "getRevenueTimeseries", params: { to: RANGE.to }, format: "csv" });
@@ -57,9 +73,15 @@ describe("POST /v1/exports", () => {
     expect(((await missing.json()) as any).errors.map((e: any) => e.path)).toEqual(["params.from"]);
 
     // a range wider than ANALYTICS_MAX_SPAN_DAYS (400) is refused by the operation itself, at creation
-    const wide = await create(app, A, { operation: "getRevenueSummary", params: { from: "2024-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z" }, format: "xlsx" });
+    const wide = await create(app, A, {
+      operation: "getRevenueSummary",
+      params: { from: "2024-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z" },
+      format: "xlsx",
+    });
     expect(wide.status).toBe(400);
-    expect(((await wide.json()) as any).errors).toEqual([{ path: "params.to", message: "the range may span at most 400 days (ANALYTICS_MAX_SPAN_DAYS)" }]);
+    expect(((await wide.json()) as any).errors).toEqual([
+      { path: "params.to", message: "the range may span at most 400 days (ANALYTICS_MAX_SPAN_DAYS)" },
+    ]);
 
     const unknown = await create(app, A, { operation: "ingestEvents", params: {}, format: "csv" });
     expect(unknown.status).toBe(400);
@@ -80,7 +102,10 @@ describe("POST /v1/exports", () => {
 
   test("limits: 429 past EXPORT_MAX_ACTIVE_JOBS_PER_TENANT (other tenants unaffected), 413 past the stored bytes", async () => {
     const T = crypto.randomUUID();
-    const { app: limited } = await exportsApp({ EXPORT_MAX_ACTIVE_JOBS_PER_TENANT: "2", EXPORT_MAX_STORED_MB_PER_TENANT: "1" }, createLocalStorage(dir));
+    const { app: limited } = await exportsApp(
+      { EXPORT_MAX_ACTIVE_JOBS_PER_TENANT: "2", EXPORT_MAX_STORED_MB_PER_TENANT: "1" },
+      createLocalStorage(dir),
+    );
     const body = { operation: "getChurnRisk", params: {}, format: "csv" };
     expect((await create(limited, T, body)).status).toBe(202);
     expect((await create(limited, T, body)).status).toBe(202);
@@ -94,7 +119,9 @@ describe("POST /v1/exports", () => {
     expect((await create(limited, T, body)).status).toBe(202);
     await worker.drain();
     // stored bytes at the limit (1 MB = 1,048,576): as if the tenant's files had grown that large
-    await deps.sql`update export_jobs set size_bytes = 1048576 where tenant_id = ${T} and id = (select id from export_jobs where tenant_id = ${T} limit 1)`;
+    await deps.sql`
+      update export_jobs set size_bytes = 1048576
+       where tenant_id = ${T} and id = (select id from export_jobs where tenant_id = ${T} limit 1)`;
     const full = await create(limited, T, body);
     expect(full.status).toBe(413);
     expect(((await full.json()) as any).detail).toContain("EXPORT_MAX_STORED_MB_PER_TENANT");
@@ -120,7 +147,11 @@ describe("GET, list, download and DELETE", () => {
   test("another tenant's export id is a 404 problem+json for GET, download and DELETE, and never listed", async () => {
     const job = (await (await create(app, A, timeseries())).json()) as any;
     await worker.drain();
-    for (const [method, path] of [["GET", `/v1/exports/${job.id}`], ["GET", `/v1/exports/${job.id}/download`], ["DELETE", `/v1/exports/${job.id}`]] as const) {
+    for (const [method, path] of [
+      ["GET", `/v1/exports/${job.id}`],
+      ["GET", `/v1/exports/${job.id}/download`],
+      ["DELETE", `/v1/exports/${job.id}`],
+    ] as const) {
       const res = await call(app, B, path, { method });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.headers.get("content-type")).toBe("application/problem+json");
@@ -134,7 +165,8 @@ describe("GET, list, download and DELETE", () => {
   test("the list pages newest first with next_cursor and filters by status", async () => {
     const T = crypto.randomUUID();
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push(((await (await create(app, T, { operation: "getChurnRisk", params: {}, format: "csv" })).json()) as any).id);
+    for (let i = 0; i < 3; i++)
+      ids.push(((await (await create(app, T, { operation: "getChurnRisk", params: {}, format: "csv" })).json()) as any).id);
     const p1 = (await (await call(app, T, "/v1/exports?limit=2")).json()) as any;
     expect(p1.data.map((j: any) => j.id)).toEqual([ids[2], ids[1]]);
     const p2 = (await (await call(app, T, `/v1/exports?limit=2&cursor=${p1.next_cursor}`)).json()) as any;
@@ -183,7 +215,9 @@ describe("the queue", () => {
   test("a job whose lease ran out after its last attempt fails with the reason", async () => {
     const T = crypto.randomUUID();
     const job = (await (await create(app, T, { operation: "getChurnRisk", params: {}, format: "csv" })).json()) as any;
-    await deps.sql`update export_jobs set status = 'running', attempts = 3, lease_owner = 'gone', lease_until = now() - interval '1 second' where id = ${job.id}`;
+    await deps.sql`
+      update export_jobs set status = 'running', attempts = 3, lease_owner = 'gone', lease_until = now() - interval '1 second'
+       where id = ${job.id}`;
     expect(await failAbandoned(deps.sql, 3, 24)).toBeGreaterThanOrEqual(1);
     const got = (await (await call(app, T, `/v1/exports/${job.id}`)).json()) as any;
     expect(got).toMatchObject({ status: "failed", error: "the export was interrupted 3 times (its worker stopped while writing it)" });
@@ -220,12 +254,26 @@ describe("expiry", () => {
 
 describe("XLSX sheet limit", () => {
   test("rows past the sheet limit continue on the next sheet, each with the header", async () => {
-    const body = { as_of: "2026-01-01T00:00:00.000Z", watermark: null, data: [1, 2, 3, 4, 5, 6, 7].map((n) => ({ segment: "new", currency: "EUR", customers: n, net_minor: n * 100 })) };
+    const body = {
+      as_of: "2026-01-01T00:00:00.000Z",
+      watermark: null,
+      data: [1, 2, 3, 4, 5, 6, 7].map((n) => ({ segment: "new", currency: "EUR", customers: n, net_minor: n * 100 })),
+    };
     const layout = layoutOf("getRfmSegments", body);
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on("data", (c: Buffer) => chunks.push(c));
-    const meta = { operation: "getRfmSegments", title: "t", tenantId: A, params: {}, timezone: "UTC", asOf: body.as_of, watermark: null, scoredAt: null, generatedAt: body.as_of };
+    const meta = {
+      operation: "getRfmSegments",
+      title: "t",
+      tenantId: A,
+      params: {},
+      timezone: "UTC",
+      asOf: body.as_of,
+      watermark: null,
+      scoredAt: null,
+      generatedAt: body.as_of,
+    };
     const w = xlsxWriter({ out, meta, maxRowsPerSheet: 3 });
     await w.begin(layout.tables[0]!, true);
     await w.rows(rowsOf(layout.tables[0]!, body, "UTC"));

@@ -39,7 +39,13 @@ async function keys(prefix = ""): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: tempDir("s3rver"), configureBuckets: [{ name: BUCKET, configs: [] }] });
+  server = new S3rver({
+    port: 0,
+    address: "127.0.0.1",
+    silent: true,
+    directory: tempDir("s3rver"),
+    configureBuckets: [{ name: BUCKET, configs: [] }],
+  });
   const addr = await server.run();
   endpoint = `http://127.0.0.1:${addr.port}`;
   storage = await createExportStorage(testConfig(env()).exports.storage);
@@ -78,7 +84,10 @@ describe("S3 storage driver (s3rver)", () => {
   test("an export end to end: written to the bucket, downloaded through the API, deleted by DELETE and by expiry", async () => {
     const T = crypto.randomUUID();
     const { bytes, job } = await exportFile({ app, worker }, T, "getChurnRisk", {}, "csv");
-    expect(parseCsv(bytes)).toEqual([["high", "medium", "low"], ["0", "0", "0"]]);
+    expect(parseCsv(bytes)).toEqual([
+      ["high", "medium", "low"],
+      ["0", "0", "0"],
+    ]);
     expect(await keys(`${T}/`)).toEqual([`${PREFIX}/${T}/${job.id}/1.csv`]);
     expect((await call(app, T, `/v1/exports/${job.id}`, { method: "DELETE" })).status).toBe(204);
     expect(await keys(`${T}/`)).toEqual([]);
