@@ -91,8 +91,7 @@ export function xlsxWriter(opts: WriterOptions): ReportWriter {
         inSheet += 1;
         counts[counts.length - 1]![1] += 1;
       }
-      // let the zip stream move what was committed before the next page (and wait while the sink is full)
-      await new Promise((resolve) => setImmediate(resolve));
+      await zipCaughtUp(sheet);
       if (opts.out.writableNeedDrain) await drained(opts.out, false);
     },
     async end() {
@@ -124,6 +123,31 @@ export function xlsxWriter(opts: WriterOptions): ReportWriter {
       await finished(opts.out);
     },
   };
+}
+
+/**
+ * Backpressure for exceljs's streaming writer, which has none: a sheet's XML goes into a buffer that
+ * ignores write()'s answer (exceljs StreamBuf), piped into the zip entry's stream; when deflate is
+ * slower than the rows come (a busy machine), that stream's buffer grows without bound (measured: 786
+ * MB peak for 1,000,000 rows). So after each page, while more than BACKLOG_BYTES wait for it to drain
+ * (at most 5 s a time, so a sheet the zip has not reached yet never blocks us). Reads internals of
+ * exceljs 4.4 (`worksheet.stream.pipes`: archiver's readable-stream PassThrough, `_writableState`):
+ * without them it only yields to the event loop.
+ */
+const BACKLOG_BYTES = 4 * 1024 * 1024;
+async function zipCaughtUp(sheet: ExcelJS.Worksheet | undefined): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  type Pipe = NodeJS.EventEmitter & { _writableState?: { length?: number } };
+  const pipe = (sheet as unknown as { stream?: { pipes?: Pipe[] } } | undefined)?.stream?.pipes?.[0];
+  if (!pipe || (pipe._writableState?.length ?? 0) < BACKLOG_BYTES) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    new Promise((resolve) => pipe.once("drain", resolve)),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, 5_000);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 function valueOf(cell: Cell): ExcelJS.CellValue {
