@@ -54,7 +54,13 @@ export function xlsxWriter(opts: WriterOptions): ReportWriter {
     part += 1;
     const name = sheetName(table!.name, part, used);
     sheet = wb.addWorksheet(name, { views: [{ state: "frozen", ySplit: 1 }] });
-    sheet.columns = table!.columns.map((c) => ({ key: c.key, width: widthOf(c.kind, c.key) }));
+    // number formats by column: time columns are dates, major columns have 2 decimals (a cell carries its
+    // own only when its currency has other decimals), so most cells need no style look-up of their own
+    sheet.columns = table!.columns.map((c) => ({
+      key: c.key,
+      width: widthOf(c.kind, c.key),
+      ...(c.kind === "time" ? { style: { numFmt: DATE_FORMAT } } : c.kind === "major" ? { style: { numFmt: decimalsFormat(2) } } : {}),
+    }));
     const header = sheet.addRow(table!.columns.map((c) => c.key));
     header.font = { bold: true };
     header.eachCell((cell) => {
@@ -83,10 +89,10 @@ export function xlsxWriter(opts: WriterOptions): ReportWriter {
           openSheet();
         }
         const row = sheet!.addRow(cells.map(valueOf));
-        cells.forEach((cell, i) => {
-          if (cell instanceof TimeCell) row.getCell(i + 1).numFmt = DATE_FORMAT;
-          else if (cell instanceof MajorCell) row.getCell(i + 1).numFmt = decimalsFormat(cell.decimals);
-        });
+        for (let i = 0; i < cells.length; i++) {
+          const cell = cells[i];
+          if (cell instanceof MajorCell && cell.decimals !== 2) row.getCell(i + 1).numFmt = decimalsFormat(cell.decimals);
+        }
         row.commit();
         inSheet += 1;
         counts[counts.length - 1]![1] += 1;
