@@ -199,6 +199,7 @@ export class ExportWorker {
           await guard(writer.begin(layout.tables[layout.main]!, true));
         }
         const rows = rowsOf(layout.tables[layout.main]!, page.body, tz);
+        if (!op.list) progress.rowsTotal = rows.length; // one answer: the total is known at once
         progress.rowsWritten += rows.length;
         if (job.format === "pdf" && progress.rowsWritten > cfg.pdfMaxRows) {
           throw new Error(`the PDF would hold more than ${cfg.pdfMaxRows} rows (EXPORT_PDF_MAX_ROWS); export it as csv or xlsx`);
