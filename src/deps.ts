@@ -132,7 +132,7 @@ export function buildIngest(d: {
       maxDepth: d.config.security.jsonMaxDepth,
     },
     publishDeadLetter: nats ? (row) => publishDeadLetter(nats, row) : undefined,
-    // new events make the tenants' cached analytics answers unreachable (src/analytics/generation.ts)
+    // new events make the tenants' cached analytics answers unreachable (src/analytics/shared/generation.ts)
     onCommitted: cache ? (tenantIds) => bumpGeneration(cache, tenantIds, { logger: d.logger }) : undefined,
     memoryGuard: new MemoryGuard({
       softLimitBytes: d.config.ingest.memorySoftLimitBytes,

@@ -106,7 +106,7 @@ const AGGREGATE_LEVELS = [
  * Analytics tests call this after seeding: real-time aggregation only covers data newer than an
  * aggregate's watermark, and an earlier test file may already have moved a watermark past the times
  * this one seeds (in production the next policy run picks such late data up; the bound is in
- * src/analytics/generation.ts).
+ * src/analytics/shared/generation.ts).
  */
 export async function refreshAggregates(sql: Deps["sql"], from: Date, to: Date): Promise<void> {
   for (const [level, ms] of AGGREGATE_LEVELS) {

@@ -18,7 +18,6 @@ import { dataAnswer, envelopeAnswer, type ReadContext, readContext, sendAnswer }
 import { analyticsEnvelope, analyticsProblemResponses, count, instant as ts, plainJson } from "../shared/schemas.ts";
 import {
   churnCounts,
-  customerMetricsFigures,
   customerRows,
   ltvRows,
   refreshTenantScores,
@@ -27,6 +26,7 @@ import {
   scoresSummary,
   segmentRows,
 } from "./customers.queries.ts";
+import { customerMetricsFigures } from "./metrics.queries.ts";
 import { ChurnData, CurrencyQuery, CustomerItem, ListQuery, LtvItem, MetricsData, MetricsQuery, SegmentItem, snapshotEnvelope } from "./customers.schemas.ts";
 
 const SCORES =

@@ -1,21 +1,10 @@
 /** Query and answer schemas of getConversionFunnel; the definition is in its description (funnel.routes.ts). */
 import { z } from "@hono/zod-openapi";
 import { EVENT_TYPES } from "../../ingest/types.ts";
-import { analyticsQuery } from "../shared/params.ts";
+import { analyticsQuery, durationParam } from "../shared/params.ts";
 import { DEFAULT_FUNNEL_STEPS, FUNNEL_UNITS } from "./funnel.queries.ts";
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
-const MIN_WINDOW_S = 60;
-const MAX_WINDOW_S = 90 * 86_400;
-const DURATION = /^P(?:(\d{1,3})D)?(?:T(?:(\d{1,4})H)?(?:(\d{1,6})M)?(?:(\d{1,7})S)?)?$/;
-
-/** an ISO-8601 duration of days/hours/minutes/seconds (P1D, PT24H, PT90M, P1DT12H) in seconds, or undefined */
-export function durationSeconds(text: string): number | undefined {
-  const m = DURATION.exec(text);
-  if (!m || text === "P" || text.endsWith("T")) return undefined;
-  const [d, h, min, s] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
-  return d! * 86_400 + h! * 3_600 + min! * 60 + s!;
-}
 
 const stepsParam = z
   .string()
@@ -45,19 +34,13 @@ const stepsParam = z
     example: "page.viewed,cart.item_added,order.completed",
   });
 
-const windowParam = z
-  .string()
-  .max(32)
-  .default("PT24H")
-  .transform((v, ctx) => {
-    const secs = durationSeconds(v);
-    if (secs === undefined || secs < MIN_WINDOW_S || secs > MAX_WINDOW_S) {
-      ctx.addIssue({ code: "custom", message: "an ISO-8601 duration in days/hours/minutes/seconds between PT1M and P90D, e.g. PT24H, P2D, PT30M" });
-      return z.NEVER;
-    }
-    return secs;
-  })
-  .openapi({ type: "string", description: "conversion window: ISO-8601 duration (D, H, M, S parts), PT1M to P90D", example: "PT24H", default: "PT24H" });
+const windowParam = durationParam({
+  minSeconds: 60,
+  maxSeconds: 90 * 86_400,
+  default: "PT24H",
+  message: "an ISO-8601 duration in days/hours/minutes/seconds between PT1M and P90D, e.g. PT24H, P2D, PT30M",
+  description: "conversion window: ISO-8601 duration (D, H, M, S parts), PT1M to P90D",
+});
 
 export const FunnelQuerySchema = analyticsQuery({
   unit: z.enum(FUNNEL_UNITS).default("session").openapi({ description: "what is counted: sessions or customers", example: "session" }),

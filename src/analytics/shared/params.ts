@@ -203,3 +203,30 @@ export function filtersOf(q: Filters): Filters {
 export function rangeOf(ctx: ReadContext, q: { from: string; to: string; timezone: string }): AnalyticsRange {
   return parseRange(q, ctx.deps.config.analytics.maxSpanDays);
 }
+
+const DURATION = /^P(?:(\d{1,3})D)?(?:T(?:(\d{1,4})H)?(?:(\d{1,6})M)?(?:(\d{1,7})S)?)?$/;
+
+/** an ISO-8601 duration of days/hours/minutes/seconds (P1D, PT24H, PT90M, P1DT12H) in seconds, or undefined */
+export function durationSeconds(text: string): number | undefined {
+  const m = DURATION.exec(text);
+  if (!m || text === "P" || text.endsWith("T")) return undefined;
+  const [d, h, min, s] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  return d! * 86_400 + h! * 3_600 + min! * 60 + s!;
+}
+
+/** a query parameter holding an ISO-8601 duration, parsed to seconds within [minSeconds, maxSeconds] */
+export function durationParam(o: { minSeconds: number; maxSeconds: number; default: string; message: string; description: string }) {
+  return z
+    .string()
+    .max(32)
+    .default(o.default)
+    .transform((v, ctx) => {
+      const secs = durationSeconds(v);
+      if (secs === undefined || secs < o.minSeconds || secs > o.maxSeconds) {
+        ctx.addIssue({ code: "custom", message: o.message });
+        return z.NEVER;
+      }
+      return secs;
+    })
+    .openapi({ type: "string", description: o.description, example: o.default, default: o.default });
+}

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { analyticsOperations, findAnalyticsOperation } from "../../../src/analytics/registry.ts";
 import type { Deps } from "../../../src/deps.ts";
-import { ingestAccepted, testApp, testLogger, token } from "../../helpers/deps.ts";
+import { ingestAccepted, refreshAggregates, testApp, testLogger, token } from "../../helpers/deps.ts";
 import { itemUpserted, orderCompleted, pageViewed } from "../../helpers/events.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
@@ -29,6 +29,8 @@ beforeAll(async () => {
     orderCompleted(T, { time: iso(T0 + 2 * HOUR) }, { session_id: "s1", discount_minor: 0, total_minor: 4200, lines: [{ item_id: "show-1", quantity: 2, unit_price_minor: 2100 }] }),
     orderCompleted(T, { time: iso(T0 + 3 * HOUR) }, { session_id: "s2", discount_minor: 0, total_minor: 900, lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: 900 }] }),
   ]);
+  // an earlier test file may have moved the aggregates' watermark past these times
+  await refreshAggregates(deps.sql, new Date(T0), new Date(T0 + 24 * HOUR));
 });
 
 describe("analytics operations registry", () => {
