@@ -16,7 +16,7 @@ import { ingest } from "./config/ingest.ts";
 import { jobs } from "./config/jobs.ts";
 import { log } from "./config/log.ts";
 import { nats } from "./config/nats.ts";
-import { type Base, type Section, type Vars } from "./config/section.ts";
+import type { Base, Section, Vars } from "./config/section.ts";
 import { security } from "./config/security.ts";
 import { server } from "./config/server.ts";
 import { storage } from "./config/storage.ts";

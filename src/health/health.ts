@@ -45,7 +45,7 @@ export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-async function probe(required: boolean, timeoutMs: number, fn: () => Promise<Record<string, unknown> | void>): Promise<Check> {
+async function probe(required: boolean, timeoutMs: number, fn: () => Promise<Record<string, unknown> | undefined>): Promise<Check> {
   const started = performance.now();
   try {
     const details = await withTimeout(fn(), timeoutMs);

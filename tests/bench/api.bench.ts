@@ -401,7 +401,7 @@ async function oneAtATime(base: string, auth: string, ops: Op[], fixed: string[]
     times.sort((a, b) => a - b);
     single.push({ op: o.operationId, ms: times[2]! });
   }
-  console.log("uncached, one request at a time (median of 5): " + single.map((x) => `${x.op} ${x.ms.toFixed(0)} ms`).join(", "));
+  console.log(`uncached, one request at a time (median of 5): ${single.map((x) => `${x.op} ${x.ms.toFixed(0)} ms`).join(", ")}`);
 
   await warm(); // the one-at-a-time misses above did not touch these keys, but their TTL runs on
   const hitCost: string[] = [];
@@ -471,7 +471,7 @@ async function main(): Promise<void> {
     } finally {
       await closeDeps(deps);
     }
-    console.log("sizes: " + sizes.map((s) => `${s.name} ${(s.bytes / 1024 / 1024).toFixed(1)} MB`).join(", "));
+    console.log(`sizes: ${sizes.map((s) => `${s.name} ${(s.bytes / 1024 / 1024).toFixed(1)} MB`).join(", ")}`);
 
     // 3: the service on that data dir
     const port = await freePort();

@@ -19,7 +19,6 @@ let svc: RunningService;
 
 // tests/client/ is its own package, type-checked by its own tsconfig (TypeScript 5) once the client is
 // generated; the root typecheck cannot see the generated types, so both modules are loaded at run time
-// biome-ignore lint/suspicious/noExplicitAny: typed by tests/client/tsconfig.json, not by the root check
 let calls: any;
 let generated: { lines: number; typecheck: { exitCode: number; output: string } };
 

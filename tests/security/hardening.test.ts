@@ -51,7 +51,7 @@ describe("body limits per route", () => {
 
   test("a streamed body without Content-Length is cut off at the limit too", async () => {
     const small = createApp({ ...(await getTestDeps()), config: testConfig({ BODY_LIMIT_BYTES: "2048" }) });
-    const chunk = new TextEncoder().encode("[" + "1,".repeat(2000) + "1]");
+    const chunk = new TextEncoder().encode(`[${"1,".repeat(2000)}1]`);
     const stream = new ReadableStream({
       start(ctl) {
         ctl.enqueue(chunk);
@@ -115,7 +115,7 @@ describe("JSON bounds", () => {
   test("jsonProblem: strings longer than the bound, NUL in property names, depth at the exact bound", () => {
     expect(jsonProblem({ a: "x".repeat(11) }, { maxDepth: 32, maxStringLength: 10 })).toEqual({ path: "a", message: "string longer than 10 characters" });
     expect(jsonProblem({ a: "x".repeat(10) }, { maxDepth: 32, maxStringLength: 10 })).toBeUndefined();
-    expect(jsonProblem({ ["k\u0000"]: 1 }, { maxDepth: 32 })).toEqual({ path: "k\u0000", message: "property name: NUL characters are not allowed" });
+    expect(jsonProblem({ "k\u0000": 1 }, { maxDepth: 32 })).toEqual({ path: "k\u0000", message: "property name: NUL characters are not allowed" });
     expect(jsonProblem(nested(31), { maxDepth: 32 })).toBeUndefined(); // 31 objects + the leaf string
     expect(jsonProblem(nested(33), { maxDepth: 32 })?.message).toBe("nested deeper than 32 levels");
     expect(jsonProblem([[["deep"]]], { maxDepth: 2 })).toEqual({ path: "0.0", message: "nested deeper than 2 levels" });

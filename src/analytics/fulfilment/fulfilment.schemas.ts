@@ -1,7 +1,7 @@
 /** Query and answer schemas of getFulfillmentMetrics; the definitions are in its description (fulfilment.routes.ts). */
 import { z } from "@hono/zod-openapi";
 import { analyticsQuery, filterShape } from "../shared/params.ts";
-import { count, currencyCode as currency } from "../shared/schemas.ts";
+import { count, } from "../shared/schemas.ts";
 
 const seconds = (description: string) => z.number().nullable().openapi({ description, example: 14400 });
 

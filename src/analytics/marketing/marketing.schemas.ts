@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { analyticsQuery, durationParam, filterShape, listShape } from "../shared/params.ts";
 import { count, share, currencyCode as currency } from "../shared/schemas.ts";
 
-const seconds = (description: string) => z.number().nullable().openapi({ description, example: 14400 });
+const _seconds = (description: string) => z.number().nullable().openapi({ description, example: 14400 });
 
 export const Revenue = z.array(z.object({ currency, gross_minor: z.number().int().openapi({ description: "Σ total_minor of the credited orders", example: 12000 }) }));
 

@@ -8,7 +8,7 @@ import { int } from "../../lib/numbers.ts";
 import { analyticsOperation } from "../shared/operation.ts";
 import { normaliseParams, rangeOf } from "../shared/params.ts";
 import { envelopeAnswer, type ReadContext, readContext, sendAnswer } from "../shared/read.ts";
-import { analyticsProblemResponses, COMMON, envelopeJson, count } from "../shared/schemas.ts";
+import { analyticsProblemResponses, COMMON, envelopeJson, } from "../shared/schemas.ts";
 import { refundFigures } from "./refunds.queries.ts";
 import { RefundData, RefundsQuery } from "./refunds.schemas.ts";
 

@@ -142,8 +142,7 @@ export class EmbeddedEngine {
         const { value, done } = await reader.read();
         if (done) throw new Error(`embedded TimescaleDB exited before it was ready (exit code ${proc.exitCode ?? "?"})`);
         buffered += decoder.decode(value, { stream: true });
-        let nl: number;
-        while ((nl = buffered.indexOf("\n")) >= 0) {
+        for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
           const line = buffered.slice(0, nl);
           buffered = buffered.slice(nl + 1);
           const msg = safeJson(line);

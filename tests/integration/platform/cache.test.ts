@@ -234,7 +234,7 @@ describe("upstash compat server (test helper)", () => {
   });
 
   test("rejects a missing or wrong bearer token with 401 {error}", async () => {
-    const res = await fetch(server().url + "/", { method: "POST", body: JSON.stringify(["PING"]) });
+    const res = await fetch(`${server().url}/`, { method: "POST", body: JSON.stringify(["PING"]) });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: "Unauthorized" });
   });
