@@ -78,7 +78,13 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", analyticsRoutes);
+  const routes = app
+    .route("/", healthRoutes)
+    .route("/", whoamiRoutes)
+    .route("/", ingestRoutes)
+    .route("/", schemasRoutes)
+    .route("/", adminRoutes)
+    .route("/", analyticsRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();

@@ -57,7 +57,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? "?"), message: i.message }));
     const message = problems.map((p) => `${p.variable}: ${p.message}`).join("; ");
-    throw new ConfigError(`invalid configuration: ${message}`, problems.map((p) => p.variable));
+    throw new ConfigError(
+      `invalid configuration: ${message}`,
+      problems.map((p) => p.variable),
+    );
   }
   const e = parsed.data;
   const base = baseOf(e);

@@ -17,7 +17,13 @@ async function main(): Promise<void> {
 
   let consumer: IngestConsumer | undefined;
   if (config.role !== "api" && deps.nats) {
-    consumer = new IngestConsumer({ nats: deps.nats, pipeline: deps.ingest, cfg: config.ingest, logger: logger.child({ component: "consumer" }), metrics: deps.metrics });
+    consumer = new IngestConsumer({
+      nats: deps.nats,
+      pipeline: deps.ingest,
+      cfg: config.ingest,
+      logger: logger.child({ component: "consumer" }),
+      metrics: deps.metrics,
+    });
     await consumer.start();
   } else if (config.role !== "api") {
     logger.warn("NATS_URL is not set: no JetStream ingest (POST /v1/events still works)");
@@ -27,7 +33,13 @@ async function main(): Promise<void> {
   const app = createApp(deps);
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
   logger.info(
-    { port: server.port, role: config.role, embedded: Boolean(deps.engine), jobs: config.jobs.mode, startup_ms: Math.round(performance.now() - started) },
+    {
+      port: server.port,
+      role: config.role,
+      embedded: Boolean(deps.engine),
+      jobs: config.jobs.mode,
+      startup_ms: Math.round(performance.now() - started),
+    },
     "pulse is listening",
   );
 

@@ -159,6 +159,9 @@ export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string; se
   }
 
   const durationMs = Math.round(performance.now() - started);
-  log.info({ applied: applied.length, already_applied: alreadyApplied, repeatable: repeatable.length, duration_ms: durationMs }, "migrations done");
+  log.info(
+    { applied: applied.length, already_applied: alreadyApplied, repeatable: repeatable.length, duration_ms: durationMs },
+    "migrations done",
+  );
   return { applied, alreadyApplied, repeatable: repeatable.map((r) => r.file), durationMs };
 }

@@ -75,7 +75,9 @@ const readyRoute = createRoute({
 });
 
 export const healthRoutes = new OpenAPIHono<AppEnv>()
-  .openapi(liveRoute, (c) => c.json({ status: "ok" as const, timestamp: new Date().toISOString(), uptime_s: Math.round(process.uptime()) }, 200))
+  .openapi(liveRoute, (c) =>
+    c.json({ status: "ok" as const, timestamp: new Date().toISOString(), uptime_s: Math.round(process.uptime()) }, 200),
+  )
   .openapi(readyRoute, async (c) => {
     const body = await readiness(c.get("deps"));
     return c.json(body, body.status === "down" ? 503 : 200);

@@ -66,17 +66,24 @@ export async function readiness(deps: Deps): Promise<Readiness> {
       if (engine && engine.state !== "up") throw new Error(`embedded TimescaleDB is ${engine.state}`);
       const v = await timescaleVersion(deps.sql);
       if (!v.timescaledb) throw new Error("the timescaledb extension is not installed");
-      return { timescaledb_version: v.timescaledb, postgres_version: v.postgres, embedded: Boolean(deps.engine), ...(engine ? { engine } : {}) };
+      return {
+        timescaledb_version: v.timescaledb,
+        postgres_version: v.postgres,
+        embedded: Boolean(deps.engine),
+        ...(engine ? { engine } : {}),
+      };
     }).then((c) => ["database", c]),
   );
 
   // the service answers without its cache (analytics from the database, rate limits in memory):
   // a cache that is down makes readiness degraded, never 503
   if (deps.cache.driver !== "memory") {
-    probes.push(probe(false, t, async () => {
-      await deps.cache.ping();
-      return { driver: deps.cache.driver };
-    }).then((c) => ["cache", c]));
+    probes.push(
+      probe(false, t, async () => {
+        await deps.cache.ping();
+        return { driver: deps.cache.driver };
+      }).then((c) => ["cache", c]),
+    );
   }
 
   // analytics reads bypass a failing cache (answering from the database): degraded, not down
@@ -84,7 +91,13 @@ export async function readiness(deps: Deps): Promise<Readiness> {
     const ac = analyticsCacheStatus(deps.cache);
     deps.metrics.cacheDegraded.set(ac.degraded ? 1 : 0);
     const check: Check = ac.degraded
-      ? { status: "down", required: false, latency_ms: 0, error: `analytics reads bypass the cache since ${ac.since}: ${ac.last_error}`, details: { driver: deps.cache.driver, degraded: true, since: ac.since } }
+      ? {
+          status: "down",
+          required: false,
+          latency_ms: 0,
+          error: `analytics reads bypass the cache since ${ac.since}: ${ac.last_error}`,
+          details: { driver: deps.cache.driver, degraded: true, since: ac.since },
+        }
       : { status: "up", required: false, latency_ms: 0, details: { driver: deps.cache.driver, degraded: false } };
     probes.push(Promise.resolve(["analytics_cache", check]));
   }

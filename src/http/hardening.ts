@@ -23,8 +23,7 @@ type Resolve = (c: Context) => { operationId: string | undefined; routed: boolea
 
 /** 413 past the route's limit: the ingest limit for POST /v1/events, the small one elsewhere */
 export function bodyLimits(config: Config, resolve: Resolve): MiddlewareHandler<AppEnv> {
-  const make = (maxSize: number) =>
-    bodyLimit({ maxSize, onError: (c) => problem(c, 413, `the request body exceeds ${maxSize} bytes`) });
+  const make = (maxSize: number) => bodyLimit({ maxSize, onError: (c) => problem(c, 413, `the request body exceeds ${maxSize} bytes`) });
   const large = make(config.bodyLimitBytes);
   const small = make(config.security.bodyLimitSmallBytes);
   return async (c, next) => {

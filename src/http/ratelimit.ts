@@ -166,7 +166,10 @@ export function createLibraryRateLimiter(
 export function portableScript(script: string): string {
   const m = /^#!lua flags=([^\n]*)\n/.exec(script);
   if (!m) return script;
-  const flags = m[1]!.split(",").map((f) => f.trim()).filter((f) => f && f !== "allow-key-locking");
+  const flags = m[1]!
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f && f !== "allow-key-locking");
   const body = script.slice(m[0].length);
   return flags.length > 0 ? `#!lua flags=${flags.join(",")}\n${body}` : body;
 }

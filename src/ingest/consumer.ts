@@ -232,7 +232,10 @@ export class IngestConsumer {
       this.stats.nakked += work.length;
       if (err instanceof DatabaseUnavailableError) {
         this.pausedUntil = Date.now() + delay;
-        this.o.logger.warn({ err: err.message, paused_ms: delay, batch: work.length }, "database unavailable: batch nakked, fetching paused");
+        this.o.logger.warn(
+          { err: err.message, paused_ms: delay, batch: work.length },
+          "database unavailable: batch nakked, fetching paused",
+        );
       } else {
         this.o.logger.error({ err }, "ingest batch failed; nakked for redelivery");
       }

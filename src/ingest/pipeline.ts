@@ -143,7 +143,12 @@ export class IngestPipeline {
         now,
       );
       const candidates: Candidate[] = valid.map((v) => ({ index: v.index, key: v.key, row: toRow(v.event) }));
-      return this.write(candidates, deadLetters.map((d) => d.row), earlyDuplicates, msgs);
+      return this.write(
+        candidates,
+        deadLetters.map((d) => d.row),
+        earlyDuplicates,
+        msgs,
+      );
     });
 
     for (const v of valid) {

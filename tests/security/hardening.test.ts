@@ -38,13 +38,21 @@ describe("body limits per route", () => {
   });
 
   test("POST /v1/events over BODY_LIMIT_BYTES answers 413 problem+json", async () => {
-    const res = await app.request("/v1/events", { method: "POST", headers: { ...ingestAuth, "content-type": BATCH }, body: "x".repeat(1024 * 1024 + 1) });
+    const res = await app.request("/v1/events", {
+      method: "POST",
+      headers: { ...ingestAuth, "content-type": BATCH },
+      body: "x".repeat(1024 * 1024 + 1),
+    });
     expect(res.status).toBe(413);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
   });
 
   test("any other /v1 route answers 413 past BODY_LIMIT_SMALL_BYTES, before authentication", async () => {
-    const res = await app.request("/v1/me", { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(64 * 1024 + 1) });
+    const res = await app.request("/v1/me", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "x".repeat(64 * 1024 + 1),
+    });
     expect(res.status).toBe(413);
     expect((await res.json()).detail).toContain("65536");
   });
@@ -58,7 +66,12 @@ describe("body limits per route", () => {
         ctl.close();
       },
     });
-    const res = await small.request("/v1/events", { method: "POST", headers: { ...ingestAuth, "content-type": BATCH }, body: stream, duplex: "half" } as RequestInit);
+    const res = await small.request("/v1/events", {
+      method: "POST",
+      headers: { ...ingestAuth, "content-type": BATCH },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
     expect(res.status).toBe(413);
   });
 });
@@ -66,7 +79,11 @@ describe("body limits per route", () => {
 describe("JSON bounds", () => {
   test("a body nested deeper than JSON_MAX_DEPTH answers 400 naming the field", async () => {
     const ev = pageViewed(tenantId, {}, { extra: nested(40) });
-    const res = await app.request("/v1/events", { method: "POST", headers: { ...ingestAuth, "content-type": BATCH }, body: JSON.stringify([ev]) });
+    const res = await app.request("/v1/events", {
+      method: "POST",
+      headers: { ...ingestAuth, "content-type": BATCH },
+      body: JSON.stringify([ev]),
+    });
     expect(res.status).toBe(400);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
     const body = (await res.json()) as { errors: Array<{ path: string; message: string }> };
@@ -84,7 +101,11 @@ describe("JSON bounds", () => {
 
   test("a NUL character in a JSON string answers 400 naming the field (PostgreSQL cannot store it)", async () => {
     const ev = pageViewed(tenantId, {}, { url: "https://shop.example/a\u0000b" });
-    const res = await app.request("/v1/events", { method: "POST", headers: { ...ingestAuth, "content-type": BATCH }, body: JSON.stringify([ev]) });
+    const res = await app.request("/v1/events", {
+      method: "POST",
+      headers: { ...ingestAuth, "content-type": BATCH },
+      body: JSON.stringify([ev]),
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).errors).toEqual([{ path: "0.data.url", message: "NUL characters are not allowed" }]);
   });
@@ -108,14 +129,22 @@ describe("JSON bounds", () => {
   });
 
   test("a query parameter longer than JSON_MAX_STRING_LENGTH answers 400", async () => {
-    const res = await app.request(`/v1/dead-letters?cursor=${"a".repeat(16 * 1024 + 1)}`, { headers: { authorization: `Bearer ${await token({ tenantId })}` } });
+    const res = await app.request(`/v1/dead-letters?cursor=${"a".repeat(16 * 1024 + 1)}`, {
+      headers: { authorization: `Bearer ${await token({ tenantId })}` },
+    });
     expect(res.status).toBe(400);
   });
 
   test("jsonProblem: strings longer than the bound, NUL in property names, depth at the exact bound", () => {
-    expect(jsonProblem({ a: "x".repeat(11) }, { maxDepth: 32, maxStringLength: 10 })).toEqual({ path: "a", message: "string longer than 10 characters" });
+    expect(jsonProblem({ a: "x".repeat(11) }, { maxDepth: 32, maxStringLength: 10 })).toEqual({
+      path: "a",
+      message: "string longer than 10 characters",
+    });
     expect(jsonProblem({ a: "x".repeat(10) }, { maxDepth: 32, maxStringLength: 10 })).toBeUndefined();
-    expect(jsonProblem({ "k\u0000": 1 }, { maxDepth: 32 })).toEqual({ path: "k\u0000", message: "property name: NUL characters are not allowed" });
+    expect(jsonProblem({ "k\u0000": 1 }, { maxDepth: 32 })).toEqual({
+      path: "k\u0000",
+      message: "property name: NUL characters are not allowed",
+    });
     expect(jsonProblem(nested(31), { maxDepth: 32 })).toBeUndefined(); // 31 objects + the leaf string
     expect(jsonProblem(nested(33), { maxDepth: 32 })?.message).toBe("nested deeper than 32 levels");
     expect(jsonProblem([[["deep"]]], { maxDepth: 2 })).toEqual({ path: "0.0", message: "nested deeper than 2 levels" });
@@ -123,7 +152,11 @@ describe("JSON bounds", () => {
 
   test("ingest strings are bounded per event (INGEST_MAX_EVENT_BYTES), not by JSON_MAX_STRING_LENGTH", async () => {
     const ev = pageViewed(tenantId, {}, { url: `https://shop.example/${"a".repeat(20_000)}` });
-    const res = await app.request("/v1/events", { method: "POST", headers: { ...ingestAuth, "content-type": BATCH }, body: JSON.stringify([ev]) });
+    const res = await app.request("/v1/events", {
+      method: "POST",
+      headers: { ...ingestAuth, "content-type": BATCH },
+      body: JSON.stringify([ev]),
+    });
     expect(res.status).toBe(202);
   });
 });
@@ -162,7 +195,12 @@ describe("response headers", () => {
     const inline = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
     expect(inline.length).toBe(1);
     const hash = createHash("sha256").update(inline[0]!, "utf8").digest("base64");
-    const directives = Object.fromEntries(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+    const directives = Object.fromEntries(
+      csp
+        .split(";")
+        .map((d) => d.trim().split(/\s+/))
+        .map(([k, ...v]) => [k, v]),
+    );
     expect(directives["default-src"]).toEqual(["'none'"]);
     expect(directives["script-src"]).toEqual(["https://cdn.jsdelivr.net", `'sha256-${hash}'`]);
     expect(directives["connect-src"]).toEqual(["'self'"]);
@@ -180,20 +218,35 @@ describe("CORS", () => {
   test("by default no CORS headers: a browser on another origin cannot read answers", async () => {
     const res = await app.request("/v1/me", { headers: { origin: "https://evil.example", authorization: `Bearer ${await token()}` } });
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
-    const pre = await app.request("/v1/me", { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "GET" } });
+    const pre = await app.request("/v1/me", {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
+    });
     expect(pre.headers.get("access-control-allow-origin")).toBeNull();
   });
 
   test("CORS_ORIGINS: allowed origins get their origin back (no credentials), others nothing; preflight allows Authorization", async () => {
-    const cors = createApp({ ...(await getTestDeps()), config: testConfig({ CORS_ORIGINS: "https://app.example.com, http://localhost:5173" }) });
+    const cors = createApp({
+      ...(await getTestDeps()),
+      config: testConfig({ CORS_ORIGINS: "https://app.example.com, http://localhost:5173" }),
+    });
     const ok = await cors.request("/v1/me", { headers: { origin: "https://app.example.com", authorization: `Bearer ${await token()}` } });
     expect(ok.status).toBe(200);
     expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
     expect(ok.headers.get("access-control-allow-credentials")).toBeNull();
     expect(ok.headers.get("access-control-expose-headers")).toContain("RateLimit-Remaining");
-    const evil = await cors.request("/v1/me", { headers: { origin: "https://app.example.com.evil.example", authorization: `Bearer ${await token()}` } });
+    const evil = await cors.request("/v1/me", {
+      headers: { origin: "https://app.example.com.evil.example", authorization: `Bearer ${await token()}` },
+    });
     expect(evil.headers.get("access-control-allow-origin")).toBeNull();
-    const pre = await cors.request("/v1/me", { method: "OPTIONS", headers: { origin: "http://localhost:5173", "access-control-request-method": "GET", "access-control-request-headers": "authorization" } });
+    const pre = await cors.request("/v1/me", {
+      method: "OPTIONS",
+      headers: {
+        origin: "http://localhost:5173",
+        "access-control-request-method": "GET",
+        "access-control-request-headers": "authorization",
+      },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
     expect(pre.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
@@ -227,7 +280,20 @@ describe("log redaction", () => {
       "redaction check",
     );
     const line = lines.join("");
-    for (const secret of ["eyJhbGciOi", "sid=1", "eyJxyz", "eyJtoken", "carol@example.com", "203.0.113.99", "Mozilla/5.0 X", "Carol", "Bearer top", "dave@example.com", "curl/8", "Dave D"]) {
+    for (const secret of [
+      "eyJhbGciOi",
+      "sid=1",
+      "eyJxyz",
+      "eyJtoken",
+      "carol@example.com",
+      "203.0.113.99",
+      "Mozilla/5.0 X",
+      "Carol",
+      "Bearer top",
+      "dave@example.com",
+      "curl/8",
+      "Dave D",
+    ]) {
       expect(line).not.toContain(secret);
     }
     expect(line).toContain("[redacted]");

@@ -84,22 +84,33 @@ describe("per-token budgets on /v1", () => {
       { "x-request-id": "fresh-id-1" },
     ];
     for (const extra of tricks) {
-      const res = await app.request("/v1/me", { headers: { authorization: `Bearer ${t}`, ...extra } }, peer(`203.0.113.${Math.floor(Math.random() * 200) + 1}`));
+      const res = await app.request(
+        "/v1/me",
+        { headers: { authorization: `Bearer ${t}`, ...extra } },
+        peer(`203.0.113.${Math.floor(Math.random() * 200) + 1}`),
+      );
       expect(res.status).toBe(429);
     }
   });
 
   test("a new token for the same subject and tenant does not get a new budget", async () => {
-    for (let i = 0; i < 3; i++) await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub: "re-minted" })}` } });
-    const res = await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub: "re-minted", roles: ["admin"] })}` } });
+    for (let i = 0; i < 3; i++)
+      await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub: "re-minted" })}` } });
+    const res = await app.request("/v1/me", {
+      headers: { authorization: `Bearer ${await token({ tenantId, sub: "re-minted", roles: ["admin"] })}` },
+    });
     expect(res.status).toBe(429);
   });
 
   test("another subject of the same tenant, and the same subject in another tenant, have budgets of their own", async () => {
     const sub = "neighbour";
     for (let i = 0; i < 4; i++) await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub })}` } });
-    expect((await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub: "other-user" })}` } })).status).toBe(200);
-    expect((await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId: crypto.randomUUID(), sub })}` } })).status).toBe(200);
+    expect(
+      (await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub: "other-user" })}` } })).status,
+    ).toBe(200);
+    expect(
+      (await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId: crypto.randomUUID(), sub })}` } })).status,
+    ).toBe(200);
   });
 
   test("the ingest budget is separate from the read budget", async () => {
@@ -123,7 +134,8 @@ describe("per-token budgets on /v1", () => {
   test("a request refused for its role still spends the budget (probing is throttled too)", async () => {
     const t = await token({ tenantId, sub: "prober", roles: ["viewer"] });
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await app.request("/v1/admin/dead-letters", { headers: { authorization: `Bearer ${t}` } })).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push((await app.request("/v1/admin/dead-letters", { headers: { authorization: `Bearer ${t}` } })).status);
     expect(statuses).toEqual([403, 403, 403, 429]);
   });
 
@@ -253,7 +265,10 @@ describe("backends", () => {
 
   test("redis down: requests are let through and counted as errors (fail open)", async () => {
     const metrics = createMetrics();
-    const l = createLibraryRateLimiter("redis", createBunRedisEvalClient("redis://127.0.0.1:1", { commandTimeoutMs: 500 }), budgets(1), { metrics, timeoutMs: 800 });
+    const l = createLibraryRateLimiter("redis", createBunRedisEvalClient("redis://127.0.0.1:1", { commandTimeoutMs: 500 }), budgets(1), {
+      metrics,
+      timeoutMs: 800,
+    });
     const started = performance.now();
     expect(await l.limit("read", "k")).toBeUndefined();
     expect(await l.limit("read", "k")).toBeUndefined(); // paused: no second wait

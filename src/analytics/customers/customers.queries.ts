@@ -53,7 +53,6 @@ export type Tier = (typeof TIERS)[number];
 export const HIGH_AFTER_DAYS = 90;
 export const MEDIUM_FROM_DAYS = 30;
 
-
 /** the tier of a customer, from the tenant rows t.days */
 const tierSql = (tx: TxSql) =>
   tx`case when days > ${HIGH_AFTER_DAYS} then 'high' when days >= ${MEDIUM_FROM_DAYS} then 'medium' else 'low' end`;

@@ -27,7 +27,17 @@ import {
   segmentRows,
 } from "./customers.queries.ts";
 import { customerMetricsFigures } from "./metrics.queries.ts";
-import { ChurnData, CurrencyQuery, CustomerItem, ListQuery, LtvItem, MetricsData, MetricsQuery, SegmentItem, snapshotEnvelope } from "./customers.schemas.ts";
+import {
+  ChurnData,
+  CurrencyQuery,
+  CustomerItem,
+  ListQuery,
+  LtvItem,
+  MetricsData,
+  MetricsQuery,
+  SegmentItem,
+  snapshotEnvelope,
+} from "./customers.schemas.ts";
 
 const SCORES =
   "Scores come from `customer_scores`, one row per (customer, currency), precomputed by the TimescaleDB job refresh_customer_scores (hourly) and by POST /v1/customers/scores/refresh; `scored_at` says when. orders (F) = count of the customer's order.completed; net (M) = Σ their total_minor − Σ order.refunded amount_minor of those orders (integer minor units of `currency`; a customer buying in two currencies has two rows, never a mixed sum). Orders are archived into the scores before retention (RETENTION_DAYS) drops the raw events, so a customer's last order, orders and net are never forgotten. r/f/m_score = 6 − NTILE(5) over the tenant's rows of the same currency with ≥ 1 order, ordered by last order / orders / net DESCENDING, ties by customer_id ascending (the best row is always 5; with fewer than 5 rows the lowest scores are unused).";
@@ -62,7 +72,9 @@ const listRoute = createRoute({
   request: { query: ListQuery },
   responses: {
     200: plainJson(
-      snapshotEnvelope(z.array(CustomerItem), { next_cursor: z.string().nullable().openapi({ description: "pass as `cursor` for the next page; null on the last" }) }),
+      snapshotEnvelope(z.array(CustomerItem), {
+        next_cursor: z.string().nullable().openapi({ description: "pass as `cursor` for the next page; null on the last" }),
+      }),
       "one page of scored customers",
     ),
     ...analyticsProblemResponses,
@@ -111,7 +123,9 @@ const refreshRoute = createRoute({
     "Runs the scoring procedure of the hourly job (refresh_customer_scores) for your tenant at once, then invalidates your cached answers. Roles: analyst, admin.",
   responses: {
     200: plainJson(
-      z.object({ scored_at: ts("when the scores were computed"), customers: count("scored (customer, currency) rows") }).openapi("CustomerScoresRefresh"),
+      z
+        .object({ scored_at: ts("when the scores were computed"), customers: count("scored (customer, currency) rows") })
+        .openapi("CustomerScoresRefresh"),
       "the scores were refreshed",
     ),
     ...analyticsProblemResponses,
@@ -126,7 +140,10 @@ const CursorShape = z.object({ c: z.string().max(300), k: z.string().regex(/^[A-
 function afterOf(cursor: string | undefined) {
   if (cursor === undefined) return undefined;
   const v = decodeCursor(cursor, CursorShape);
-  if (!v) throw new HttpProblem(400, "cursor: not a cursor of this list", { errors: [{ path: "cursor", message: "not a next_cursor of listCustomers" }] });
+  if (!v)
+    throw new HttpProblem(400, "cursor: not a cursor of this list", {
+      errors: [{ path: "cursor", message: "not a next_cursor of listCustomers" }],
+    });
   return { customer_id: v.c, currency: v.k };
 }
 const pct = (values: readonly number[], min: bigint, max: bigint) => ({
@@ -139,7 +156,7 @@ const pct = (values: readonly number[], min: bigint, max: bigint) => ({
 });
 
 async function customerMetrics(ctx: ReadContext, q: z.output<typeof MetricsQuery>) {
-      const range = rangeOf(ctx, q);
+  const range = rangeOf(ctx, q);
   if (q.bucket) checkBucketCount(range, q.bucket);
   const params = normaliseParams({ from: range.from, to: range.to, timezone: q.bucket ? range.timezone : undefined, bucket: q.bucket });
   return envelopeAnswer(
@@ -167,7 +184,7 @@ async function customerMetrics(ctx: ReadContext, q: z.output<typeof MetricsQuery
 }
 
 async function listCustomers(ctx: ReadContext, q: z.output<typeof ListQuery>) {
-      const after = afterOf(q.cursor);
+  const after = afterOf(q.cursor);
   const params = normaliseParams({ segment: q.segment, tier: q.tier, currency: q.currency, limit: q.limit, cursor: q.cursor });
   return dataAnswer(ctx, "listCustomers", params, async (tx) => {
     const asOf = new Date();
@@ -195,9 +212,14 @@ async function listCustomers(ctx: ReadContext, q: z.output<typeof ListQuery>) {
 }
 
 async function rfmSegments(ctx: ReadContext, q: z.output<typeof CurrencyQuery>) {
-      return dataAnswer(ctx, "getRfmSegments", normaliseParams({ currency: q.currency }), async (tx) => {
+  return dataAnswer(ctx, "getRfmSegments", normaliseParams({ currency: q.currency }), async (tx) => {
     const asOf = new Date();
-    const rows = (await segmentRows(tx, q.currency)).map((r) => ({ segment: r.segment, currency: r.currency, customers: int(r.customers), net_minor: int(r.net) }));
+    const rows = (await segmentRows(tx, q.currency)).map((r) => ({
+      segment: r.segment,
+      currency: r.currency,
+      customers: int(r.customers),
+      net_minor: int(r.net),
+    }));
     return snapshot(await scoresMeta(tx), asOf, rows);
   });
 }
@@ -211,7 +233,7 @@ async function churnRisk(ctx: ReadContext) {
 }
 
 async function customerLtv(ctx: ReadContext, q: z.output<typeof CurrencyQuery>) {
-      return dataAnswer(ctx, "getCustomerLtv", normaliseParams({ currency: q.currency }), async (tx) => {
+  return dataAnswer(ctx, "getCustomerLtv", normaliseParams({ currency: q.currency }), async (tx) => {
     const asOf = new Date();
     const rows = (await ltvRows(tx, asOf, q.currency)).map((r) => {
       const churned = r.churned;
@@ -227,7 +249,8 @@ async function customerLtv(ctx: ReadContext, q: z.output<typeof CurrencyQuery>) 
         expected_lifespan: churned === 0n ? null : Number(r.customers) / Number(churned),
         average_clv_minor: churned === 0n ? null : int(divHalfUp(r.net, churned)),
         net_distribution: pct(r.net_percentiles, r.net_min, r.net_max),
-        clv_distribution: r.clv_percentiles && r.clv_min !== null && r.clv_max !== null ? pct(r.clv_percentiles, r.clv_min, r.clv_max) : null,
+        clv_distribution:
+          r.clv_percentiles && r.clv_min !== null && r.clv_max !== null ? pct(r.clv_percentiles, r.clv_min, r.clv_max) : null,
       };
     });
     return snapshot(await scoresMeta(tx), asOf, rows);

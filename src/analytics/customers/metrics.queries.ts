@@ -64,7 +64,18 @@ export interface CustomerMetricsFigures {
 export async function customerMetricsFigures(tx: TxSql, range: AnalyticsRange, bucket?: Bucket): Promise<CustomerMetricsFigures> {
   const { from, to, timezone } = range;
   const label = bucket ? bucketLabel(tx, bucket, timezone, tx`time`) : tx`${from}::timestamptz`;
-  const rows = await tx<Array<{ kind: "t" | "b" | "r"; b: Date | null; customers: string | null; new_customers: string | null; returning_customers: string | null; orders: string | null; with_orders: string | null; repeat: string | null }>>`
+  const rows = await tx<
+    Array<{
+      kind: "t" | "b" | "r";
+      b: Date | null;
+      customers: string | null;
+      new_customers: string | null;
+      returning_customers: string | null;
+      orders: string | null;
+      with_orders: string | null;
+      repeat: string | null;
+    }>
+  >`
     with ${knownCustomers(tx, to)}, act as (
       select customer_id, ${label} as b, count(*) as orders
         from tenant_events

@@ -41,11 +41,17 @@ async function funnel(ctx: ReadContext, q: z.output<typeof FunnelQuerySchema>) {
     ctx,
     "getConversionFunnel",
     params,
-    async (tx) => ({ unit: q.unit, window_seconds: q.window, steps: await conversionFunnel(tx, { range, unit: q.unit, steps, windowSeconds: q.window }) }),
+    async (tx) => ({
+      unit: q.unit,
+      window_seconds: q.window,
+      steps: await conversionFunnel(tx, { range, unit: q.unit, steps, windowSeconds: q.window }),
+    }),
     { watermarkTypes: steps },
   );
 }
 
 export const funnelOperations = [analyticsOperation(funnelRoute, funnel)];
 
-export const funnelRoutes = new OpenAPIHono<AppEnv>().openapi(funnelRoute, async (c) => sendAnswer(c, await funnel(readContext(c), c.req.valid("query"))));
+export const funnelRoutes = new OpenAPIHono<AppEnv>().openapi(funnelRoute, async (c) =>
+  sendAnswer(c, await funnel(readContext(c), c.req.valid("query"))),
+);

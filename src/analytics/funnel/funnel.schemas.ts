@@ -19,7 +19,10 @@ const stepsParam = z
     }
     const unknown = steps.filter((s) => !KNOWN_TYPES.has(s));
     if (unknown.length > 0) {
-      ctx.addIssue({ code: "custom", message: `not an event type of the catalog: ${unknown.map((u) => `'${u.slice(0, 64)}'`).join(", ")}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `not an event type of the catalog: ${unknown.map((u) => `'${u.slice(0, 64)}'`).join(", ")}`,
+      });
       return z.NEVER;
     }
     if (new Set(steps).size !== steps.length) {
@@ -52,8 +55,12 @@ const Step = z
   .object({
     type: z.string().openapi({ example: "item.viewed" }),
     count: z.number().int().openapi({ description: "units reaching this step", example: 120 }),
-    conversion_from_previous: z.number().openapi({ description: "count / previous step's count (4 decimals, half-up; 0 when that is 0)", example: 0.4 }),
-    conversion_from_start: z.number().openapi({ description: "count / step 1's count (4 decimals, half-up; 0 when that is 0)", example: 0.12 }),
+    conversion_from_previous: z
+      .number()
+      .openapi({ description: "count / previous step's count (4 decimals, half-up; 0 when that is 0)", example: 0.4 }),
+    conversion_from_start: z
+      .number()
+      .openapi({ description: "count / step 1's count (4 decimals, half-up; 0 when that is 0)", example: 0.12 }),
   })
   .openapi("FunnelStep");
 
@@ -64,4 +71,3 @@ export const FunnelData = z
     steps: z.array(Step),
   })
   .openapi("ConversionFunnel");
-

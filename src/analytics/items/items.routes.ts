@@ -45,7 +45,10 @@ const itemsRoute = createRoute({
       content: {
         "application/json": {
           schema: analyticsEnvelope(z.array(ItemPerformance)).extend({
-            next_cursor: z.string().nullable().openapi({ description: "pass as `cursor` (with the same sort and order) for the next page" }),
+            next_cursor: z
+              .string()
+              .nullable()
+              .openapi({ description: "pass as `cursor` (with the same sort and order) for the next page" }),
           }),
         },
       },
@@ -109,7 +112,12 @@ function compare(a: { k: Key; id: string }, b: { k: Key; id: string }, desc: boo
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-const CursorSchema = z.object({ s: z.enum(ITEM_SORTS), o: z.enum(["asc", "desc"]), k: z.union([z.number(), z.string(), z.null()]), id: z.string() });
+const CursorSchema = z.object({
+  s: z.enum(ITEM_SORTS),
+  o: z.enum(["asc", "desc"]),
+  k: z.union([z.number(), z.string(), z.null()]),
+  id: z.string(),
+});
 
 async function items(ctx: ReadContext, q: z.output<typeof ItemsQuery>) {
   const range = rangeOf(ctx, q);
@@ -143,7 +151,10 @@ async function items(ctx: ReadContext, q: z.output<typeof ItemsQuery>) {
         const rest = after ? keyed.filter((x) => compare(x, after, desc) > 0) : keyed;
         const page = rest.slice(0, q.limit);
         const last = page.at(-1);
-        const next_cursor = rest.length > q.limit && last ? encodeCursor({ s: q.sort, o: q.order, k: last.k, id: last.id } as Record<string, string | number>) : null;
+        const next_cursor =
+          rest.length > q.limit && last
+            ? encodeCursor({ s: q.sort, o: q.order, k: last.k, id: last.id } as Record<string, string | number>)
+            : null;
         return { as_of: body.as_of, watermark: body.watermark, data: page.map((x) => x.p), next_cursor };
       },
     },
@@ -159,4 +170,6 @@ const itemsList = {
 
 export const itemsOperations = [analyticsOperation(itemsRoute, items, itemsList)];
 
-export const itemsRoutes = new OpenAPIHono<AppEnv>().openapi(itemsRoute, async (c) => sendAnswer(c, await items(readContext(c), c.req.valid("query"))));
+export const itemsRoutes = new OpenAPIHono<AppEnv>().openapi(itemsRoute, async (c) =>
+  sendAnswer(c, await items(readContext(c), c.req.valid("query"))),
+);

@@ -35,17 +35,26 @@ const attributionRoute = createRoute({
   },
 });
 
-
 const ratio = (num: bigint, den: bigint): number | null => (den === 0n ? null : Number(num) / Number(den));
 const revenueList = (m: Map<string, bigint>) =>
   [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([currency, v]) => ({ currency, gross_minor: int(v) }));
 
 async function attribution(ctx: ReadContext, q: z.output<typeof AttributionQuery>) {
-      const range = rangeOf(ctx, q);
+  const range = rangeOf(ctx, q);
   const after = cursorKey(q.cursor);
   const afterKey: CampaignKey | undefined =
-    after === undefined ? undefined : { source: String(after[0]), medium: (after[1] as string | null) ?? null, campaign: (after[2] as string | null) ?? null };
-  const params = normaliseParams({ from: range.from, to: range.to, window: q.window, channel: q.channel, currency: q.currency, limit: q.limit, cursor: q.cursor });
+    after === undefined
+      ? undefined
+      : { source: String(after[0]), medium: (after[1] as string | null) ?? null, campaign: (after[2] as string | null) ?? null };
+  const params = normaliseParams({
+    from: range.from,
+    to: range.to,
+    window: q.window,
+    channel: q.channel,
+    currency: q.currency,
+    limit: q.limit,
+    cursor: q.cursor,
+  });
   return envelopeAnswer(
     ctx,
     "getMarketingAttribution",
@@ -72,9 +81,13 @@ async function attribution(ctx: ReadContext, q: z.output<typeof AttributionQuery
   );
 }
 
-export const marketingOperations = [analyticsOperation(attributionRoute, attribution, {
-  rows: (body: unknown) => (body as { data: { campaigns: unknown[] } }).data.campaigns,
-  next: (body: unknown) => (body as { data: { next_cursor: string | null } }).data.next_cursor,
-})];
+export const marketingOperations = [
+  analyticsOperation(attributionRoute, attribution, {
+    rows: (body: unknown) => (body as { data: { campaigns: unknown[] } }).data.campaigns,
+    next: (body: unknown) => (body as { data: { next_cursor: string | null } }).data.next_cursor,
+  }),
+];
 
-export const marketingRoutes = new OpenAPIHono<AppEnv>().openapi(attributionRoute, async (c) => sendAnswer(c, await attribution(readContext(c), c.req.valid("query"))));
+export const marketingRoutes = new OpenAPIHono<AppEnv>().openapi(attributionRoute, async (c) =>
+  sendAnswer(c, await attribution(readContext(c), c.req.valid("query"))),
+);

@@ -5,7 +5,9 @@ import { count, share, currencyCode as currency } from "../shared/schemas.ts";
 
 const _seconds = (description: string) => z.number().nullable().openapi({ description, example: 14400 });
 
-export const Revenue = z.array(z.object({ currency, gross_minor: z.number().int().openapi({ description: "Σ total_minor of the credited orders", example: 12000 }) }));
+export const Revenue = z.array(
+  z.object({ currency, gross_minor: z.number().int().openapi({ description: "Σ total_minor of the credited orders", example: 12000 }) }),
+);
 
 export const CampaignRow = z
   .object({
@@ -29,8 +31,8 @@ const windowParam = durationParam({
 });
 
 export const AttributionQuery = analyticsQuery({
-      window: windowParam,
-      channel: filterShape.channel,
-      currency: filterShape.currency,
-      ...listShape,
-    });
+  window: windowParam,
+  channel: filterShape.channel,
+  currency: filterShape.currency,
+  ...listShape,
+});

@@ -40,7 +40,10 @@ const realtimeRoute = createRoute({
   summary: "Revenue, orders, units, visitors and conversion of the last 60 minutes in 5-minute buckets",
   description: DEFINITION,
   responses: {
-    200: { description: "12 buckets, oldest first, and the window's totals", content: { "application/json": { schema: analyticsEnvelope(RealtimeSchema) } } },
+    200: {
+      description: "12 buckets, oldest first, and the window's totals",
+      content: { "application/json": { schema: analyticsEnvelope(RealtimeSchema) } },
+    },
     ...analyticsProblemResponses,
   },
 });
@@ -55,7 +58,13 @@ const streamRoute = createRoute({
   responses: {
     200: {
       description: "an endless text/event-stream of `metrics` messages",
-      content: { "text/event-stream": { schema: z.string().openapi({ example: 'event: metrics\ndata: {"as_of":"…","watermark":null,"data":{…}}\nid: 1\nretry: 5000\n\n' }) } },
+      content: {
+        "text/event-stream": {
+          schema: z
+            .string()
+            .openapi({ example: 'event: metrics\ndata: {"as_of":"…","watermark":null,"data":{…}}\nid: 1\nretry: 5000\n\n' }),
+        },
+      },
     },
     ...analyticsProblemResponses,
   },
@@ -98,12 +107,22 @@ export const realtimeRoutes = new OpenAPIHono<AppEnv>()
         while (!stream.aborted && !signal.aborted) {
           id += 1;
           try {
-            await stream.writeSSE({ event: "metrics", id: String(id), data: await realtimeText(ctx, new Date()), ...(id === 1 ? { retry: interval } : {}) });
+            await stream.writeSSE({
+              event: "metrics",
+              id: String(id),
+              data: await realtimeText(ctx, new Date()),
+              ...(id === 1 ? { retry: interval } : {}),
+            });
           } catch (err) {
             const status = (err as { status?: number }).status ?? 500;
             ctx.logger.warn({ err }, "realtime stream tick failed");
             const detail = status === 500 ? "the metrics could not be computed; the next tick tries again" : (err as Error).message;
-            await stream.writeSSE({ event: "error", id: String(id), data: JSON.stringify({ status, detail }), ...(id === 1 ? { retry: interval } : {}) });
+            await stream.writeSSE({
+              event: "error",
+              id: String(id),
+              data: JSON.stringify({ status, detail }),
+              ...(id === 1 ? { retry: interval } : {}),
+            });
           }
           if (stream.aborted) break;
           await new Promise<void>((resolve) => {

@@ -8,7 +8,7 @@ import { int } from "../../lib/numbers.ts";
 import { analyticsOperation } from "../shared/operation.ts";
 import { normaliseParams, rangeOf } from "../shared/params.ts";
 import { envelopeAnswer, type ReadContext, readContext, sendAnswer } from "../shared/read.ts";
-import { analyticsProblemResponses, COMMON, envelopeJson, } from "../shared/schemas.ts";
+import { analyticsProblemResponses, COMMON, envelopeJson } from "../shared/schemas.ts";
 import { refundFigures } from "./refunds.queries.ts";
 import { RefundData, RefundsQuery } from "./refunds.schemas.ts";
 
@@ -23,10 +23,9 @@ const refundRoute = createRoute({
   responses: { 200: envelopeJson(RefundData, "refund figures"), ...analyticsProblemResponses },
 });
 
-
 const ratio = (num: bigint, den: bigint): number | null => (den === 0n ? null : Number(num) / Number(den));
 async function refunds(ctx: ReadContext, q: z.output<typeof RefundsQuery>) {
-      const range = rangeOf(ctx, q);
+  const range = rangeOf(ctx, q);
   const params = normaliseParams({ from: range.from, to: range.to, currency: q.currency });
   return envelopeAnswer(
     ctx,
@@ -39,7 +38,12 @@ async function refunds(ctx: ReadContext, q: z.output<typeof RefundsQuery>) {
         refunded_orders: int(r.refunded_orders),
         refund_rate: ratio(r.refunded_orders, r.orders),
         amounts: r.by_currency.map((x) => ({ currency: x.currency, refunds: int(x.refunds), amount_minor: int(x.amount) })),
-        by_reason: r.by_reason.map((x) => ({ reason: x.reason, currency: x.currency, refunds: int(x.refunds), amount_minor: int(x.amount) })),
+        by_reason: r.by_reason.map((x) => ({
+          reason: x.reason,
+          currency: x.currency,
+          refunds: int(x.refunds),
+          amount_minor: int(x.amount),
+        })),
       };
     },
     { watermarkTypes: ["order.completed", "order.refunded"] },
@@ -48,4 +52,6 @@ async function refunds(ctx: ReadContext, q: z.output<typeof RefundsQuery>) {
 
 export const refundsOperations = [analyticsOperation(refundRoute, refunds)];
 
-export const refundsRoutes = new OpenAPIHono<AppEnv>().openapi(refundRoute, async (c) => sendAnswer(c, await refunds(readContext(c), c.req.valid("query"))));
+export const refundsRoutes = new OpenAPIHono<AppEnv>().openapi(refundRoute, async (c) =>
+  sendAnswer(c, await refunds(readContext(c), c.req.valid("query"))),
+);

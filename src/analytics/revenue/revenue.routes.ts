@@ -14,7 +14,17 @@ import { envelopeAnswer, type ReadContext, readContext, sendAnswer } from "../sh
 import { analyticsProblemResponses, envelopeJson } from "../shared/schemas.ts";
 import { addDays, BACKTEST_DAYS, HISTORY_DAYS, PROJECTION_METHOD, project, projectionWindow, roundMinor, Z_95 } from "./projection.ts";
 import { categoryRows, dailyNet, revenueRows, type RevenueFigures } from "./revenue.queries.ts";
-import { CategoryQuery, CategoryRow, ChannelRow, Projection, ProjectionQuery, SummaryQuery, SummaryRow, TimeseriesQuery, TimeseriesRow } from "./revenue.schemas.ts";
+import {
+  CategoryQuery,
+  CategoryRow,
+  ChannelRow,
+  Projection,
+  ProjectionQuery,
+  SummaryQuery,
+  SummaryRow,
+  TimeseriesQuery,
+  TimeseriesRow,
+} from "./revenue.schemas.ts";
 
 export const REVENUE_TYPES = ["order.completed", "order.refunded"] as const;
 
@@ -40,7 +50,10 @@ const summaryRoute = createRoute({
   summary: "Gross, refunds, net, orders, units and average order in [from, to), one row per currency",
   description: `${DEFINITIONS} Filters: channel (${REFUND_CHANNEL}), currency. timezone does not change a total.`,
   request: { query: SummaryQuery },
-  responses: { 200: envelopeJson(z.array(SummaryRow), "one row per currency with sales or refunds in range (none: an empty list)"), ...analyticsProblemResponses },
+  responses: {
+    200: envelopeJson(z.array(SummaryRow), "one row per currency with sales or refunds in range (none: an empty list)"),
+    ...analyticsProblemResponses,
+  },
 });
 
 const timeseriesRoute = createRoute({
@@ -96,7 +109,13 @@ export function averageOrder(gross: bigint, orders: bigint): number | null {
 }
 
 function figuresOut(f: RevenueFigures) {
-  return { gross_minor: int(f.gross), refunds_minor: int(f.refunds), net_minor: int(f.gross - f.refunds), orders: int(f.orders), units: int(f.units) };
+  return {
+    gross_minor: int(f.gross),
+    refunds_minor: int(f.refunds),
+    net_minor: int(f.gross - f.refunds),
+    orders: int(f.orders),
+    units: int(f.units),
+  };
 }
 
 async function summary(ctx: ReadContext, q: z.output<typeof SummaryQuery>) {
@@ -122,7 +141,14 @@ async function timeseries(ctx: ReadContext, q: z.output<typeof TimeseriesQuery>)
   const range = rangeOf(ctx, q);
   checkBucketCount(range, q.bucket);
   const source = chooseSource(range, q.bucket);
-  const params = normaliseParams({ from: range.from, to: range.to, timezone: range.timezone, bucket: q.bucket, channel: q.channel, currency: q.currency });
+  const params = normaliseParams({
+    from: range.from,
+    to: range.to,
+    timezone: range.timezone,
+    bucket: q.bucket,
+    channel: q.channel,
+    currency: q.currency,
+  });
   return envelopeAnswer(
     ctx,
     "getRevenueTimeseries",

@@ -43,12 +43,18 @@ const figuresOut = (r: RevenueRow | undefined) => ({
   net_minor: r ? int(r.gross - r.refunds) : 0,
 });
 
-
 async function salesMetrics(ctx: ReadContext, q: z.output<typeof SalesQuery>) {
   const range = rangeOf(ctx, q);
   checkBucketCount(range, q.bucket);
   const prev = previousRange(range);
-  const params = normaliseParams({ from: range.from, to: range.to, timezone: range.timezone, bucket: q.bucket, channel: q.channel, currency: q.currency });
+  const params = normaliseParams({
+    from: range.from,
+    to: range.to,
+    timezone: range.timezone,
+    bucket: q.bucket,
+    channel: q.channel,
+    currency: q.currency,
+  });
   return envelopeAnswer(
     ctx,
     "getSalesMetrics",
@@ -84,4 +90,6 @@ async function salesMetrics(ctx: ReadContext, q: z.output<typeof SalesQuery>) {
 
 export const salesOperations = [analyticsOperation(salesRoute, salesMetrics)];
 
-export const salesRoutes = new OpenAPIHono<AppEnv>().openapi(salesRoute, async (c) => sendAnswer(c, await salesMetrics(readContext(c), c.req.valid("query"))));
+export const salesRoutes = new OpenAPIHono<AppEnv>().openapi(salesRoute, async (c) =>
+  sendAnswer(c, await salesMetrics(readContext(c), c.req.valid("query"))),
+);

@@ -64,8 +64,14 @@ export const timezoneParam = z
   });
 
 export const rangeShape = {
-  from: isoDateTime.openapi({ description: "inclusive start, ISO-8601 with offset; the range is half-open [from, to)", example: "2026-10-01T00:00:00+02:00" }),
-  to: isoDateTime.openapi({ description: "exclusive end, ISO-8601 with offset; from < to, span ≤ ANALYTICS_MAX_SPAN_DAYS (default 400)", example: "2026-11-01T00:00:00+01:00" }),
+  from: isoDateTime.openapi({
+    description: "inclusive start, ISO-8601 with offset; the range is half-open [from, to)",
+    example: "2026-10-01T00:00:00+02:00",
+  }),
+  to: isoDateTime.openapi({
+    description: "exclusive end, ISO-8601 with offset; from < to, span ≤ ANALYTICS_MAX_SPAN_DAYS (default 400)",
+    example: "2026-11-01T00:00:00+01:00",
+  }),
   timezone: timezoneParam,
 };
 
@@ -87,7 +93,10 @@ export const filterShape = {
     .regex(CHANNEL, "a short lowercase token, e.g. web, mobile, box_office")
     .optional()
     .openapi({ description: "only sales in this channel", example: "web" }),
-  category: z.string().min(1).max(100).optional().openapi({ description: "only lines of items in this catalog category ('uncategorised' for items not in the catalog)", example: "concert" }),
+  category: z.string().min(1).max(100).optional().openapi({
+    description: "only lines of items in this catalog category ('uncategorised' for items not in the catalog)",
+    example: "concert",
+  }),
   currency: z
     .string()
     .regex(/^[A-Z]{3}$/, "an ISO-4217 code: three uppercase letters, e.g. EUR")
@@ -132,7 +141,10 @@ const DAY_MS = 86_400_000;
 export function parseRange(q: { from: string; to: string; timezone: string }, maxSpanDays: number): AnalyticsRange {
   const from = new Date(q.from);
   const to = new Date(q.to);
-  if (!(from < to)) throw new HttpProblem(400, "from must be before to", { errors: [{ path: "from", message: "from must be before to (the range is [from, to))" }] });
+  if (!(from < to))
+    throw new HttpProblem(400, "from must be before to", {
+      errors: [{ path: "from", message: "from must be before to (the range is [from, to))" }],
+    });
   if (to.getTime() - from.getTime() > maxSpanDays * DAY_MS) {
     const message = `the range may span at most ${maxSpanDays} days (ANALYTICS_MAX_SPAN_DAYS)`;
     throw new HttpProblem(400, `to: ${message}`, { errors: [{ path: "to", message }] });

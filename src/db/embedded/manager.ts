@@ -114,12 +114,15 @@ export class EmbeddedEngine {
 
   private async spawn(): Promise<void> {
     this.state = "starting";
-    const proc: ReturnType<typeof Bun.spawn> = Bun.spawn([process.execPath, SERVER_ENTRY, "--data-dir", this.dataDir, "--port", String(this.port), "--work-mem", this.workMem], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-      onExit: (_p, exitCode, signalCode): void => this.onExit(proc, exitCode, signalCode),
-    });
+    const proc: ReturnType<typeof Bun.spawn> = Bun.spawn(
+      [process.execPath, SERVER_ENTRY, "--data-dir", this.dataDir, "--port", String(this.port), "--work-mem", this.workMem],
+      {
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+        onExit: (_p, exitCode, signalCode): void => this.onExit(proc, exitCode, signalCode),
+      },
+    );
     this.proc = proc;
     void this.pipeStderr(proc);
 
@@ -179,7 +182,10 @@ export class EmbeddedEngine {
     this.state = "down";
     this.restarts += 1;
     const delay = Math.min(10_000, 250 * 2 ** Math.min(this.restarts - 1, 6));
-    this.logger.error({ exit_code: exitCode, signal, restart_in_ms: delay, restarts: this.restarts }, "embedded TimescaleDB died; restarting");
+    this.logger.error(
+      { exit_code: exitCode, signal, restart_in_ms: delay, restarts: this.restarts },
+      "embedded TimescaleDB died; restarting",
+    );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopping) return;

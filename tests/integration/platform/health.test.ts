@@ -65,7 +65,12 @@ describe("GET /health/ready with NATS", () => {
   const suffix = crypto.randomUUID().slice(0, 8);
   const stream = `PULSE_TEST_${suffix.toUpperCase()}`;
   beforeAll(async () => {
-    const config = testConfig({ NATS_URL: "nats://127.0.0.1:4222", NATS_STREAM: stream, NATS_SUBJECT_PREFIX: `t${suffix}`, NATS_DUPLICATE_WINDOW_MS: "90000" });
+    const config = testConfig({
+      NATS_URL: "nats://127.0.0.1:4222",
+      NATS_STREAM: stream,
+      NATS_SUBJECT_PREFIX: `t${suffix}`,
+      NATS_DUPLICATE_WINDOW_MS: "90000",
+    });
     nats = await connectNats(config.nats, testLogger);
   });
   afterAll(async () => {
