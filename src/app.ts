@@ -110,7 +110,10 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       {
         name: "analytics",
         description:
-          "Revenue, sales, customers, funnels, items, real-time and operations figures of your tenant. Common rules: [from, to) half-open ISO-8601 with offset, local DST-correct buckets in `timezone`, money in integer minor units with one row per currency, `as_of` and `watermark` on every answer, 504 past the statement timeout.",
+          "Revenue, sales, customers, funnels, items, real-time and operations figures of your tenant. Common rules: " +
+          "[from, to) half-open ISO-8601 with offset, local DST-correct buckets in `timezone`, money in integer " +
+          "minor units with one row per currency, `as_of` and `watermark` on every answer, 504 past the statement " +
+          "timeout.",
       },
     ],
   });

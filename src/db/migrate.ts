@@ -122,7 +122,8 @@ export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string; se
       if (typeof existing === "string") {
         if (existing !== m.checksum) {
           throw new MigrationError(
-            `sql/${m.file} was edited after it was applied (checksum ${m.checksum.slice(0, 12)}… ≠ recorded ${existing.slice(0, 12)}…); add a new migration instead`,
+            `sql/${m.file} was edited after it was applied (checksum ${m.checksum.slice(0, 12)}… ≠ recorded ${existing.slice(0, 12)}…); ` +
+              `add a new migration instead`,
           );
         }
         return false;

@@ -65,7 +65,9 @@ const readyRoute = createRoute({
   tags: ["health"],
   summary: "Readiness: TimescaleDB, cache and NATS checks, and the state of TimescaleDB jobs",
   description:
-    "200 when every required dependency answers within its probe timeout (status `ok`, or `degraded` when a TimescaleDB job failed or is overdue or an optional dependency — the cache — is down); 503 when a required one (database, NATS when configured) does not. Each check has status, latency_ms and error.",
+    "200 when every required dependency answers within its probe timeout (status `ok`, or `degraded` when " +
+    "a TimescaleDB job failed or is overdue or an optional dependency — the cache — is down); 503 when a " +
+    "required one (database, NATS when configured) does not. Each check has status, latency_ms and error.",
   security: [],
   responses: {
     200: { description: "ready", content: { "application/json": { schema: ReadinessSchema } } },

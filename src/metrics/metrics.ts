@@ -128,7 +128,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     memoryCollections: new Counter({
       name: "pulse_ingest_memory_collections_total",
-      help: "Full garbage collections run because the process was above INGEST_MEMORY_SOFT_LIMIT_MB, by result (under, over: still above it)",
+      help:
+        "Full garbage collections run because the process was above INGEST_MEMORY_SOFT_LIMIT_MB, by result (under, " +
+        "over: still above it)",
       labelNames: ["result"],
       registers: [registry],
     }),

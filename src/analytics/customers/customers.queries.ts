@@ -2,7 +2,7 @@
  * Customer analytics (getCustomerMetrics, listCustomers, getRfmSegments, getChurnRisk,
  * getCustomerLtv, refreshCustomerScores). Every read runs inside withTenant (analyticsRead).
  *
- * Definitions (also in each operation's description and the README "Customers" section):
+ * How the definitions in each operation's description (the one home of a definition) are computed:
  * - A customer is a `customer_id` with at least one order.completed. Scores live in `customer_scores`
  *   (sql/0009_customer_scores.sql), one row per (customer, currency): F, M and CLV are per currency,
  *   never a mixed sum; R/F/M scores rank a row among the tenant's rows of the SAME currency.

@@ -40,15 +40,33 @@ import {
 } from "./customers.schemas.ts";
 
 const SCORES =
-  "Scores come from `customer_scores`, one row per (customer, currency), precomputed by the TimescaleDB job refresh_customer_scores (hourly) and by POST /v1/customers/scores/refresh; `scored_at` says when. orders (F) = count of the customer's order.completed; net (M) = Σ their total_minor − Σ order.refunded amount_minor of those orders (integer minor units of `currency`; a customer buying in two currencies has two rows, never a mixed sum). Orders are archived into the scores before retention (RETENTION_DAYS) drops the raw events, so a customer's last order, orders and net are never forgotten. r/f/m_score = 6 − NTILE(5) over the tenant's rows of the same currency with ≥ 1 order, ordered by last order / orders / net DESCENDING, ties by customer_id ascending (the best row is always 5; with fewer than 5 rows the lowest scores are unused).";
+  "Scores come from `customer_scores`, one row per (customer, currency), precomputed by the TimescaleDB " +
+  "job refresh_customer_scores (hourly) and by POST /v1/customers/scores/refresh; `scored_at` says when. " +
+  "orders (F) = count of the customer's order.completed; net (M) = Σ their total_minor − Σ order.refunded " +
+  "amount_minor of those orders (integer minor units of `currency`; a customer buying in two currencies " +
+  "has two rows, never a mixed sum). Orders are archived into the scores before retention (RETENTION_DAYS) " +
+  "drops the raw events, so a customer's last order, orders and net are never forgotten. r/f/m_score = " +
+  "6 − NTILE(5) over the tenant's rows of the same currency with ≥ 1 order, ordered by last order / orders " +
+  "/ net DESCENDING, ties by customer_id ascending (the best row is always 5; with fewer than 5 rows the " +
+  "lowest scores are unused).";
 const SEGMENT_MAP =
-  "Segments (the common R×F map): champions R5 F4–5; loyal R3–4 F4–5; potential_loyalist R4–5 F2–3; new R5 F1; promising R4 F1; need_attention R3 F3; about_to_sleep R3 F1–2; cant_lose R1–2 F5; at_risk R1–2 F3–4; hibernating R1–2 F1–2.";
+  "Segments (the common R×F map): champions R5 F4–5; loyal R3–4 F4–5; potential_loyalist R4–5 F2–3; new " +
+  "R5 F1; promising R4 F1; need_attention R3 F3; about_to_sleep R3 F1–2; cant_lose R1–2 F5; at_risk R1–2 " +
+  "F3–4; hibernating R1–2 F1–2.";
 const TIER_DEF =
-  "Churn tier (per customer, by their last order in any currency): days = whole days (floor) from the last order to `as_of`; high > 90, medium 30–90, low < 30. Retention (RETENTION_DAYS, default 90) rejects older events, so `high` fills over time from the scores' remembered last orders.";
+  "Churn tier (per customer, by their last order in any currency): days = whole days (floor) from the last " +
+  "order to `as_of`; high > 90, medium 30–90, low < 30. Retention (RETENTION_DAYS, default 90) rejects " +
+  "older events, so `high` fills over time from the scores' remembered last orders.";
 const CLV_DEF =
-  "CLV per currency (simple CLV = average order value × purchase frequency × expected lifespan): AOV = net / orders; PF = orders / customers; churn rate = customers in the high tier / customers; expected lifespan = 1 / churn rate (in units of the observed history); average CLV = AOV × PF × lifespan = net / churned customers; a customer's CLV = their net × lifespan, rounded half-up. With no churned customer the lifespan and every CLV are null (not estimable).";
+  "CLV per currency (simple CLV = average order value × purchase frequency × expected lifespan): AOV = " +
+  "net / orders; PF = orders / customers; churn rate = customers in the high tier / customers; expected " +
+  "lifespan = 1 / churn rate (in units of the observed history); average CLV = AOV × PF × lifespan = net " +
+  "/ churned customers; a customer's CLV = their net × lifespan, rounded half-up. With no churned customer " +
+  "the lifespan and every CLV are null (not estimable).";
 const SNAPSHOT =
-  "A snapshot of the scores (no from/to): `as_of` = the instant tiers are computed for, `watermark` = the newest order included in the scores, `scored_at` = the last refresh. Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated by ingest and by a refresh; a scheduled refresh shows after at most the TTL.";
+  "A snapshot of the scores (no from/to): `as_of` = the instant tiers are computed for, `watermark` = the " +
+  "newest order included in the scores, `scored_at` = the last refresh. Cached (ANALYTICS_CACHE_TTL_SECONDS) " +
+  "and invalidated by ingest and by a refresh; a scheduled refresh shows after at most the TTL.";
 
 const metricsRoute = createRoute({
   method: "get",
@@ -57,7 +75,12 @@ const metricsRoute = createRoute({
   tags: ["analytics"],
   summary: "New vs returning customers and the repeat rate",
   description:
-    "A customer's first order = their earliest known order.completed (stored events, or customer_scores for orders older than retention). In the range [from, to) — or in each local bucket when `bucket` is given (the first bucket counts from `from`): customers = customers with an order in it; new = those whose first order is in it; returning = those who ordered before it (new + returning = customers). Repeat rate = customers with ≥ 2 orders before `to` / customers with ≥ 1 order before `to` (orders counted from the stored events, plus what the scores remember of older ones). Customer counts are not per currency.",
+    "A customer's first order = their earliest known order.completed (stored events, or customer_scores for " +
+    "orders older than retention). In the range [from, to) — or in each local bucket when `bucket` is given " +
+    "(the first bucket counts from `from`): customers = customers with an order in it; new = those whose " +
+    "first order is in it; returning = those who ordered before it (new + returning = customers). Repeat " +
+    "rate = customers with ≥ 2 orders before `to` / customers with ≥ 1 order before `to` (orders counted " +
+    "from the stored events, plus what the scores remember of older ones). Customer counts are not per currency.",
   request: { query: MetricsQuery },
   responses: { 200: plainJson(analyticsEnvelope(MetricsData), "customer figures"), ...analyticsProblemResponses },
 });
@@ -68,7 +91,9 @@ const listRoute = createRoute({
   operationId: "listCustomers",
   tags: ["analytics"],
   summary: "Customers with R/F/M scores, segment, CLV, churn tier and last order",
-  description: `${SCORES} ${SEGMENT_MAP} ${TIER_DEF} ${CLV_DEF} Rows ordered by customer_id, then currency; filters segment, tier, currency; pages of \`limit\` with \`next_cursor\`. ${SNAPSHOT}`,
+  description:
+    `${SCORES} ${SEGMENT_MAP} ${TIER_DEF} ${CLV_DEF} Rows ordered by customer_id, then currency; filters ` +
+    `segment, tier, currency; pages of \`limit\` with \`next_cursor\`. ${SNAPSHOT}`,
   request: { query: ListQuery },
   responses: {
     200: plainJson(
@@ -87,7 +112,9 @@ const segmentsRoute = createRoute({
   operationId: "getRfmSegments",
   tags: ["analytics"],
   summary: "Customers and net revenue per RFM segment and currency",
-  description: `${SCORES} ${SEGMENT_MAP} One row per (segment, currency) with customers (segments without any are left out), in the order of the map. ${SNAPSHOT}`,
+  description:
+    `${SCORES} ${SEGMENT_MAP} One row per (segment, currency) with customers (segments without any are left ` +
+    `out), in the order of the map. ${SNAPSHOT}`,
   request: { query: CurrencyQuery },
   responses: { 200: plainJson(snapshotEnvelope(z.array(SegmentItem)), "segments"), ...analyticsProblemResponses },
 });
@@ -120,7 +147,8 @@ const refreshRoute = createRoute({
   tags: ["analytics"],
   summary: "Recompute your tenant's customer scores now",
   description:
-    "Runs the scoring procedure of the hourly job (refresh_customer_scores) for your tenant at once, then invalidates your cached answers. Roles: analyst, admin.",
+    "Runs the scoring procedure of the hourly job (refresh_customer_scores) for your tenant at once, then " +
+    "invalidates your cached answers. Roles: analyst, admin.",
   responses: {
     200: plainJson(
       z

@@ -18,7 +18,12 @@ const fulfillmentRoute = createRoute({
   operationId: "getFulfillmentMetrics",
   tags: ["analytics"],
   summary: "Order → fulfilled: p50/p95 time to fulfil, fulfilled and unfulfilled orders placed in [from, to)",
-  description: `Orders = distinct order_id of \`order.completed\` with event time in [from, to), placed at their earliest order.completed. An order is fulfilled when an \`order.fulfilled\` of the same order_id exists at or after its placement (also after \`to\`, up to now); time to fulfil = the first such order.fulfilled − placement, in seconds; p50/p95 = percentile_cont(0.5)/percentile_cont(0.95) over the fulfilled orders; unfulfilled = orders − fulfilled. Filters: channel, currency (of the order). ${COMMON}`,
+  description:
+    `Orders = distinct order_id of \`order.completed\` with event time in [from, to), placed at their earliest ` +
+    `order.completed. An order is fulfilled when an \`order.fulfilled\` of the same order_id exists at or ` +
+    `after its placement (also after \`to\`, up to now); time to fulfil = the first such order.fulfilled ` +
+    `− placement, in seconds; p50/p95 = percentile_cont(0.5)/percentile_cont(0.95) over the fulfilled orders; ` +
+    `unfulfilled = orders − fulfilled. Filters: channel, currency (of the order). ${COMMON}`,
   request: { query: FulfilmentQuery },
   responses: {
     200: envelopeJson(FulfillmentData, "fulfilment figures (zero counts and null percentiles without orders)"),

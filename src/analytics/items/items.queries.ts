@@ -3,7 +3,7 @@
  * aggregates (agg_lines_* through tenant_agg_lines_*, or the raw tenant_order_lines when from/to are
  * off the 5-minute grid: buckets.ts chooseSource), joined in code with the catalog (`items`).
  *
- * Definitions (also in the operation's description and the README):
+ * How the definitions in the operation's description (the one home of a definition) are computed:
  *   units        = Σ line quantities of the item's order lines in range
  *   revenue      = Σ net_line_minor per currency (line totals less their share of the order discount);
  *                  one entry per currency, never a mixed sum

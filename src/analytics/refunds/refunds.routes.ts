@@ -18,7 +18,13 @@ const refundRoute = createRoute({
   operationId: "getRefundMetrics",
   tags: ["analytics"],
   summary: "Refund rate, refunded amount per currency, and refunds by reason",
-  description: `orders = distinct order_id of \`order.completed\` in [from, to); refunded_orders = those with an \`order.refunded\` of the same order_id at or after \`from\` (also after \`to\`, up to now); refund_rate = refunded_orders / orders (null without orders). amounts: per currency, the count and Σ amount_minor of \`order.refunded\` with event time in [from, to) (the revenue API's refunds); by_reason: the same per (reason, currency), a missing or empty reason counted as 'unspecified'. Money in integer minor units, one row per currency. Filter: currency. ${COMMON}`,
+  description:
+    `orders = distinct order_id of \`order.completed\` in [from, to); refunded_orders = those with an \`order.refunded\` ` +
+    `of the same order_id at or after \`from\` (also after \`to\`, up to now); refund_rate = refunded_orders ` +
+    `/ orders (null without orders). amounts: per currency, the count and Σ amount_minor of \`order.refunded\` ` +
+    `with event time in [from, to) (the revenue API's refunds); by_reason: the same per (reason, currency), ` +
+    `a missing or empty reason counted as 'unspecified'. Money in integer minor units, one row per currency. ` +
+    `Filter: currency. ${COMMON}`,
   request: { query: RefundsQuery },
   responses: { 200: envelopeJson(RefundData, "refund figures"), ...analyticsProblemResponses },
 });

@@ -1,7 +1,7 @@
 /**
  * Revenue figures (getRevenueSummary, getRevenueTimeseries, getRevenueByChannel, getRevenueByCategory).
  *
- * Definitions (also in each operation's description and the README):
+ * How the definitions in each operation's description (the one home of a definition) are computed:
  *   gross   = Σ total_minor (events.amount_minor) of order.completed with event time in [from, to)
  *   refunds = Σ amount_minor of order.refunded with event time in [from, to)
  *   net     = gross − refunds

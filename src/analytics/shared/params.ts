@@ -167,7 +167,8 @@ export const MAX_BUCKETS = 10_000;
 export function checkBucketCount(range: AnalyticsRange, bucket: Bucket): void {
   const n = Math.ceil((range.to.getTime() - range.from.getTime()) / BUCKET_NOMINAL_MS[bucket]);
   if (n > MAX_BUCKETS) {
-    const message = `${bucket} buckets over this range would be ${n} buckets; at most ${MAX_BUCKETS}: use a wider bucket or a shorter range`;
+    const message =
+      `${bucket} buckets over this range would be ${n} buckets; at most ${MAX_BUCKETS}: use a wider bucket ` + `or a shorter range`;
     throw new HttpProblem(400, `bucket: ${message}`, { errors: [{ path: "bucket", message }] });
   }
 }

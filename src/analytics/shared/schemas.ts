@@ -57,4 +57,9 @@ export const plainJson = <T extends z.ZodType>(schema: T, description: string) =
 
 /** what the raw-event operations (fulfilment, shipping, marketing, refunds) have in common, for their descriptions */
 export const COMMON =
-  "[from, to) is half-open ISO-8601 with an offset; the figures pair events of the same order / shipment / session, so they come from the raw events (percentiles are percentile_cont: continuous, linearly interpolated). Empty data ⇒ zero counts, null percentiles and rates, empty lists. Roles: viewer, analyst, pricing_manager, admin, ops. Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says when it was computed and `watermark` the newest event time of the operation's event types in [from, to).";
+  "[from, to) is half-open ISO-8601 with an offset; the figures pair events of the same order / shipment " +
+  "/ session, so they come from the raw events (percentiles are percentile_cont: continuous, linearly interpolated). " +
+  "Empty data ⇒ zero counts, null percentiles and rates, empty lists. Roles: viewer, analyst, pricing_manager, " +
+  "admin, ops. Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says " +
+  "when it was computed and `watermark` the newest event time of the operation's event types in [from, " +
+  "to).";

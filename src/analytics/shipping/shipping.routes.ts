@@ -19,7 +19,15 @@ const shippingRoute = createRoute({
   operationId: "getShippingMetrics",
   tags: ["analytics"],
   summary: "Per carrier: dispatch → delivery p50/p95, on-time share, undelivered shipments",
-  description: `Shipments = distinct shipment_id of \`shipment.dispatched\` with event time in [from, to) (the earliest dispatch in range), grouped by that dispatch's carrier. Delivered = a \`shipment.delivered\` of the same shipment_id exists at or after the dispatch (the first one counts; also after \`to\`); p50/p95 = percentile_cont of delivery − dispatch over the delivered shipments, in seconds. On time = delivered at or before the dispatch's promised_by; late = delivered after it, or not delivered while promised_by has passed (as of the query); pending = not delivered with promised_by still ahead; on_time_share = on_time / (on_time + late), null when that is 0 — shipments without promised_by and pending ones are not in the share. Filter: carrier. Rows ordered by carrier, paged with limit + cursor. ${COMMON}`,
+  description:
+    `Shipments = distinct shipment_id of \`shipment.dispatched\` with event time in [from, to) (the earliest ` +
+    `dispatch in range), grouped by that dispatch's carrier. Delivered = a \`shipment.delivered\` of the ` +
+    `same shipment_id exists at or after the dispatch (the first one counts; also after \`to\`); p50/p95 ` +
+    `= percentile_cont of delivery − dispatch over the delivered shipments, in seconds. On time = delivered ` +
+    `at or before the dispatch's promised_by; late = delivered after it, or not delivered while promised_by ` +
+    `has passed (as of the query); pending = not delivered with promised_by still ahead; on_time_share = ` +
+    `on_time / (on_time + late), null when that is 0 — shipments without promised_by and pending ones are ` +
+    `not in the share. Filter: carrier. Rows ordered by carrier, paged with limit + cursor. ${COMMON}`,
   request: { query: ShippingQuery },
   responses: {
     200: envelopeJson(
