@@ -9,7 +9,7 @@ import type { AppEnv } from "../../http/env.ts";
 import { divHalfUp, int } from "../../lib/numbers.ts";
 import { chooseSource } from "../shared/buckets.ts";
 import { analyticsOperation } from "../shared/operation.ts";
-import { checkBucketCount, normaliseParams, rangeOf } from "../shared/params.ts";
+import { bucketedRange, normaliseParams, rangeOf } from "../shared/params.ts";
 import { envelopeAnswer, type ReadContext, readContext, sendAnswer } from "../shared/read.ts";
 import { analyticsProblemResponses, envelopeJson } from "../shared/schemas.ts";
 import { addDays, BACKTEST_DAYS, HISTORY_DAYS, PROJECTION_METHOD, project, projectionWindow, roundMinor, Z_95 } from "./projection.ts";
@@ -163,17 +163,8 @@ async function summary(ctx: ReadContext, q: z.output<typeof SummaryQuery>) {
 }
 
 async function timeseries(ctx: ReadContext, q: z.output<typeof TimeseriesQuery>) {
-  const range = rangeOf(ctx, q);
-  checkBucketCount(range, q.bucket);
+  const { range, params } = bucketedRange(ctx, q);
   const source = chooseSource(range, q.bucket);
-  const params = normaliseParams({
-    from: range.from,
-    to: range.to,
-    timezone: range.timezone,
-    bucket: q.bucket,
-    channel: q.channel,
-    currency: q.currency,
-  });
   return envelopeAnswer(
     ctx,
     "getRevenueTimeseries",

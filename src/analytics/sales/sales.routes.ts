@@ -9,7 +9,7 @@ import { int } from "../../lib/numbers.ts";
 import type { RevenueRow } from "../revenue/revenue.queries.ts";
 import { REVENUE_TYPES } from "../revenue/revenue.routes.ts";
 import { analyticsOperation } from "../shared/operation.ts";
-import { checkBucketCount, normaliseParams, rangeOf } from "../shared/params.ts";
+import { bucketedRange } from "../shared/params.ts";
 import { envelopeAnswer, type ReadContext, readContext, sendAnswer } from "../shared/read.ts";
 import { analyticsProblemResponses, envelopeJson } from "../shared/schemas.ts";
 import { growth, previousRange, salesData } from "./sales.queries.ts";
@@ -53,17 +53,8 @@ const figuresOut = (r: RevenueRow | undefined) => ({
 });
 
 async function salesMetrics(ctx: ReadContext, q: z.output<typeof SalesQuery>) {
-  const range = rangeOf(ctx, q);
-  checkBucketCount(range, q.bucket);
+  const { range, params } = bucketedRange(ctx, q);
   const prev = previousRange(range);
-  const params = normaliseParams({
-    from: range.from,
-    to: range.to,
-    timezone: range.timezone,
-    bucket: q.bucket,
-    channel: q.channel,
-    currency: q.currency,
-  });
   return envelopeAnswer(
     ctx,
     "getSalesMetrics",

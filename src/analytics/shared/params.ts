@@ -167,8 +167,8 @@ export const MAX_BUCKETS = 10_000;
 export function checkBucketCount(range: AnalyticsRange, bucket: Bucket): void {
   const n = Math.ceil((range.to.getTime() - range.from.getTime()) / BUCKET_NOMINAL_MS[bucket]);
   if (n > MAX_BUCKETS) {
-    const message =
-      `${bucket} buckets over this range would be ${n} buckets; at most ${MAX_BUCKETS}: use a wider bucket ` + `or a shorter range`;
+    const wanted = `${bucket} buckets over this range would be ${n} buckets`;
+    const message = `${wanted}; at most ${MAX_BUCKETS}: use a wider bucket or a shorter range`;
     throw new HttpProblem(400, `bucket: ${message}`, { errors: [{ path: "bucket", message }] });
   }
 }
@@ -242,4 +242,15 @@ export function durationParam(o: { minSeconds: number; maxSeconds: number; defau
       return secs;
     })
     .openapi({ type: "string", description: o.description, example: o.default, default: o.default });
+}
+
+/** a bucketed read's range (400 naming `to` or `bucket` when too wide) and its cache-key parameters */
+export function bucketedRange(
+  ctx: ReadContext,
+  q: { from: string; to: string; timezone: string; bucket: Bucket; channel?: string; currency?: string },
+): { range: AnalyticsRange; params: NormalisedParams } {
+  const range = rangeOf(ctx, q);
+  checkBucketCount(range, q.bucket);
+  const { from, to, timezone } = range;
+  return { range, params: normaliseParams({ from, to, timezone, bucket: q.bucket, channel: q.channel, currency: q.currency }) };
 }
