@@ -466,7 +466,9 @@ describe("freshness: real-time aggregation, cache and generations", () => {
     expect((await get(`/v1/revenue/summary?${range}`, t)).body).toEqual(first.body); // cached
 
     // a new order after the refresh: not materialised in any aggregate; its commit bumps the generation
-    const late = order(t, "late", new Date(now - 60_000).toISOString(), "web", "EUR", [["show-1", 2, 1000]]);
+    // (a minute ago, or at the watermark when an earlier test's refresh moved it into the last minute)
+    const lateAt = Math.max(now - 60_000, (mat!.w as Date).getTime());
+    const late = order(t, "late", new Date(lateAt).toISOString(), "web", "EUR", [["show-1", 2, 1000]]);
     await ingest([late]);
     expect(Date.parse(late.time)).toBeGreaterThanOrEqual((mat!.w as Date).getTime()); // only real-time aggregation can show it
     const fresh = await get(`/v1/revenue/summary?${range}`, t);
