@@ -20,6 +20,7 @@ import { whoamiRoutes } from "./http/whoami.routes.ts";
 import { ingestRoutes } from "./ingest/ingest.routes.ts";
 import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
 import { analyticsRoutes } from "./analytics/registry.ts";
+import { dashboardsRoutes } from "./dashboards/dashboards.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -78,7 +79,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", analyticsRoutes);
+  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", analyticsRoutes)
+    .route("/", dashboardsRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -100,6 +102,7 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       { name: "auth", description: "The identity behind a token" },
       { name: "ingest", description: "CloudEvents in (HTTP; NATS JetStream is the other door), dead letters and ingest statistics" },
       { name: "schemas", description: "The event catalog: JSON Schema of every event type and version" },
+      { name: "dashboards", description: "Saved dashboards over the analytics operations: CRUD with ETag / If-Match, every widget's answer in one call, and a live stream" },
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
       {
         name: "analytics",
