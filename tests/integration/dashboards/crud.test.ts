@@ -48,8 +48,8 @@ describe("the default dashboard", () => {
       "getItemPerformance",
       "getCustomerMetrics",
     ]);
-    const [{ n }] = await withTenant(deps.sql, T, (tx) => tx<{ n: number }[]>`select count(*)::int as n from dashboards where is_default`);
-    expect(n).toBe(1);
+    const rows = await withTenant(deps.sql, T, (tx) => tx<{ n: number }[]>`select count(*)::int as n from dashboards where is_default`);
+    expect(rows[0]!.n).toBe(1);
   });
 
   test("is editable but cannot be deleted (409)", async () => {
@@ -222,7 +222,7 @@ describe("tenancy (row-level security)", () => {
     expect(seen[0]!.n).toBe(0);
     const write = withTenant(deps.sql, B, (tx) => tx`insert into dashboards (tenant_id, id, name, filters, widgets, created_by, updated_by) values (${A}, ${crypto.randomUUID()}, 'x', '{}', '[]', 'x', 'x')`);
     await expect(write).rejects.toThrow(/row-level security/);
-    const [{ relforcerowsecurity }] = await deps.sql<{ relforcerowsecurity: boolean }[]>`select relforcerowsecurity from pg_class where relname = 'dashboards'`;
-    expect(relforcerowsecurity).toBe(true);
+    const rls = await deps.sql<{ relforcerowsecurity: boolean }[]>`select relforcerowsecurity from pg_class where relname = 'dashboards'`;
+    expect(rls[0]!.relforcerowsecurity).toBe(true);
   });
 });
