@@ -12,7 +12,7 @@ import { healthRoutes } from "./health/health.routes.ts";
 import { adminRoutes } from "./admin/admin.routes.ts";
 import { authorize, operationResolver, publicRateLimit } from "./http/authorize.ts";
 import type { AppEnv } from "./http/env.ts";
-import { bodyLimits, corsAllowList, docsPage, inputBounds, responseHeaders } from "./http/hardening.ts";
+import { bodyLimits, corsAllowList, docsAssets, docsPage, inputBounds, responseHeaders } from "./http/hardening.ts";
 import { createRateLimiter, type RateLimiter } from "./http/ratelimit.ts";
 import { accessLog, authenticate, requestContext } from "./http/middleware.ts";
 import { fieldErrors, HttpProblem, problem } from "./http/problem.ts";
@@ -21,6 +21,7 @@ import { ingestRoutes } from "./ingest/ingest.routes.ts";
 import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
 import { analyticsRoutes } from "./analytics/registry.ts";
 import { dashboardsRoutes } from "./dashboards/dashboards.routes.ts";
+import { webRoutes } from "./web/web.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -112,6 +113,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     ],
   });
   app.get("/docs", docsPage({ url: "/openapi.json", title: "Pulse API" }));
+  app.get("/docs/swagger-ui-dist/:file", docsAssets);
+  app.route("/", webRoutes);
 
   app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((err, c) => {
