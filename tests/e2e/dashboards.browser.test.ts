@@ -230,4 +230,17 @@ describe("the web app in Chromium", () => {
     // the browser logs the refused request of the stale edit itself; nothing else may be logged
     expect(consoleErrors.filter((e) => !e.includes("status of 412"))).toEqual([]);
   }, 30_000);
+
+  test("/docs renders the API reference with every request to this origin (no CDN, works offline)", async () => {
+    const requests: string[] = [];
+    const onRequest = (r: { url(): string }) => requests.push(r.url());
+    page.on("request", onRequest);
+    await page.goto(`${base}/docs`);
+    await page.waitForSelector(".swagger-ui .info .title", { timeout: 20_000 });
+    expect(await page.textContent(".swagger-ui .info .title")).toContain("Pulse analytics API");
+    await page.waitForSelector("text=listDashboards", { timeout: 10_000 }).catch(() => undefined);
+    page.off("request", onRequest);
+    expect(requests.filter((u) => !u.startsWith(base) && !u.startsWith("data:"))).toEqual([]);
+    expect(consoleErrors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
+  }, 30_000);
 });

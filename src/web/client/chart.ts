@@ -22,7 +22,8 @@ export function lineChart(rows: Obj[], rowsPath: string, field: string, title: s
     width: 320,
     height: 200,
     legend: { show: currencies.length > 1 },
-    scales: { x: { time: true } },
+    // one point: a bucket's width either side instead of uPlot's years-wide default
+    scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 3_600, max + 3_600] : [min, max]) } },
     axes: [{ stroke: "#555" }, { stroke: "#555", size: 70, values: (_u, ticks) => ticks.map((t) => (money ? formatMoney(t, currencies[0] || "EUR") : formatNumber(t))) }],
     series: [{}, ...currencies.map((cur, i) => ({ label: cur || label(field), stroke: COLOURS[i % COLOURS.length], width: 2, points: { show: times.length < 40 } }))],
   };
