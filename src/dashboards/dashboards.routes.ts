@@ -26,6 +26,7 @@ import { deleteDashboard, ensureDefault, getDashboard, insertDashboard, listDash
 import { dashboardData } from "./data.ts";
 import { DEFAULT_DASHBOARD } from "./defaults.ts";
 import { liveStream } from "./live.ts";
+import { cachedDashboard, forgetDashboard } from "./store.ts";
 
 const problemContent = problemResponses[400].content;
 const notFound = { 404: { description: "No dashboard with this id in your tenant", content: problemContent } };
@@ -160,8 +161,9 @@ function tenantTx<T>(c: Context<AppEnv>, fn: (tx: TxSql, tenantId: string) => Pr
   return withTenant(c.get("deps").sql, tenantId, (tx) => fn(tx, tenantId));
 }
 
-async function loadOr404(c: Context<AppEnv>, id: string) {
-  const d = await tenantTx(c, (tx, t) => getDashboard(tx, t, id));
+/** from the database (`cached`: through store.ts, for the data and live reads) or 404 */
+async function loadOr404(c: Context<AppEnv>, id: string, cached = false) {
+  const d = cached ? await cachedDashboard(c.get("deps"), c.get("principal").tenantId, id) : await tenantTx(c, (tx, t) => getDashboard(tx, t, id));
   if (!d) throw new HttpProblem(404, "no dashboard with this id in your tenant");
   return d;
 }
@@ -218,6 +220,7 @@ export const dashboardsRoutes = new OpenAPIHono<AppEnv>()
       const out = await tenantTx(c, (tx, t) => (version === "none" ? getDashboard(tx, t, id).then((d) => (d ? { stale: d.version } : { missing: true as const })) : updateDashboard(tx, t, id, version, body, c.get("principal").sub)));
       if ("missing" in out) throw new HttpProblem(404, "no dashboard with this id in your tenant");
       if ("stale" in out) stale(out.stale);
+      await forgetDashboard(c.get("deps"), c.get("principal").tenantId, id);
       return json(c, JSON.stringify(out.ok), 200, { ETag: etagOf(out.ok.version) });
     },
     hook,
@@ -231,6 +234,7 @@ export const dashboardsRoutes = new OpenAPIHono<AppEnv>()
       if ("missing" in out) throw new HttpProblem(404, "no dashboard with this id in your tenant");
       if ("isDefault" in out) throw new HttpProblem(409, "the default dashboard cannot be deleted; edit it instead");
       if ("stale" in out) stale(out.stale);
+      await forgetDashboard(c.get("deps"), c.get("principal").tenantId, id);
       return c.body(null, 204);
     },
     hook,
@@ -238,7 +242,7 @@ export const dashboardsRoutes = new OpenAPIHono<AppEnv>()
   .openapi(
     dataRouteDef,
     async (c) => {
-      const d = await loadOr404(c, c.req.valid("param").id);
+      const d = await loadOr404(c, c.req.valid("param").id, true);
       const cfg = c.get("deps").config.dashboards;
       return json(c, await dashboardData(readContext(c), d, c.req.valid("query"), { concurrency: cfg.concurrency, timeoutMs: cfg.widgetTimeoutMs }), 200);
     },
@@ -248,8 +252,10 @@ export const dashboardsRoutes = new OpenAPIHono<AppEnv>()
     liveRouteDef,
     async (c) => {
       const { id } = c.req.valid("param");
-      const d = await loadOr404(c, id);
-      return liveStream(c, d, c.req.valid("query"), () => tenantTx(c, (tx, t) => getDashboard(tx, t, id))) as never;
+      const d = await loadOr404(c, id, true);
+      const deps = c.get("deps");
+      const tenantId = c.get("principal").tenantId;
+      return liveStream(c, d, c.req.valid("query"), () => cachedDashboard(deps, tenantId, id)) as never;
     },
     hook,
   );
