@@ -21,7 +21,19 @@ interface Row {
   updated_at: Date;
 }
 
-const COLUMNS = ["id", "name", "description", "is_default", "filters", "widgets", "version", "created_by", "updated_by", "created_at", "updated_at"];
+const COLUMNS = [
+  "id",
+  "name",
+  "description",
+  "is_default",
+  "filters",
+  "widgets",
+  "version",
+  "created_by",
+  "updated_by",
+  "created_at",
+  "updated_at",
+];
 
 function dashboardOf(r: Row): Dashboard {
   const widgets = [...r.widgets].sort((a, b) => a.position - b.position || a.id.localeCompare(b.id));
@@ -34,7 +46,8 @@ const json = (v: unknown) => JSON.stringify(v);
 export async function ensureDefault(tx: TxSql, tenantId: string, d: DashboardInput, by: string): Promise<void> {
   await tx`
     insert into dashboards (tenant_id, id, name, description, filters, widgets, is_default, created_by, updated_by)
-    select ${tenantId}, ${crypto.randomUUID()}, ${d.name}, ${d.description}, ${json(d.filters)}::text::jsonb, ${json(d.widgets)}::text::jsonb, true, ${by}, ${by}
+    select ${tenantId}, ${crypto.randomUUID()}, ${d.name}, ${d.description},
+           ${json(d.filters)}::text::jsonb, ${json(d.widgets)}::text::jsonb, true, ${by}, ${by}
      where not exists (select 1 from dashboards where tenant_id = ${tenantId} and is_default)
     on conflict (tenant_id) where is_default do nothing`;
 }
@@ -48,7 +61,12 @@ export interface ListPosition {
 }
 
 /** a page in list order (the default first, then oldest first), one row more than `limit` when there is a next page */
-export async function listDashboards(tx: TxSql, tenantId: string, limit: number, after?: ListPosition): Promise<{ rows: Dashboard[]; last?: ListPosition }> {
+export async function listDashboards(
+  tx: TxSql,
+  tenantId: string,
+  limit: number,
+  after?: ListPosition,
+): Promise<{ rows: Dashboard[]; last?: ListPosition }> {
   const rows = await tx<Row[]>`
     select ${tx(COLUMNS)} from dashboards
      where tenant_id = ${tenantId}
@@ -71,7 +89,8 @@ export async function getDashboard(tx: TxSql, tenantId: string, id: string): Pro
 export async function insertDashboard(tx: TxSql, tenantId: string, d: DashboardInput, by: string): Promise<Dashboard> {
   const [r] = await tx<Row[]>`
     insert into dashboards (tenant_id, id, name, description, filters, widgets, created_by, updated_by)
-    values (${tenantId}, ${crypto.randomUUID()}, ${d.name}, ${d.description}, ${json(d.filters)}::text::jsonb, ${json(d.widgets)}::text::jsonb, ${by}, ${by})
+    values (${tenantId}, ${crypto.randomUUID()}, ${d.name}, ${d.description},
+            ${json(d.filters)}::text::jsonb, ${json(d.widgets)}::text::jsonb, ${by}, ${by})
     returning ${tx(COLUMNS)}`;
   return dashboardOf(r!);
 }
@@ -79,10 +98,18 @@ export async function insertDashboard(tx: TxSql, tenantId: string, d: DashboardI
 export type WriteOutcome<T> = { ok: T } | { missing: true } | { stale: number };
 
 /** replace a dashboard's content if it is still at `version` (undefined: any version) */
-export async function updateDashboard(tx: TxSql, tenantId: string, id: string, version: number | undefined, d: DashboardInput, by: string): Promise<WriteOutcome<Dashboard>> {
+export async function updateDashboard(
+  tx: TxSql,
+  tenantId: string,
+  id: string,
+  version: number | undefined,
+  d: DashboardInput,
+  by: string,
+): Promise<WriteOutcome<Dashboard>> {
   const [r] = await tx<Row[]>`
     update dashboards
-       set name = ${d.name}, description = ${d.description}, filters = ${json(d.filters)}::text::jsonb, widgets = ${json(d.widgets)}::text::jsonb,
+       set name = ${d.name}, description = ${d.description},
+           filters = ${json(d.filters)}::text::jsonb, widgets = ${json(d.widgets)}::text::jsonb,
            version = version + 1, updated_by = ${by}, updated_at = now()
      where tenant_id = ${tenantId} and id = ${id} ${version === undefined ? tx`` : tx`and version = ${version}`}
     returning ${tx(COLUMNS)}`;
@@ -91,7 +118,12 @@ export async function updateDashboard(tx: TxSql, tenantId: string, id: string, v
 }
 
 /** delete a dashboard if it is still at `version` (undefined: any version); the default is never deleted */
-export async function deleteDashboard(tx: TxSql, tenantId: string, id: string, version: number | undefined): Promise<WriteOutcome<true> | { isDefault: true }> {
+export async function deleteDashboard(
+  tx: TxSql,
+  tenantId: string,
+  id: string,
+  version: number | undefined,
+): Promise<WriteOutcome<true> | { isDefault: true }> {
   const [current] = await tx<{ version: number; is_default: boolean }[]>`
     select version, is_default from dashboards where tenant_id = ${tenantId} and id = ${id} for update`;
   if (!current) return { missing: true };

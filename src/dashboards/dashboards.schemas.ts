@@ -28,8 +28,12 @@ const rangeFields = {
     description: "today, 7d, 28d, 90d: that many whole local days in `timezone` ending with today; custom: [from, to)",
     example: "7d",
   }),
-  from: isoDateTime.optional().openapi({ description: "start of a custom range (ISO-8601 with offset); only with range=custom", example: "2026-11-01T00:00:00Z" }),
-  to: isoDateTime.optional().openapi({ description: "end (exclusive) of a custom range; only with range=custom", example: "2026-11-08T00:00:00Z" }),
+  from: isoDateTime
+    .optional()
+    .openapi({ description: "start of a custom range (ISO-8601 with offset); only with range=custom", example: "2026-11-01T00:00:00Z" }),
+  to: isoDateTime
+    .optional()
+    .openapi({ description: "end (exclusive) of a custom range; only with range=custom", example: "2026-11-08T00:00:00Z" }),
 };
 
 type RangeFields = { range?: string | undefined; from?: string | undefined; to?: string | undefined };
@@ -37,9 +41,11 @@ function rangeCheck(f: RangeFields, ctx: z.RefinementCtx): void {
   if (f.range === "custom") {
     if (!f.from) ctx.addIssue({ code: "custom", path: ["from"], message: "a custom range needs from" });
     if (!f.to) ctx.addIssue({ code: "custom", path: ["to"], message: "a custom range needs to" });
-    if (f.from && f.to && Date.parse(f.from) >= Date.parse(f.to)) ctx.addIssue({ code: "custom", path: ["from"], message: "from must be before to" });
+    if (f.from && f.to && Date.parse(f.from) >= Date.parse(f.to))
+      ctx.addIssue({ code: "custom", path: ["from"], message: "from must be before to" });
   } else {
-    for (const k of ["from", "to"] as const) if (f[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "only with range=custom" });
+    for (const k of ["from", "to"] as const)
+      if (f[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "only with range=custom" });
   }
 }
 
@@ -48,8 +54,14 @@ export const FiltersSchema = z
     ...rangeFields,
     range: rangeFields.range.default("7d"),
     timezone: timezoneParam,
-    channel: filterShape.channel.openapi({ description: "only sales in this channel (widgets whose operation takes a channel)", example: "web" }),
-    currency: filterShape.currency.openapi({ description: "only this currency (widgets whose operation takes a currency)", example: "EUR" }),
+    channel: filterShape.channel.openapi({
+      description: "only sales in this channel (widgets whose operation takes a channel)",
+      example: "web",
+    }),
+    currency: filterShape.currency.openapi({
+      description: "only this currency (widgets whose operation takes a currency)",
+      example: "EUR",
+    }),
   })
   .strict()
   .superRefine(rangeCheck)
@@ -60,15 +72,21 @@ const ParamValue = z.union([z.string().max(400), z.number(), z.boolean()]);
 
 export const WidgetSchema = z
   .object({
-    id: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "1-40 letters, digits, _ or -").openapi({ description: "unique in the dashboard", example: "revenue" }),
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/, "1-40 letters, digits, _ or -")
+      .openapi({ description: "unique in the dashboard", example: "revenue" }),
     title: plainText(120, "the widget's title").pipe(z.string().min(1, "must not be empty")),
-    operation: z.enum(OPERATION_IDS).openapi({ description: "the analytics operation (operationId) the widget shows", example: "getRevenueTimeseries" }),
+    operation: z
+      .enum(OPERATION_IDS)
+      .openapi({ description: "the analytics operation (operationId) the widget shows", example: "getRevenueTimeseries" }),
     params: z
       .record(z.string().regex(/^[a-z_]{1,40}$/, "a parameter name"), ParamValue)
       .default({})
       .openapi({
         description:
-          "the operation's query parameters, checked by the operation's own schema; from, to and timezone come from the dashboard's filters (so do channel and currency unless set here); a chart without a bucket gets one that fits the range",
+          "the operation's query parameters, checked by the operation's own schema; from, to and timezone come from the dashboard's " +
+            "filters (so do channel and currency unless set here); a chart without a bucket gets one that fits the range",
         example: { bucket: "day" },
       }),
     viz: z.enum(VIZ).openapi({ description: "how the app draws it", example: "line" }),
@@ -89,7 +107,8 @@ export const DashboardInput = z
   .superRefine((d, ctx) => {
     const seen = new Map<string, number>();
     d.widgets.forEach((w, i) => {
-      if (seen.has(w.id)) ctx.addIssue({ code: "custom", path: ["widgets", i, "id"], message: `widgets[${seen.get(w.id)}] has the same id` });
+      if (seen.has(w.id))
+        ctx.addIssue({ code: "custom", path: ["widgets", i, "id"], message: `widgets[${seen.get(w.id)}] has the same id` });
       seen.set(w.id, i);
       for (const issue of widgetIssues(w, i, d.filters, new Date())) ctx.addIssue({ code: "custom", ...issue });
     });
@@ -115,12 +134,20 @@ export const DashboardSchema = z
 export type Dashboard = z.output<typeof DashboardSchema>;
 
 export const DashboardPage = z.object({ data: z.array(DashboardSchema), next_cursor: z.string().nullable() });
-export const ListQuery = PageQuery.extend({ limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: "page size (1–100)", example: 20 }) });
+export const ListQuery = PageQuery.extend({
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: "page size (1–100)", example: 20 }),
+});
 export const ListCursor = z.object({ d: z.number().int().min(0).max(1), c: z.iso.datetime({ offset: true }), i: z.uuid() });
 
-export const IdParams = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" }, example: "9b2f6a8e-4c1d-4d7e-9a51-2f0c8d3b7e10" }) });
+export const IdParams = z.object({
+  id: z.uuid().openapi({ param: { name: "id", in: "path" }, example: "9b2f6a8e-4c1d-4d7e-9a51-2f0c8d3b7e10" }),
+});
 export const IfMatchHeaders = z.object({
-  "if-match": z.string().max(100).optional().openapi({ description: "the ETag you read (required: 428 without it, 412 when stale); * matches any version", example: '"3"' }),
+  "if-match": z
+    .string()
+    .max(100)
+    .optional()
+    .openapi({ description: "the ETag you read (required: 428 without it, 412 when stale); * matches any version", example: '"3"' }),
 });
 
 /** GET …/data and …/live: filters for this view only (the stored ones otherwise) */
@@ -159,8 +186,12 @@ export const WidgetData = z
   .object({
     id: z.string(),
     operation: z.string(),
-    status: z.enum(["ok", "error", "timeout"]).openapi({ description: "ok: `body` holds the answer; error / timeout: `error` says why (the other widgets still answer)" }),
-    href: z.string().openapi({ description: "the same read through the API (path and query)", example: "/v1/revenue/summary?from=…&to=…&timezone=UTC" }),
+    status: z
+      .enum(["ok", "error", "timeout"])
+      .openapi({ description: "ok: `body` holds the answer; error / timeout: `error` says why (the other widgets still answer)" }),
+    href: z
+      .string()
+      .openapi({ description: "the same read through the API (path and query)", example: "/v1/revenue/summary?from=…&to=…&timezone=UTC" }),
     duration_ms: z.number().int(),
     body: z.unknown().optional().openapi({ description: "the operation's 200 body, exactly as the API answers `href`" }),
     error: WidgetError.optional(),

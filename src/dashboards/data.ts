@@ -55,15 +55,31 @@ async function bounded<T, R>(items: readonly T[], limit: number, task: (item: T)
   return out;
 }
 
-async function answerWidget(ctx: ReadContext, w: Widget, range: ResolvedRange, filters: Filters, timeoutMs: number): Promise<{ href: string; outcome: Outcome }> {
+async function answerWidget(
+  ctx: ReadContext,
+  w: Widget,
+  range: ResolvedRange,
+  filters: Filters,
+  timeoutMs: number,
+): Promise<{ href: string; outcome: Outcome }> {
   const op = findAnalyticsOperation(w.operation);
-  if (!op) return { href: "", outcome: { status: "error", error: { status: 400, detail: `${w.operation} is not an analytics operation (any more): edit the widget` } } };
+  if (!op)
+    return {
+      href: "",
+      outcome: {
+        status: "error",
+        error: { status: 400, detail: `${w.operation} is not an analytics operation (any more): edit the widget` },
+      },
+    };
   const query = widgetQuery(w, op, range, filters);
   const href = widgetHref(op, query);
   const parsed = op.query.safeParse(query);
   if (!parsed.success) {
     const errors = fieldErrors(parsed.error.issues);
-    return { href, outcome: { status: "error", error: { status: 400, detail: errors.map((e) => `${e.path}: ${e.message}`).join("; "), errors } } };
+    return {
+      href,
+      outcome: { status: "error", error: { status: 400, detail: errors.map((e) => `${e.path}: ${e.message}`).join("; "), errors } },
+    };
   }
   const work = op.answer(ctx, parsed.data);
   work.catch(() => undefined); // a late failure after the timeout is dropped
@@ -76,13 +92,34 @@ async function answerWidget(ctx: ReadContext, w: Widget, range: ResolvedRange, f
   } catch (err) {
     if (err instanceof WidgetTimeout) {
       ctx.logger.warn({ widget: w.id, operation: w.operation, timeout_ms: timeoutMs }, "dashboard widget timed out");
-      return { href, outcome: { status: "timeout", error: { status: 504, detail: `no answer within ${timeoutMs} ms (DASHBOARD_WIDGET_TIMEOUT_MS); the next load may find it cached` } } };
+      return {
+        href,
+        outcome: {
+          status: "timeout",
+          error: {
+            status: 504,
+            detail: `no answer within ${timeoutMs} ms (DASHBOARD_WIDGET_TIMEOUT_MS); the next load may find it cached`,
+          },
+        },
+      };
     }
     if (err instanceof HttpProblem) {
-      return { href, outcome: { status: "error", error: { status: err.status, detail: err.detail ?? err.message, ...(err.extra.errors ? { errors: err.extra.errors } : {}) } } };
+      return {
+        href,
+        outcome: {
+          status: "error",
+          error: { status: err.status, detail: err.detail ?? err.message, ...(err.extra.errors ? { errors: err.extra.errors } : {}) },
+        },
+      };
     }
     ctx.logger.error({ err, widget: w.id, operation: w.operation }, "dashboard widget failed");
-    return { href, outcome: { status: "error", error: { status: 500, detail: "the widget could not be answered; quote the requestId when reporting it" } } };
+    return {
+      href,
+      outcome: {
+        status: "error",
+        error: { status: 500, detail: "the widget could not be answered; quote the requestId when reporting it" },
+      },
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -97,7 +134,9 @@ export async function dashboardData(ctx: ReadContext, d: Dashboard, view: DataQu
     const started = performance.now();
     const { href, outcome } = await answerWidget(ctx, w, range, filters, opts.timeoutMs);
     const head = { id: w.id, operation: w.operation, status: outcome.status, href, duration_ms: Math.round(performance.now() - started) };
-    return outcome.status === "ok" ? `${JSON.stringify(head).slice(0, -1)},"body":${outcome.text}}` : JSON.stringify({ ...head, error: outcome.error });
+    return outcome.status === "ok"
+      ? `${JSON.stringify(head).slice(0, -1)},"body":${outcome.text}}`
+      : JSON.stringify({ ...head, error: outcome.error });
   });
   const head = {
     dashboard_id: d.id,

@@ -29,7 +29,10 @@ type Listener = (generation: string) => void;
 
 /** one poll of the generation per tenant, shared by that tenant's open streams */
 export class GenerationWatch {
-  private readonly tenants = new Map<string, { listeners: Set<Listener>; timer: ReturnType<typeof setInterval>; last: string | undefined }>();
+  private readonly tenants = new Map<
+    string,
+    { listeners: Set<Listener>; timer: ReturnType<typeof setInterval>; last: string | undefined }
+  >();
 
   constructor(
     private readonly cache: Cache,
@@ -125,7 +128,14 @@ export function liveStream(c: Context<AppEnv>, first: Dashboard, view: DataQuery
         } catch (err) {
           const status = (err as { status?: number }).status ?? 500;
           ctx.logger.warn({ err }, "live dashboard update failed");
-          await stream.writeSSE({ event: "error", id, data: JSON.stringify({ status, detail: status === 500 ? "the update could not be computed; the next change tries again" : (err as Error).message }) });
+          await stream.writeSSE({
+            event: "error",
+            id,
+            data: JSON.stringify({
+              status,
+              detail: status === 500 ? "the update could not be computed; the next change tries again" : (err as Error).message,
+            }),
+          });
         }
         sentAt = Date.now();
         wroteAt = sentAt;

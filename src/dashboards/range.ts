@@ -57,7 +57,12 @@ export function resolveRange(
   if (f.range === "custom") return { preset: "custom", from: new Date(f.from!), to: new Date(f.to!), timezone: f.timezone };
   const today = localDate(f.timezone, now);
   const days = PRESET_DAYS[f.range];
-  return { preset: f.range, from: localMidnight(f.timezone, addDays(today, 1 - days)), to: localMidnight(f.timezone, addDays(today, 1)), timezone: f.timezone };
+  return {
+    preset: f.range,
+    from: localMidnight(f.timezone, addDays(today, 1 - days)),
+    to: localMidnight(f.timezone, addDays(today, 1)),
+    timezone: f.timezone,
+  };
 }
 
 const HOUR = 3_600_000;

@@ -18,16 +18,25 @@ export const DASHBOARD_CACHE_TTL_S = 60;
 
 const keyOf = (tenantId: string, id: string) => `pulse:dash:${tenantId}:${id}`;
 
-export async function cachedDashboard(deps: { sql: Sql; cache: Cache; logger: Logger }, tenantId: string, id: string): Promise<Dashboard | undefined> {
+export async function cachedDashboard(
+  deps: { sql: Sql; cache: Cache; logger: Logger },
+  tenantId: string,
+  id: string,
+): Promise<Dashboard | undefined> {
   const key = keyOf(tenantId, id);
   const hit = await deps.cache.get(key).catch(() => null);
   if (hit !== null) return JSON.parse(hit) as Dashboard;
   const d = await withTenant(deps.sql, tenantId, (tx) => getDashboard(tx, tenantId, id));
-  if (d) await deps.cache.set(key, JSON.stringify(d), DASHBOARD_CACHE_TTL_S).catch((err: unknown) => deps.logger.debug({ err }, "dashboard not cached"));
+  if (d)
+    await deps.cache
+      .set(key, JSON.stringify(d), DASHBOARD_CACHE_TTL_S)
+      .catch((err: unknown) => deps.logger.debug({ err }, "dashboard not cached"));
   return d;
 }
 
 /** after a committed write: the next read goes to the database */
 export async function forgetDashboard(deps: { cache: Cache; logger: Logger }, tenantId: string, id: string): Promise<void> {
-  await deps.cache.del(keyOf(tenantId, id)).catch((err: unknown) => deps.logger.warn({ err, dashboard: id }, "a changed dashboard stays cached until its TTL"));
+  await deps.cache
+    .del(keyOf(tenantId, id))
+    .catch((err: unknown) => deps.logger.warn({ err, dashboard: id }, "a changed dashboard stays cached until its TTL"));
 }

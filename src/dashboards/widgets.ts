@@ -38,7 +38,12 @@ export function operationParams(op: AnalyticsOperation): string[] {
 }
 
 /** the query string (as a record) a widget's operation gets over a range with the dashboard's filters */
-export function widgetQuery(w: WidgetLike, op: AnalyticsOperation, range: ResolvedRange, filters: { channel?: string | undefined; currency?: string | undefined }) {
+export function widgetQuery(
+  w: WidgetLike,
+  op: AnalyticsOperation,
+  range: ResolvedRange,
+  filters: { channel?: string | undefined; currency?: string | undefined },
+) {
   const takes = new Set(operationParams(op));
   const q: Record<string, string> = {};
   if (takes.has("from")) q.from = range.from.toISOString();
@@ -66,11 +71,17 @@ export function widgetIssues(w: WidgetLike, index: number, filters: FiltersLike,
   const op = findAnalyticsOperation(w.operation);
   if (!op) return [{ path: ["widgets", index, "operation"], message: "not an analytics operation" }];
   const takes = operationParams(op);
+  const own = takes.filter((t) => !(RESERVED_PARAMS as readonly string[]).includes(t));
   const out: WidgetIssue[] = [];
   for (const k of Object.keys(w.params)) {
     const at = ["widgets", index, "params", k];
-    if ((RESERVED_PARAMS as readonly string[]).includes(k)) out.push({ path: at, message: "set by the dashboard's filters (range, timezone), not by a widget" });
-    else if (!takes.includes(k)) out.push({ path: at, message: `not a parameter of ${w.operation} (it takes ${takes.filter((t) => !(RESERVED_PARAMS as readonly string[]).includes(t)).join(", ") || "none"})` });
+    if ((RESERVED_PARAMS as readonly string[]).includes(k))
+      out.push({ path: at, message: "set by the dashboard's filters (range, timezone), not by a widget" });
+    else if (!takes.includes(k))
+      out.push({
+        path: at,
+        message: `not a parameter of ${w.operation} (it takes ${own.join(", ") || "none"})`,
+      });
   }
   if (out.length > 0) return out;
   if (filters.range === "custom" && (!filters.from || !filters.to)) return out; // the filters' own issue says it
@@ -78,8 +89,12 @@ export function widgetIssues(w: WidgetLike, index: number, filters: FiltersLike,
   if (parsed.success) return out;
   for (const issue of parsed.error.issues) {
     const key = String(issue.path[0] ?? "");
-    const fromFilters = (RESERVED_PARAMS as readonly string[]).includes(key) || ((FROM_FILTERS as readonly string[]).includes(key) && w.params[key] === undefined);
-    const path = fromFilters ? ["filters", ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))] : ["widgets", index, "params", ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))];
+    const fromFilters =
+      (RESERVED_PARAMS as readonly string[]).includes(key) ||
+      ((FROM_FILTERS as readonly string[]).includes(key) && w.params[key] === undefined);
+    const path = fromFilters
+      ? ["filters", ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))]
+      : ["widgets", index, "params", ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))];
     out.push({ path, message: issue.message });
   }
   return out;

@@ -133,7 +133,9 @@ export const docsAssets: MiddlewareHandler<AppEnv> = async (c) => {
  */
 export function docsPage(opts: { url: string; title: string }): MiddlewareHandler<AppEnv> {
   // validatorUrl none: the page never sends the spec's URL to the public swagger validator
-  const ui = swaggerUI({ ...opts, validatorUrl: "none", baseUrl: "/docs" }) as unknown as (c: Context, next: () => Promise<void>) => Promise<Response>;
+  // baseUrl: the assets come from DOCS_ASSET_PREFIX (served below), not from the library's default CDN
+  type Page = (c: Context, next: () => Promise<void>) => Promise<Response>;
+  const ui = swaggerUI({ ...opts, validatorUrl: "none", baseUrl: "/docs" }) as unknown as Page;
   let csp: string | undefined;
   return async (c, next) => {
     const res = await ui(c, next);

@@ -23,7 +23,17 @@ const ENTRY = new URL("./client/main.ts", import.meta.url).pathname;
 
 let built: Promise<WebBundle> | undefined;
 
-declare const Bun: { build(opts: Record<string, unknown>): Promise<{ success: boolean; logs: unknown[]; outputs: Array<{ path: string; kind: string; arrayBuffer(): Promise<ArrayBuffer> }> }> } | undefined;
+declare const Bun:
+  | {
+      build(
+        opts: Record<string, unknown>,
+      ): Promise<{
+        success: boolean;
+        logs: unknown[];
+        outputs: Array<{ path: string; kind: string; arrayBuffer(): Promise<ArrayBuffer> }>;
+      }>;
+    }
+  | undefined;
 
 async function build(): Promise<WebBundle> {
   if (typeof Bun === "undefined") throw new Error("the web app is bundled by Bun: run the service with Bun to serve /app");
@@ -39,7 +49,8 @@ async function build(): Promise<WebBundle> {
   }
   const script = assets.find((a) => a.name.endsWith(".js"));
   const style = assets.find((a) => a.name.endsWith(".css"));
-  if (!script || !style) throw new Error(`the web app build gave ${assets.map((a) => a.name).join(", ")}: expected a script and a stylesheet`);
+  if (!script || !style)
+    throw new Error(`the web app build gave ${assets.map((a) => a.name).join(", ")}: expected a script and a stylesheet`);
   return { script, style, ms: Math.round(performance.now() - started) };
 }
 

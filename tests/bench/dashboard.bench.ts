@@ -51,7 +51,14 @@ async function bump(cache: Awaited<ReturnType<typeof createCache>>, tenant: stri
 }
 const SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -69,13 +76,19 @@ async function firstLoad(page: import("playwright-core").Page, url: string): Pro
   await page.waitForFunction(
     () => {
       const ws = [...document.querySelectorAll(".widget")];
-      return ws.length > 0 && ws.every((w) => w.getAttribute("data-status") !== "loading") && [...document.querySelectorAll(".chart")].every((c) => c.getAttribute("data-drawn") === "yes");
+      return (
+        ws.length > 0 &&
+        ws.every((w) => w.getAttribute("data-status") !== "loading") &&
+        [...document.querySelectorAll(".chart")].every((c) => c.getAttribute("data-drawn") === "yes")
+      );
     },
     undefined,
     { timeout: 120_000, polling: "raf" },
   );
   const ms = await page.evaluate(() => performance.now());
-  const statuses = await page.$$eval(".widget", (ws) => ws.map((w) => `${w.getAttribute("data-widget-id")}:${w.getAttribute("data-status")}`));
+  const statuses = await page.$$eval(".widget", (ws) =>
+    ws.map((w) => `${w.getAttribute("data-widget-id")}:${w.getAttribute("data-status")}`),
+  );
   return { ms, statuses };
 }
 
@@ -84,7 +97,14 @@ async function main(): Promise<void> {
   if (DATA_DIR_FLAG) mkdirSync(DATA_DIR_FLAG, { recursive: true });
   const marker = join(dir, "bench.json");
   const reuse = existsSync(marker);
-  const env = { NODE_ENV: "production", EMBEDDED_DATA_DIR: join(dir, "db"), JWT_SECRET: SECRET, LOG_LEVEL: "warn", LOG_FORMAT: "json", TIMESCALE_JOBS: "service" };
+  const env = {
+    NODE_ENV: "production",
+    EMBEDDED_DATA_DIR: join(dir, "db"),
+    JWT_SECRET: SECRET,
+    LOG_LEVEL: "warn",
+    LOG_FORMAT: "json",
+    TIMESCALE_JOBS: "service",
+  };
   let tenant: string;
   let events: number;
   let service: ReturnType<typeof Bun.spawn> | undefined;
@@ -94,7 +114,11 @@ async function main(): Promise<void> {
       ({ tenant, events } = JSON.parse(readFileSync(marker, "utf8")) as { tenant: string; events: number });
       console.log(`reusing ${dir}: tenant ${tenant}, ${events.toLocaleString("en-US")} events seeded earlier`);
     } else {
-      const deps = await buildDeps(loadConfig(env), { logger: createLogger({ level: "warn", format: "json" }), nats: false, runJobs: false });
+      const deps = await buildDeps(loadConfig(env), {
+        logger: createLogger({ level: "warn", format: "json" }),
+        nats: false,
+        runJobs: false,
+      });
       try {
         events = (await prepareData(deps)).events;
       } finally {
@@ -105,23 +129,41 @@ async function main(): Promise<void> {
     }
     const port = await freePort();
     service = Bun.spawn(["bun", "src/main.ts"], {
-      env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", ROLE: "api", REDIS_URL, RATE_LIMIT_ENABLED: "false", NATS_URL: "" },
+      env: {
+        ...process.env,
+        ...env,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        ROLE: "api",
+        REDIS_URL,
+        RATE_LIMIT_ENABLED: "false",
+        NATS_URL: "",
+      },
       stdout: "ignore",
       stderr: "inherit",
     });
     const base = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + 60_000;
-    while (!(await fetch(`${base}/health/ready`).then((r) => r.ok, () => false))) {
+    while (
+      !(await fetch(`${base}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    ) {
       if (Date.now() > deadline || service.exitCode !== null) throw new Error("the service did not become ready");
       await Bun.sleep(200);
     }
     const bearer = await signToken(SECRET, { sub: "bench", tenantId: tenant, roles: ["analyst"], expiresIn: "2h" });
     const auth = { authorization: `Bearer ${bearer}` };
-    const list = (await (await fetch(`${base}/v1/dashboards`, { headers: auth })).json()) as { data: Array<{ id: string; is_default: boolean; widgets: unknown[] }> };
+    const list = (await (await fetch(`${base}/v1/dashboards`, { headers: auth })).json()) as {
+      data: Array<{ id: string; is_default: boolean; widgets: unknown[] }>;
+    };
     const dashboard = list.data.find((d) => d.is_default)!;
     const pageUrl = (k: number) => `${base}/app?load=${k}#/d/${dashboard.id}`;
     await fetch(`${base}/app`); // the bundle is built at start-up; this waits for it
-    console.log(`bench:dashboard — ${events.toLocaleString("en-US")} events, default dashboard ${dashboard.id} (${dashboard.widgets.length} widgets)`);
+    console.log(
+      `bench:dashboard — ${events.toLocaleString("en-US")} events, default dashboard ${dashboard.id} (${dashboard.widgets.length} widgets)`,
+    );
 
     // 3. first loads in Chromium
     const cold: number[] = [];
@@ -130,7 +172,12 @@ async function main(): Promise<void> {
     for (let i = 0; i < LOADS; i++) {
       await bump(cache, tenant);
       const profile = mkdtempSync(join(tmpdir(), "pulse-bench-chromium-"));
-      const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 } });
+      const ctx = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ARGS,
+        viewport: { width: 1280, height: 900 },
+      });
       try {
         const page = ctx.pages()[0] ?? (await ctx.newPage());
         await page.addInitScript((t) => sessionStorage.setItem("pulse.token", t), bearer);
@@ -151,7 +198,9 @@ async function main(): Promise<void> {
     const missRes = await fetch(`${base}/v1/dashboards/${dashboard.id}/data`, { headers: auth });
     const missBody = (await missRes.json()) as { widgets: Array<{ id: string; status: string; duration_ms: number }> };
     const missMs = performance.now() - m0;
-    console.log(`one call after a generation bump: ${missMs.toFixed(0)} ms (${missBody.widgets.map((w) => `${w.id} ${w.status} ${w.duration_ms} ms`).join(", ")})`);
+    console.log(
+      `one call after a generation bump: ${missMs.toFixed(0)} ms (${missBody.widgets.map((w) => `${w.id} ${w.status} ${w.duration_ms} ms`).join(", ")})`,
+    );
     const latencies: number[] = [];
     let non200 = 0;
     const end = performance.now() + DURATION * 1000;
@@ -168,9 +217,24 @@ async function main(): Promise<void> {
     );
     latencies.sort((a, b) => a - b);
     const rows = [
-      ["first load, cold (new profile, answers computed afresh)", `${median(cold).toFixed(0)} ms`, `runs ${cold.map((x) => x.toFixed(0)).join(", ")}`, "< 3000 ms"],
-      ["first load, warm (answers cached, bundle cached)", `${median(warm).toFixed(0)} ms`, `runs ${warm.map((x) => x.toFixed(0)).join(", ")}`, "< 1000 ms"],
-      [`GET …/data, ${VIEWERS} viewers × ${DURATION} s`, `p50 ${pct(latencies, 50).toFixed(1)} ms, p95 ${pct(latencies, 95).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms`, `${(latencies.length / DURATION).toFixed(0)} req/s, ${non200} non-200`, ""],
+      [
+        "first load, cold (new profile, answers computed afresh)",
+        `${median(cold).toFixed(0)} ms`,
+        `runs ${cold.map((x) => x.toFixed(0)).join(", ")}`,
+        "< 3000 ms",
+      ],
+      [
+        "first load, warm (answers cached, bundle cached)",
+        `${median(warm).toFixed(0)} ms`,
+        `runs ${warm.map((x) => x.toFixed(0)).join(", ")}`,
+        "< 1000 ms",
+      ],
+      [
+        `GET …/data, ${VIEWERS} viewers × ${DURATION} s`,
+        `p50 ${pct(latencies, 50).toFixed(1)} ms, p95 ${pct(latencies, 95).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms`,
+        `${(latencies.length / DURATION).toFixed(0)} req/s, ${non200} non-200`,
+        "",
+      ],
       ["GET …/data after a generation bump (all widgets miss)", `${missMs.toFixed(0)} ms`, "", ""],
     ];
     console.log("\n| measure | figure | detail | goal |\n| --- | --- | --- | --- |");

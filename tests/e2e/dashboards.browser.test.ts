@@ -20,7 +20,14 @@ import { cartItemAdded, checkoutStarted, itemUpserted, orderCompleted, pageViewe
 import { tempDir } from "../helpers/tmp.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+];
 
 const T = crypto.randomUUID();
 const DAY = 86_400_000;
@@ -36,19 +43,31 @@ const dir = tempDir("browser");
 const consoleErrors: string[] = [];
 
 async function api(path: string, init: RequestInit = {}, auth = bearer) {
-  const res = await fetch(base + path, { ...init, headers: { authorization: `Bearer ${auth}`, "content-type": "application/json", ...(init.headers as Record<string, string>) } });
+  const res = await fetch(base + path, {
+    ...init,
+    headers: { authorization: `Bearer ${auth}`, "content-type": "application/json", ...(init.headers as Record<string, string>) },
+  });
   const text = await res.text();
   return { res, body: text ? JSON.parse(text) : undefined };
 }
 
-const at = (body: unknown, path: string) => path.split(".").reduce<unknown>((v, k) => (v === null || v === undefined ? undefined : (v as Record<string, unknown>)[k]), body);
+const at = (body: unknown, path: string) =>
+  path.split(".").reduce<unknown>((v, k) => (v === null || v === undefined ? undefined : (v as Record<string, unknown>)[k]), body);
 
 /** every widget of the open dashboard drawn (no widget loading, every chart drawn) */
 async function drawn(p: Page) {
-  await p.waitForFunction(() => {
-    const ws = [...document.querySelectorAll(".widget")];
-    return ws.length > 0 && ws.every((w) => w.getAttribute("data-status") !== "loading") && [...document.querySelectorAll(".chart")].every((c) => c.getAttribute("data-drawn") === "yes");
-  }, undefined, { timeout: 20_000 });
+  await p.waitForFunction(
+    () => {
+      const ws = [...document.querySelectorAll(".widget")];
+      return (
+        ws.length > 0 &&
+        ws.every((w) => w.getAttribute("data-status") !== "loading") &&
+        [...document.querySelectorAll(".chart")].every((c) => c.getAttribute("data-drawn") === "yes")
+      );
+    },
+    undefined,
+    { timeout: 20_000 },
+  );
 }
 
 beforeAll(async () => {
@@ -64,11 +83,37 @@ beforeAll(async () => {
     pageViewed(T, { time: iso(today - 30_000) }, { session_id: "s-1" }),
     cartItemAdded(T, "s-1", "show-1", { time: iso(today - 20_000) }),
     checkoutStarted(T, "s-1", { time: iso(today - 10_000) }),
-    orderCompleted(T, { time: iso(today) }, { session_id: "s-1", channel: "web", currency: "EUR", discount_minor: 0, total_minor: 5000, lines: [{ item_id: "show-1", quantity: 2, unit_price_minor: 2500 }] }),
-    orderCompleted(T, { time: iso(D0 - 3 * DAY + 3_600_000) }, { channel: "box_office", currency: "EUR", discount_minor: 0, total_minor: 1500, lines: [{ item_id: "tee-1", quantity: 1, unit_price_minor: 1500 }] }),
+    orderCompleted(
+      T,
+      { time: iso(today) },
+      {
+        session_id: "s-1",
+        channel: "web",
+        currency: "EUR",
+        discount_minor: 0,
+        total_minor: 5000,
+        lines: [{ item_id: "show-1", quantity: 2, unit_price_minor: 2500 }],
+      },
+    ),
+    orderCompleted(
+      T,
+      { time: iso(D0 - 3 * DAY + 3_600_000) },
+      {
+        channel: "box_office",
+        currency: "EUR",
+        discount_minor: 0,
+        total_minor: 1500,
+        lines: [{ item_id: "tee-1", quantity: 1, unit_price_minor: 1500 }],
+      },
+    ),
   ]);
   await refreshAggregates(deps.sql, new Date(D0 - 21 * DAY), new Date(D0 + DAY));
-  context = await chromium.launchPersistentContext(join(dir, "profile"), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 } });
+  context = await chromium.launchPersistentContext(join(dir, "profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
+  });
   page = context.pages()[0] ?? (await context.newPage());
   page.on("console", (m) => {
     if (m.type() === "error") consoleErrors.push(m.text());
@@ -105,10 +150,16 @@ describe("the web app in Chromium", () => {
         id: w.getAttribute("data-widget-id")!,
         status: w.getAttribute("data-status")!,
         href: w.getAttribute("data-href")!,
-        figures: [...w.querySelectorAll("[data-path]")].map((f) => ({ path: f.getAttribute("data-path")!, value: f.getAttribute("data-value")!, text: f.textContent ?? "" })),
+        figures: [...w.querySelectorAll("[data-path]")].map((f) => ({
+          path: f.getAttribute("data-path")!,
+          value: f.getAttribute("data-value")!,
+          text: f.textContent ?? "",
+        })),
       })),
     );
-    expect(widgets.map((w) => [w.id, w.status])).toEqual(["sales", "live", "revenue", "channels", "funnel", "items", "customers"].map((id) => [id, "ok"]));
+    expect(widgets.map((w) => [w.id, w.status])).toEqual(
+      ["sales", "live", "revenue", "channels", "funnel", "items", "customers"].map((id) => [id, "ok"]),
+    );
     let compared = 0;
     for (const w of widgets) {
       const { body } = await api(w.href);
@@ -121,10 +172,17 @@ describe("the web app in Chromium", () => {
     }
     expect(compared).toBeGreaterThan(20);
     // the hand-computed figure: net revenue of the last 7 days = 5000 + 1500
-    expect(await page.getAttribute('.widget[data-widget-id="sales"] [data-path="data.totals.0.current.net_minor"]', "data-value")).toBe("6500");
+    expect(await page.getAttribute('.widget[data-widget-id="sales"] [data-path="data.totals.0.current.net_minor"]', "data-value")).toBe(
+      "6500",
+    );
     expect(await page.textContent('.widget[data-widget-id="sales"] [data-path="data.totals.0.current.net_minor"]')).toBe("€65.00");
     // every control is labelled
-    expect(await page.$$eval("input, select, textarea", (els) => els.filter((e) => !(e as HTMLInputElement).labels?.length && !e.getAttribute("aria-label")).length)).toBe(0);
+    expect(
+      await page.$$eval(
+        "input, select, textarea",
+        (els) => els.filter((e) => !(e as HTMLInputElement).labels?.length && !e.getAttribute("aria-label")).length,
+      ),
+    ).toBe(0);
     expect(consoleErrors).toEqual([]);
   }, 60_000);
 
@@ -136,7 +194,9 @@ describe("the web app in Chromium", () => {
     expect((await refetch).status()).toBe(200);
     await page.waitForFunction((n) => Number(document.getElementById("app")!.dataset.loads) > n, loads);
     await drawn(page);
-    expect(await page.getAttribute('.widget[data-widget-id="sales"] [data-path="data.totals.0.current.net_minor"]', "data-value")).toBe("5000");
+    expect(await page.getAttribute('.widget[data-widget-id="sales"] [data-path="data.totals.0.current.net_minor"]', "data-value")).toBe(
+      "5000",
+    );
   }, 30_000);
 
   test("an order posted to /v1/events shows in the live panel within 5 s", async () => {
@@ -146,11 +206,28 @@ describe("the web app in Chromium", () => {
     const started = Date.now();
     const posted = await api(
       "/v1/events",
-      { method: "POST", body: JSON.stringify([orderCompleted(T, { time: iso(Date.now() - 2_000) }, { channel: "web", currency: "EUR", discount_minor: 0, total_minor: 777, lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: 777 }] })]) },
+      {
+        method: "POST",
+        body: JSON.stringify([
+          orderCompleted(
+            T,
+            { time: iso(Date.now() - 2_000) },
+            {
+              channel: "web",
+              currency: "EUR",
+              discount_minor: 0,
+              total_minor: 777,
+              lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: 777 }],
+            },
+          ),
+        ]),
+      },
       ingest,
     );
     expect(posted.res.status).toBe(202);
-    await page.waitForFunction((n) => Number(document.querySelector(".live .live-orders")?.getAttribute("data-value")) === n + 1, before, { timeout: 5_000 });
+    await page.waitForFunction((n) => Number(document.querySelector(".live .live-orders")?.getAttribute("data-value")) === n + 1, before, {
+      timeout: 5_000,
+    });
     expect(Date.now() - started).toBeLessThan(5_000);
   }, 30_000);
 
@@ -172,7 +249,13 @@ describe("the web app in Chromium", () => {
 
   test("a dashboard named <img src=x onerror=alert(1)> renders as text and no dialog fires", async () => {
     const name = "<img src=x onerror=alert(1)>";
-    const created = await api("/v1/dashboards", { method: "POST", body: JSON.stringify({ name, widgets: [{ id: "t", title: name, operation: "getRevenueSummary", params: {}, viz: "kpi", position: 0 }] }) });
+    const created = await api("/v1/dashboards", {
+      method: "POST",
+      body: JSON.stringify({
+        name,
+        widgets: [{ id: "t", title: name, operation: "getRevenueSummary", params: {}, viz: "kpi", position: 0 }],
+      }),
+    });
     expect(created.res.status).toBe(201);
     let dialogs = 0;
     page.on("dialog", (d) => {
@@ -192,11 +275,21 @@ describe("the web app in Chromium", () => {
   }, 30_000);
 
   test("saving an edit of a dashboard someone else changed meanwhile shows the 412 message and keeps their change", async () => {
-    const created = await api("/v1/dashboards", { method: "POST", body: JSON.stringify({ name: "Shared board", widgets: [{ id: "a", title: "Revenue", operation: "getRevenueSummary", params: {}, viz: "kpi", position: 0 }] }) });
+    const created = await api("/v1/dashboards", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "Shared board",
+        widgets: [{ id: "a", title: "Revenue", operation: "getRevenueSummary", params: {}, viz: "kpi", position: 0 }],
+      }),
+    });
     await page.goto(`${base}/app#/d/${created.body.id}/edit`);
     await page.waitForSelector("#title-0");
     // a colleague saves first
-    const theirs = await api(`/v1/dashboards/${created.body.id}`, { method: "PUT", headers: { "if-match": '"1"' }, body: JSON.stringify({ name: "Colleague's board", widgets: created.body.widgets }) });
+    const theirs = await api(`/v1/dashboards/${created.body.id}`, {
+      method: "PUT",
+      headers: { "if-match": '"1"' },
+      body: JSON.stringify({ name: "Colleague's board", widgets: created.body.widgets }),
+    });
     expect(theirs.res.status).toBe(200);
     await page.fill("#title-0", "My title");
     const save = page.waitForResponse((r) => r.request().method() === "PUT");
@@ -208,7 +301,16 @@ describe("the web app in Chromium", () => {
   }, 30_000);
 
   test("edit mode adds, reorders and removes widgets, and the dashboard shows the result", async () => {
-    const created = await api("/v1/dashboards", { method: "POST", body: JSON.stringify({ name: "Editable", widgets: [{ id: "a", title: "First", operation: "getRevenueSummary", params: {}, viz: "kpi", position: 0 }, { id: "b", title: "Second", operation: "getRevenueByChannel", params: {}, viz: "bar", position: 1 }] }) });
+    const created = await api("/v1/dashboards", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "Editable",
+        widgets: [
+          { id: "a", title: "First", operation: "getRevenueSummary", params: {}, viz: "kpi", position: 0 },
+          { id: "b", title: "Second", operation: "getRevenueByChannel", params: {}, viz: "bar", position: 1 },
+        ],
+      }),
+    });
     await page.goto(`${base}/app#/d/${created.body.id}/edit`);
     await page.waitForSelector("#title-1");
     await page.click('button[aria-label="Move Second up"]');

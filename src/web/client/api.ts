@@ -54,11 +54,21 @@ export interface LiveMessage {
 }
 
 /** read a server-sent event stream with fetch until `signal` aborts; reconnects after a drop */
-export async function live(path: string, onMessage: (m: LiveMessage) => void, onState: (s: "open" | "retrying" | "closed") => void, signal: AbortSignal): Promise<void> {
+export async function live(
+  path: string,
+  onMessage: (m: LiveMessage) => void,
+  onState: (s: "open" | "retrying" | "closed") => void,
+  signal: AbortSignal,
+): Promise<void> {
   let retry = 3_000;
   while (!signal.aborted) {
     try {
-      const res = await fetch(path, { headers: { authorization: `Bearer ${token.get() ?? ""}`, accept: "text/event-stream" }, signal, credentials: "omit", cache: "no-store" });
+      const res = await fetch(path, {
+        headers: { authorization: `Bearer ${token.get() ?? ""}`, accept: "text/event-stream" },
+        signal,
+        credentials: "omit",
+        cache: "no-store",
+      });
       if (!res.ok || !res.body) {
         onState("closed");
         if (res.status === 401 || res.status === 403 || res.status === 404) return;

@@ -12,7 +12,9 @@ export function lineChart(rows: Obj[], rowsPath: string, field: string, title: s
   const times = [...new Set(rows.map((r) => Date.parse(String(r.bucket_start))))].sort((a, b) => a - b);
   const currencies = [...new Set(rows.map((r) => (typeof r.currency === "string" ? r.currency : "")))];
   const series = currencies.map((cur) => {
-    const byTime = new Map(rows.filter((r) => (r.currency ?? "") === cur).map((r) => [Date.parse(String(r.bucket_start)), r[field] as number]));
+    const byTime = new Map(
+      rows.filter((r) => (r.currency ?? "") === cur).map((r) => [Date.parse(String(r.bucket_start)), r[field] as number]),
+    );
     return times.map((t) => byTime.get(t) ?? null);
   });
   const money = field.endsWith("_minor");
@@ -24,8 +26,23 @@ export function lineChart(rows: Obj[], rowsPath: string, field: string, title: s
     legend: { show: currencies.length > 1 },
     // one point: a bucket's width either side instead of uPlot's years-wide default
     scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 3_600, max + 3_600] : [min, max]) } },
-    axes: [{ stroke: "#555" }, { stroke: "#555", size: 70, values: (_u, ticks) => ticks.map((t) => (money ? formatMoney(t, currencies[0] || "EUR") : formatNumber(t))) }],
-    series: [{}, ...currencies.map((cur, i) => ({ label: cur || label(field), stroke: COLOURS[i % COLOURS.length], width: 2, points: { show: times.length < 40 } }))],
+    axes: [
+      { stroke: "#555" },
+      {
+        stroke: "#555",
+        size: 70,
+        values: (_u, ticks) => ticks.map((t) => (money ? formatMoney(t, currencies[0] || "EUR") : formatNumber(t))),
+      },
+    ],
+    series: [
+      {},
+      ...currencies.map((cur, i) => ({
+        label: cur || label(field),
+        stroke: COLOURS[i % COLOURS.length],
+        width: 2,
+        points: { show: times.length < 40 },
+      })),
+    ],
   };
   const data = [times.map((t) => t / 1000), ...series] as uPlot.AlignedData;
   let plot: uPlot | undefined;
@@ -41,14 +58,24 @@ export function lineChart(rows: Obj[], rowsPath: string, field: string, title: s
     "table",
     { class: "sr-only" },
     h("caption", {}, `${title}: ${label(field)}`),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "bucket"), h("th", { scope: "col" }, "currency"), h("th", { scope: "col" }, label(field)))),
+    h(
+      "thead",
+      {},
+      h("tr", {}, h("th", { scope: "col" }, "bucket"), h("th", { scope: "col" }, "currency"), h("th", { scope: "col" }, label(field))),
+    ),
     h(
       "tbody",
       {},
       ...rows.map((r, i) => {
         const v = r[field] as number | null;
         const cur = typeof r.currency === "string" ? r.currency : "";
-        return h("tr", {}, h("td", {}, String(r.bucket_start)), h("td", {}, cur), h("td", {}, h("span", { class: "figure", "data-path": `${rowsPath}.${i}.${field}`, "data-value": String(v) }, fmt(v, cur))));
+        return h(
+          "tr",
+          {},
+          h("td", {}, String(r.bucket_start)),
+          h("td", {}, cur),
+          h("td", {}, h("span", { class: "figure", "data-path": `${rowsPath}.${i}.${field}`, "data-value": String(v) }, fmt(v, cur))),
+        );
       }),
     ),
   );

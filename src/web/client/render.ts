@@ -28,7 +28,11 @@ export interface WidgetData {
 }
 
 const fmtValue = (v: number | null, field: string, currency: string | undefined) =>
-  field.endsWith("_minor") ? formatMoney(v, currency ?? "EUR") : /rate|utilisation|conversion/.test(field) ? formatShare(v) : formatNumber(v);
+  field.endsWith("_minor")
+    ? formatMoney(v, currency ?? "EUR")
+    : /rate|utilisation|conversion/.test(field)
+      ? formatShare(v)
+      : formatNumber(v);
 
 const empty = (text: string) => h("p", { class: "empty" }, text);
 
@@ -39,9 +43,23 @@ function kpi(op: string, body: Obj): HTMLElement {
     "ul",
     { class: "tiles" },
     ...ts.map((t) => {
-      const text = t.kind === "money" ? formatMoney(t.value, t.currency ?? "EUR") : t.kind === "share" ? formatShare(t.value) : formatNumber(t.value);
-      const growth = t.growth ? figure(t.growth.path, t.growth.value, formatGrowth(t.growth.value), `figure growth ${t.growth.value === null ? "" : t.growth.value >= 0 ? "up" : "down"}`) : null;
-      return h("li", { class: "tile" }, h("span", { class: "tile-label" }, t.label), figure(t.path, t.value, text, "figure big"), growth ? h("span", { class: "tile-growth", title: "vs the previous period of the same length" }, growth, " vs previous") : null);
+      const text =
+        t.kind === "money" ? formatMoney(t.value, t.currency ?? "EUR") : t.kind === "share" ? formatShare(t.value) : formatNumber(t.value);
+      const growth = t.growth
+        ? figure(
+            t.growth.path,
+            t.growth.value,
+            formatGrowth(t.growth.value),
+            `figure growth ${t.growth.value === null ? "" : t.growth.value >= 0 ? "up" : "down"}`,
+          )
+        : null;
+      return h(
+        "li",
+        { class: "tile" },
+        h("span", { class: "tile-label" }, t.label),
+        figure(t.path, t.value, text, "figure big"),
+        growth ? h("span", { class: "tile-growth", title: "vs the previous period of the same length" }, growth, " vs previous") : null,
+      );
     }),
   );
 }
@@ -61,7 +79,13 @@ function bars(op: string, body: Obj): HTMLElement {
       const bar = h("span", { class: "bar" });
       bar.style.width = `${Math.round((Math.abs(v ?? 0) / max) * 100)}%`;
       const name = lab ? String(r[lab]) : typeof r.bucket_start === "string" ? r.bucket_start : `#${i + 1}`;
-      return h("li", {}, h("span", { class: "bar-label" }, `${name}${cur ? ` · ${cur}` : ""}`), h("span", { class: "bar-track" }, bar), figure(`${path}.${i}.${field}`, v, fmtValue(v, field, cur)));
+      return h(
+        "li",
+        {},
+        h("span", { class: "bar-label" }, `${name}${cur ? ` · ${cur}` : ""}`),
+        h("span", { class: "bar-track" }, bar),
+        figure(`${path}.${i}.${field}`, v, fmtValue(v, field, cur)),
+      );
     }),
   );
 }
@@ -73,18 +97,35 @@ function table(op: string, body: Obj): HTMLElement {
   const cols = items ? ["name", "item_id", "units", "capacity_utilisation", "sold_out"] : columns(rs[0]);
   const cell = (r: Obj, i: number, c: string) => {
     const v = r[c];
-    if (typeof v === "number" || v === null) return h("td", { class: "num" }, figure(`${path}.${i}.${c}`, v, fmtValue(v as number | null, c, typeof r.currency === "string" ? r.currency : undefined)));
+    if (typeof v === "number" || v === null)
+      return h(
+        "td",
+        { class: "num" },
+        figure(`${path}.${i}.${c}`, v, fmtValue(v as number | null, c, typeof r.currency === "string" ? r.currency : undefined)),
+      );
     return h("td", {}, v === undefined ? "" : String(v));
   };
   const revenue = (r: Obj, i: number) =>
-    h("td", { class: "num" }, ...(Array.isArray(r.revenue) ? r.revenue : []).map((x, j) => (x && typeof x === "object" && !Array.isArray(x) ? figure(`${path}.${i}.revenue.${j}.net_minor`, x.net_minor, formatMoney(x.net_minor as number, String(x.currency))) : null)));
+    h(
+      "td",
+      { class: "num" },
+      ...(Array.isArray(r.revenue) ? r.revenue : []).map((x, j) =>
+        x && typeof x === "object" && !Array.isArray(x)
+          ? figure(`${path}.${i}.revenue.${j}.net_minor`, x.net_minor, formatMoney(x.net_minor as number, String(x.currency)))
+          : null,
+      ),
+    );
   return h(
     "div",
     { class: "table-wrap" },
     h(
       "table",
       {},
-      h("thead", {}, h("tr", {}, ...cols.map((c) => h("th", { scope: "col" }, label(c))), items ? h("th", { scope: "col" }, "revenue") : null)),
+      h(
+        "thead",
+        {},
+        h("tr", {}, ...cols.map((c) => h("th", { scope: "col" }, label(c))), items ? h("th", { scope: "col" }, "revenue") : null),
+      ),
       h("tbody", {}, ...rs.map((r, i) => h("tr", {}, ...cols.map((c) => cell(r, i, c)), items ? revenue(r, i) : null))),
     ),
   );
@@ -122,7 +163,12 @@ function line(op: string, body: Obj, title: string): HTMLElement {
 
 function bodyOf(w: WidgetConfig, d: WidgetData): HTMLElement {
   if (d.status === "timeout") return h("p", { class: "state error", role: "alert" }, `Timed out: ${d.error?.detail ?? ""}`);
-  if (d.status === "error" || !d.body) return h("p", { class: "state error", role: "alert" }, `Could not load (${d.error?.status ?? "?"}): ${d.error?.detail ?? "unknown error"}`);
+  if (d.status === "error" || !d.body)
+    return h(
+      "p",
+      { class: "state error", role: "alert" },
+      `Could not load (${d.error?.status ?? "?"}): ${d.error?.detail ?? "unknown error"}`,
+    );
   switch (w.viz) {
     case "kpi":
       return kpi(w.operation, d.body);
@@ -144,8 +190,22 @@ export function renderWidget(w: WidgetConfig, d: WidgetData | undefined): HTMLEl
   const watermark = d?.body && typeof d.body.watermark === "string" ? d.body.watermark : null;
   return h(
     "section",
-    { class: `widget viz-${w.viz}`, "data-widget-id": w.id, "data-status": d ? d.status : "loading", "data-href": d?.href ?? "", "aria-labelledby": titleId, "aria-busy": d ? "false" : "true" },
-    h("header", {}, h("h2", { id: titleId }, w.title), d?.status === "ok" ? h("span", { class: "fresh", title: `computed ${asOf ?? "?"}; newest event ${watermark ?? "none"}` }, `as of ${ago(asOf)}`) : null),
+    {
+      class: `widget viz-${w.viz}`,
+      "data-widget-id": w.id,
+      "data-status": d ? d.status : "loading",
+      "data-href": d?.href ?? "",
+      "aria-labelledby": titleId,
+      "aria-busy": d ? "false" : "true",
+    },
+    h(
+      "header",
+      {},
+      h("h2", { id: titleId }, w.title),
+      d?.status === "ok"
+        ? h("span", { class: "fresh", title: `computed ${asOf ?? "?"}; newest event ${watermark ?? "none"}` }, `as of ${ago(asOf)}`)
+        : null,
+    ),
     d ? bodyOf(w, d) : h("p", { class: "state loading" }, "Loading…"),
     watermark ? h("footer", { class: "watermark" }, `newest event ${ago(watermark)}`) : null,
   );

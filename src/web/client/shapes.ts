@@ -23,7 +23,8 @@ export interface Rows {
 
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const num = (v: Json | undefined): number | null => (typeof v === "number" ? v : null);
-const kindOf = (field: string): Tile["kind"] => (field.endsWith("_minor") ? "money" : /rate|share|utilisation/.test(field) ? "share" : "count");
+const kindOf = (field: string): Tile["kind"] =>
+  field.endsWith("_minor") ? "money" : /rate|share|utilisation/.test(field) ? "share" : "count";
 
 /** the KPI tiles of an answer */
 export function tiles(operation: string, body: Obj): Tile[] {
@@ -34,28 +35,69 @@ export function tiles(operation: string, body: Obj): Tile[] {
       if (!isObj(t) || !isObj(t.current) || !isObj(t.growth)) return;
       const cur = String(t.currency);
       const p = `data.totals.${i}`;
-      out.push({ label: `Net revenue ${cur}`, path: `${p}.current.net_minor`, value: num(t.current.net_minor), kind: "money", currency: cur, growth: { path: `${p}.growth.net`, value: num(t.growth.net) } });
-      out.push({ label: `Orders ${cur}`, path: `${p}.current.orders`, value: num(t.current.orders), kind: "count", growth: { path: `${p}.growth.orders`, value: num(t.growth.orders) } });
-      out.push({ label: `Units ${cur}`, path: `${p}.current.units`, value: num(t.current.units), kind: "count", growth: { path: `${p}.growth.units`, value: num(t.growth.units) } });
+      out.push({
+        label: `Net revenue ${cur}`,
+        path: `${p}.current.net_minor`,
+        value: num(t.current.net_minor),
+        kind: "money",
+        currency: cur,
+        growth: { path: `${p}.growth.net`, value: num(t.growth.net) },
+      });
+      out.push({
+        label: `Orders ${cur}`,
+        path: `${p}.current.orders`,
+        value: num(t.current.orders),
+        kind: "count",
+        growth: { path: `${p}.growth.orders`, value: num(t.growth.orders) },
+      });
+      out.push({
+        label: `Units ${cur}`,
+        path: `${p}.current.units`,
+        value: num(t.current.units),
+        kind: "count",
+        growth: { path: `${p}.growth.units`, value: num(t.growth.units) },
+      });
     });
     return out;
   }
   if (operation === "getRealtimeMetrics" && isObj(data) && isObj(data.totals)) {
     const t = data.totals;
-    if (Array.isArray(t.revenue)) t.revenue.forEach((r, i) => isObj(r) && out.push({ label: `Revenue ${String(r.currency)}`, path: `data.totals.revenue.${i}.gross_minor`, value: num(r.gross_minor), kind: "money", currency: String(r.currency) }));
-    for (const f of ["orders", "units", "visitors", "conversion_rate"]) out.push({ label: f.replace("_", " "), path: `data.totals.${f}`, value: num(t[f]), kind: kindOf(f) });
+    if (Array.isArray(t.revenue))
+      t.revenue.forEach(
+        (r, i) =>
+          isObj(r) &&
+          out.push({
+            label: `Revenue ${String(r.currency)}`,
+            path: `data.totals.revenue.${i}.gross_minor`,
+            value: num(r.gross_minor),
+            kind: "money",
+            currency: String(r.currency),
+          }),
+      );
+    for (const f of ["orders", "units", "visitors", "conversion_rate"])
+      out.push({ label: f.replace("_", " "), path: `data.totals.${f}`, value: num(t[f]), kind: kindOf(f) });
     return out;
   }
   if (Array.isArray(data)) {
     data.slice(0, 4).forEach((row, i) => {
       if (!isObj(row)) return;
       const cur = typeof row.currency === "string" ? row.currency : undefined;
-      for (const [k, v] of Object.entries(row)) if (typeof v === "number") out.push({ label: `${k.replace(/_minor$/, "").replaceAll("_", " ")}${cur ? ` ${cur}` : ""}`, path: `data.${i}.${k}`, value: v, kind: kindOf(k), ...(cur ? { currency: cur } : {}) });
+      for (const [k, v] of Object.entries(row))
+        if (typeof v === "number")
+          out.push({
+            label: `${k.replace(/_minor$/, "").replaceAll("_", " ")}${cur ? ` ${cur}` : ""}`,
+            path: `data.${i}.${k}`,
+            value: v,
+            kind: kindOf(k),
+            ...(cur ? { currency: cur } : {}),
+          });
     });
     return out.slice(0, 8);
   }
   if (isObj(data)) {
-    for (const [k, v] of Object.entries(data)) if (typeof v === "number" || (v === null && /rate/.test(k))) out.push({ label: k.replaceAll("_", " "), path: `data.${k}`, value: num(v), kind: kindOf(k) });
+    for (const [k, v] of Object.entries(data))
+      if (typeof v === "number" || (v === null && /rate/.test(k)))
+        out.push({ label: k.replaceAll("_", " "), path: `data.${k}`, value: num(v), kind: kindOf(k) });
   }
   return out.slice(0, 8);
 }
@@ -66,7 +108,9 @@ export function rows(operation: string, body: Obj): Rows {
   if (Array.isArray(data)) return { path: "data", rows: data.filter(isObj) };
   if (isObj(data)) {
     const prefer = operation === "getConversionFunnel" ? "steps" : "buckets";
-    const key = Array.isArray(data[prefer]) ? prefer : Object.keys(data).find((k) => Array.isArray(data[k]) && (data[k] as Json[]).some(isObj));
+    const key = Array.isArray(data[prefer])
+      ? prefer
+      : Object.keys(data).find((k) => Array.isArray(data[k]) && (data[k] as Json[]).some(isObj));
     if (key) return { path: `data.${key}`, rows: (data[key] as Json[]).filter(isObj) };
   }
   return { path: "data", rows: [] };

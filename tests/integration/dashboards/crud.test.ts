@@ -15,24 +15,50 @@ beforeAll(async () => {
   ({ app, deps } = await testApp());
 });
 
-async function call(tenantId: string, method: string, path: string, opts: { body?: unknown; roles?: ApiRole[]; headers?: Record<string, string> } = {}) {
+async function call(
+  tenantId: string,
+  method: string,
+  path: string,
+  opts: { body?: unknown; roles?: ApiRole[]; headers?: Record<string, string> } = {},
+) {
   const bearer = await token({ tenantId, roles: opts.roles ?? ["analyst"], sub: "editor-1" });
   const res = await app.request(path, {
     method,
-    headers: { authorization: `Bearer ${bearer}`, ...(opts.body !== undefined ? { "content-type": "application/json" } : {}), ...opts.headers },
+    headers: {
+      authorization: `Bearer ${bearer}`,
+      ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+      ...opts.headers,
+    },
     ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
   });
   const text = await res.text();
   return { res, status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-const widget = (over: Record<string, unknown> = {}) => ({ id: "w1", title: "Revenue", operation: "getRevenueSummary", params: {}, viz: "kpi", position: 0, ...over });
-const dashboard = (over: Record<string, unknown> = {}) => ({ name: "Box office", description: "daily figures", filters: { range: "28d", timezone: "Europe/Berlin" }, widgets: [widget()], ...over });
+const widget = (over: Record<string, unknown> = {}) => ({
+  id: "w1",
+  title: "Revenue",
+  operation: "getRevenueSummary",
+  params: {},
+  viz: "kpi",
+  position: 0,
+  ...over,
+});
+const dashboard = (over: Record<string, unknown> = {}) => ({
+  name: "Box office",
+  description: "daily figures",
+  filters: { range: "28d", timezone: "Europe/Berlin" },
+  widgets: [widget()],
+  ...over,
+});
 
 describe("the default dashboard", () => {
   test("is created on the first list, once, even for concurrent first reads, with revenue, growth, funnel, items, channels, realtime and customers", async () => {
     const T = crypto.randomUUID();
-    const lists = await Promise.all([call(T, "GET", "/v1/dashboards", { roles: ["viewer"] }), call(T, "GET", "/v1/dashboards", { roles: ["viewer"] })]);
+    const lists = await Promise.all([
+      call(T, "GET", "/v1/dashboards", { roles: ["viewer"] }),
+      call(T, "GET", "/v1/dashboards", { roles: ["viewer"] }),
+    ]);
     for (const l of lists) expect(l.status).toBe(200);
     const again = await call(T, "GET", "/v1/dashboards", { roles: ["viewer"] });
     expect(again.body.data).toHaveLength(1);
@@ -65,7 +91,7 @@ describe("the default dashboard", () => {
 });
 
 describe("CRUD and ETag / If-Match", () => {
-  test("POST answers 201 with Location and ETag \"1\"; GET gives the same dashboard and ETag", async () => {
+  test('POST answers 201 with Location and ETag "1"; GET gives the same dashboard and ETag', async () => {
     const T = crypto.randomUUID();
     const created = await call(T, "POST", "/v1/dashboards", { body: dashboard() });
     expect(created.status).toBe(201);
@@ -138,7 +164,9 @@ describe("CRUD and ETag / If-Match", () => {
   test("names and titles are plain text: markup is stored and returned exactly as sent", async () => {
     const T = crypto.randomUUID();
     const name = "<img src=x onerror=alert(1)>";
-    const { status, body } = await call(T, "POST", "/v1/dashboards", { body: dashboard({ name, widgets: [widget({ title: '"><script>alert(2)</script>' })] }) });
+    const { status, body } = await call(T, "POST", "/v1/dashboards", {
+      body: dashboard({ name, widgets: [widget({ title: '"><script>alert(2)</script>' })] }),
+    });
     expect(status).toBe(201);
     expect(body.name).toBe(name);
     expect(body.widgets[0].title).toBe('"><script>alert(2)</script>');
@@ -154,7 +182,11 @@ describe("validation: 400 problem+json naming the field", () => {
   }
 
   test("a widget param is checked by its operation's own schema: widgets[2].params.bucket", async () => {
-    const widgets = [widget({ id: "a" }), widget({ id: "b", position: 1 }), widget({ id: "c", operation: "getRevenueTimeseries", params: { bucket: "fortnight" }, viz: "line", position: 2 })];
+    const widgets = [
+      widget({ id: "a" }),
+      widget({ id: "b", position: 1 }),
+      widget({ id: "c", operation: "getRevenueTimeseries", params: { bucket: "fortnight" }, viz: "line", position: 2 }),
+    ];
     const errors = await errorsOf(dashboard({ widgets }));
     expect(errors.map((e) => e.path)).toEqual(["widgets[2].params.bucket"]);
     expect(errors[0]!.message).toContain("5m");
@@ -167,13 +199,19 @@ describe("validation: 400 problem+json naming the field", () => {
   });
 
   test("unknown operations, duplicate widget ids, bad viz, empty names, control characters and custom ranges without from", async () => {
-    expect((await errorsOf(dashboard({ widgets: [widget({ operation: "ingestEvents" })] }))).map((e) => e.path)).toEqual(["widgets[0].operation"]);
+    expect((await errorsOf(dashboard({ widgets: [widget({ operation: "ingestEvents" })] }))).map((e) => e.path)).toEqual([
+      "widgets[0].operation",
+    ]);
     expect((await errorsOf(dashboard({ widgets: [widget(), widget({ position: 1 })] }))).map((e) => e.path)).toEqual(["widgets[1].id"]);
     expect((await errorsOf(dashboard({ widgets: [widget({ viz: "pie" })] }))).map((e) => e.path)).toEqual(["widgets[0].viz"]);
     expect((await errorsOf(dashboard({ name: "  " }))).map((e) => e.path)).toEqual(["name"]);
     expect((await errorsOf(dashboard({ name: "a\u0007b" }))).map((e) => e.path)).toEqual(["name"]);
-    expect((await errorsOf(dashboard({ filters: { range: "custom", to: "2026-01-01T00:00:00Z" } }))).map((e) => e.path)).toEqual(["filters.from"]);
-    expect((await errorsOf(dashboard({ filters: { range: "7d", timezone: "Mars/Olympus" } }))).map((e) => e.path)).toEqual(["filters.timezone"]);
+    expect((await errorsOf(dashboard({ filters: { range: "custom", to: "2026-01-01T00:00:00Z" } }))).map((e) => e.path)).toEqual([
+      "filters.from",
+    ]);
+    expect((await errorsOf(dashboard({ filters: { range: "7d", timezone: "Mars/Olympus" } }))).map((e) => e.path)).toEqual([
+      "filters.timezone",
+    ]);
     expect((await errorsOf(dashboard({ surprise: 1 }))).map((e) => e.path)).toEqual(["(root)"]);
   });
 
@@ -196,7 +234,15 @@ describe("roles", () => {
       expect((await call(T, "DELETE", `/v1/dashboards/${d.id}`, { roles, headers: { "if-match": "*" } })).status).toBe(403);
     }
     expect((await call(T, "GET", "/v1/dashboards", { roles: ["ingest"] })).status).toBe(403);
-    expect((await call(T, "PUT", `/v1/dashboards/${d.id}`, { body: dashboard({ name: "by analyst" }), roles: ["analyst"], headers: { "if-match": '"1"' } })).status).toBe(200);
+    expect(
+      (
+        await call(T, "PUT", `/v1/dashboards/${d.id}`, {
+          body: dashboard({ name: "by analyst" }),
+          roles: ["analyst"],
+          headers: { "if-match": '"1"' },
+        })
+      ).status,
+    ).toBe(200);
   });
 });
 
@@ -207,7 +253,9 @@ describe("tenancy (row-level security)", () => {
     const { body: d } = await call(A, "POST", "/v1/dashboards", { body: dashboard({ name: "A's secret board" }) });
     expect((await call(B, "GET", `/v1/dashboards/${d.id}`)).status).toBe(404);
     expect((await call(B, "GET", `/v1/dashboards/${d.id}/data`)).status).toBe(404);
-    expect((await call(B, "PUT", `/v1/dashboards/${d.id}`, { body: dashboard({ name: "hijacked" }), headers: { "if-match": "*" } })).status).toBe(404);
+    expect(
+      (await call(B, "PUT", `/v1/dashboards/${d.id}`, { body: dashboard({ name: "hijacked" }), headers: { "if-match": "*" } })).status,
+    ).toBe(404);
     expect((await call(B, "DELETE", `/v1/dashboards/${d.id}`, { headers: { "if-match": "*" } })).status).toBe(404);
     const list = await call(B, "GET", "/v1/dashboards?limit=100");
     expect(JSON.stringify(list.body)).not.toContain("A's secret board");
@@ -218,9 +266,18 @@ describe("tenancy (row-level security)", () => {
     const A = crypto.randomUUID();
     const B = crypto.randomUUID();
     await call(A, "POST", "/v1/dashboards", { body: dashboard() });
-    const seen = await withTenant(deps.sql, B, (tx) => tx<{ n: number }[]>`select count(*)::int as n from dashboards where tenant_id = ${A}`);
+    const seen = await withTenant(
+      deps.sql,
+      B,
+      (tx) => tx<{ n: number }[]>`select count(*)::int as n from dashboards where tenant_id = ${A}`,
+    );
     expect(seen[0]!.n).toBe(0);
-    const write = withTenant(deps.sql, B, (tx) => tx`insert into dashboards (tenant_id, id, name, filters, widgets, created_by, updated_by) values (${A}, ${crypto.randomUUID()}, 'x', '{}', '[]', 'x', 'x')`);
+    const write = withTenant(
+      deps.sql,
+      B,
+      (tx) =>
+        tx`insert into dashboards (tenant_id, id, name, filters, widgets, created_by, updated_by) values (${A}, ${crypto.randomUUID()}, 'x', '{}', '[]', 'x', 'x')`,
+    );
     await expect(write).rejects.toThrow(/row-level security/);
     const rls = await deps.sql<{ relforcerowsecurity: boolean }[]>`select relforcerowsecurity from pg_class where relname = 'dashboards'`;
     expect(rls[0]!.relforcerowsecurity).toBe(true);

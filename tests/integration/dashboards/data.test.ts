@@ -27,7 +27,17 @@ let auth: Record<string, string>;
 let overview: Dashboard;
 
 const order = (time: number, item: string, quantity: number, price: number, channel: string) =>
-  orderCompleted(T, { time: iso(time) }, { channel, currency: "EUR", lines: [{ item_id: item, quantity, unit_price_minor: price }], discount_minor: 0, total_minor: quantity * price });
+  orderCompleted(
+    T,
+    { time: iso(time) },
+    {
+      channel,
+      currency: "EUR",
+      lines: [{ item_id: item, quantity, unit_price_minor: price }],
+      discount_minor: 0,
+      total_minor: quantity * price,
+    },
+  );
 
 async function get(path: string) {
   const res = await app.request(path, { headers: auth });
@@ -101,7 +111,11 @@ describe("GET /v1/dashboards/{id}/data", () => {
   });
 
   test("a failing widget gets its own error entry (the API's 400) and the others still answer", async () => {
-    const editor = { ...auth, authorization: `Bearer ${await token({ tenantId: T, roles: ["analyst"] })}`, "content-type": "application/json" };
+    const editor = {
+      ...auth,
+      authorization: `Bearer ${await token({ tenantId: T, roles: ["analyst"] })}`,
+      "content-type": "application/json",
+    };
     const res = await app.request("/v1/dashboards", {
       method: "POST",
       headers: editor,
@@ -138,11 +152,20 @@ describe("GET /v1/dashboards/{id}/data", () => {
     const warm = JSON.parse(await dashboardData(ctx, base, view, { concurrency: 2, timeoutMs: 30_000 }));
     expect(warm.widgets[0].status).toBe("ok");
     // the embedded engine's one connection is busy for 1.5 s: an uncached widget cannot answer in 300 ms
-    const slow = { id: "slow", title: "Channels", operation: "getRevenueByChannel", params: { currency: "EUR" }, viz: "bar" as const, position: 9 };
+    const slow = {
+      id: "slow",
+      title: "Channels",
+      operation: "getRevenueByChannel",
+      params: { currency: "EUR" },
+      viz: "bar" as const,
+      position: 9,
+    };
     const busy = deps.sql`select pg_sleep(1.5)`.then(() => undefined);
     await Bun.sleep(50);
     const started = performance.now();
-    const out = JSON.parse(await dashboardData(ctx, { ...base, widgets: [...base.widgets, slow] }, view, { concurrency: 2, timeoutMs: 300 }));
+    const out = JSON.parse(
+      await dashboardData(ctx, { ...base, widgets: [...base.widgets, slow] }, view, { concurrency: 2, timeoutMs: 300 }),
+    );
     const took = performance.now() - started;
     await busy;
     expect(took).toBeLessThan(1_200);
@@ -151,7 +174,10 @@ describe("GET /v1/dashboards/{id}/data", () => {
       ["slow", "timeout"],
     ]);
     expect(out.widgets[0].body).toEqual(warm.widgets[0].body);
-    expect(out.widgets[1].error).toEqual({ status: 504, detail: "no answer within 300 ms (DASHBOARD_WIDGET_TIMEOUT_MS); the next load may find it cached" });
+    expect(out.widgets[1].error).toEqual({
+      status: 504,
+      detail: "no answer within 300 ms (DASHBOARD_WIDGET_TIMEOUT_MS); the next load may find it cached",
+    });
   });
 
   test("an unknown dashboard is 404", async () => {

@@ -14,7 +14,10 @@ let deps: Deps;
 
 beforeAll(async () => {
   const shared = await getTestDeps();
-  deps = { ...shared, config: testConfig({ DASHBOARD_LIVE_POLL_MS: "100", DASHBOARD_LIVE_MIN_INTERVAL_MS: "0", DASHBOARD_LIVE_HEARTBEAT_MS: "1000" }) };
+  deps = {
+    ...shared,
+    config: testConfig({ DASHBOARD_LIVE_POLL_MS: "100", DASHBOARD_LIVE_MIN_INTERVAL_MS: "0", DASHBOARD_LIVE_HEARTBEAT_MS: "1000" }),
+  };
   app = createApp(deps);
 });
 
@@ -69,14 +72,21 @@ async function open(tenantId: string, path: string) {
 }
 
 const order = (t: string, total: number) =>
-  orderCompleted(t, { time: new Date(Date.now() - 5_000).toISOString() }, { currency: "EUR", discount_minor: 0, total_minor: total, lines: [{ item_id: "live-1", quantity: 1, unit_price_minor: total }] });
+  orderCompleted(
+    t,
+    { time: new Date(Date.now() - 5_000).toISOString() },
+    { currency: "EUR", discount_minor: 0, total_minor: total, lines: [{ item_id: "live-1", quantity: 1, unit_price_minor: total }] },
+  );
 
 async function overviewOf(t: string) {
-  const res = await app.request("/v1/dashboards", { headers: { authorization: `Bearer ${await token({ tenantId: t, roles: ["viewer"] })}` } });
+  const res = await app.request("/v1/dashboards", {
+    headers: { authorization: `Bearer ${await token({ tenantId: t, roles: ["viewer"] })}` },
+  });
   return ((await res.json()) as { data: Array<{ id: string }> }).data[0]!;
 }
 
-const realtimeOrders = (m: Message) => JSON.parse(m.data!).widgets.find((w: { id: string }) => w.id === "live").body.data.totals.orders as number;
+const realtimeOrders = (m: Message) =>
+  JSON.parse(m.data!).widgets.find((w: { id: string }) => w.id === "live").body.data.totals.orders as number;
 
 describe("GET /v1/dashboards/{id}/live", () => {
   test("sends the data at once, then again within 5 s of an ingested order, with the new order in it", async () => {
@@ -93,7 +103,9 @@ describe("GET /v1/dashboards/{id}/live", () => {
       while (m.event !== "data") m = await stream.next(5_000 - (Date.now() - started));
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(realtimeOrders(m)).toBe(1);
-      expect(JSON.parse(m.data!).widgets.find((w: { id: string }) => w.id === "live").body.data.totals.revenue).toEqual([{ currency: "EUR", gross_minor: 4200 }]);
+      expect(JSON.parse(m.data!).widgets.find((w: { id: string }) => w.id === "live").body.data.totals.revenue).toEqual([
+        { currency: "EUR", gross_minor: 4200 },
+      ]);
       expect(Number(m.id)).toBeGreaterThan(Number(first.id === "-" ? 0 : first.id));
     } finally {
       await stream.close();
@@ -122,13 +134,18 @@ describe("GET /v1/dashboards/{id}/live", () => {
     const created = await app.request("/v1/dashboards", {
       method: "POST",
       headers: editor,
-      body: JSON.stringify({ name: "short-lived", widgets: [{ id: "rt", title: "Now", operation: "getRealtimeMetrics", params: {}, viz: "kpi", position: 0 }] }),
+      body: JSON.stringify({
+        name: "short-lived",
+        widgets: [{ id: "rt", title: "Now", operation: "getRealtimeMetrics", params: {}, viz: "kpi", position: 0 }],
+      }),
     });
     const d = (await created.json()) as { id: string };
     const stream = await open(T, `/v1/dashboards/${d.id}/live`);
     try {
       expect((await stream.next(10_000)).event).toBe("data");
-      expect((await app.request(`/v1/dashboards/${d.id}`, { method: "DELETE", headers: { ...editor, "if-match": '"1"' } })).status).toBe(204);
+      expect((await app.request(`/v1/dashboards/${d.id}`, { method: "DELETE", headers: { ...editor, "if-match": '"1"' } })).status).toBe(
+        204,
+      );
       await ingestAccepted(deps, [order(T, 100)]);
       let m = await stream.next(5_000);
       while (m.comment === "heartbeat") m = await stream.next(5_000);

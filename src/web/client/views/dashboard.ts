@@ -37,7 +37,14 @@ export async function dashboardPage(root: HTMLElement, id: string): Promise<void
   try {
     d = (await api<DashboardDoc>(`/v1/dashboards/${id}`)).body;
   } catch (err) {
-    replace(root, h("p", { class: "state error", role: "alert" }, `Could not load the dashboard: ${err instanceof ApiError ? err.message : String(err)}`));
+    replace(
+      root,
+      h(
+        "p",
+        { class: "state error", role: "alert" },
+        `Could not load the dashboard: ${err instanceof ApiError ? err.message : String(err)}`,
+      ),
+    );
     return;
   }
   const widgets = [...d.widgets].sort((a, b) => a.position - b.position);
@@ -45,12 +52,23 @@ export async function dashboardPage(root: HTMLElement, id: string): Promise<void
   const liveState = h("span", { class: "live-state", "data-state": "connecting" }, "Connecting…");
   const liveWhen = h("span", { class: "live-when" });
   const liveFigures = h("div", { class: "live-figures" });
-  const range = h("select", { id: "range", name: "range" }, ...RANGES.map(([v, text]) => h("option", { value: v, selected: v === d.filters.range }, text)));
+  const range = h(
+    "select",
+    { id: "range", name: "range" },
+    ...RANGES.map(([v, text]) => h("option", { value: v, selected: v === d.filters.range }, text)),
+  );
   const from = h("input", { id: "from", name: "from", type: "datetime-local", value: d.filters.from?.slice(0, 16) ?? "" });
   const to = h("input", { id: "to", name: "to", type: "datetime-local", value: d.filters.to?.slice(0, 16) ?? "" });
   const tz = h("input", { id: "timezone", name: "timezone", value: d.filters.timezone, autocomplete: "off" });
   const channel = h("input", { id: "channel", name: "channel", value: d.filters.channel ?? "", placeholder: "all", autocomplete: "off" });
-  const currency = h("input", { id: "currency", name: "currency", value: d.filters.currency ?? "", placeholder: "all", maxlength: 3, autocomplete: "off" });
+  const currency = h("input", {
+    id: "currency",
+    name: "currency",
+    value: d.filters.currency ?? "",
+    placeholder: "all",
+    maxlength: 3,
+    autocomplete: "off",
+  });
   const custom = h("span", { class: "custom-range" }, h("label", { for: "from" }, "From"), from, h("label", { for: "to" }, "To"), to);
   const shown = h("p", { class: "muted range-shown", role: "status", "aria-live": "polite" });
   const showCustom = () => custom.toggleAttribute("hidden", range.value !== "custom");
@@ -73,7 +91,9 @@ export async function dashboardPage(root: HTMLElement, id: string): Promise<void
     grid.replaceChildren(...widgets.map((w) => renderWidget(w, byId.get(w.id))));
     shown.textContent = `${formatTime(data.range.from)} – ${formatTime(data.range.to)} (${data.range.timezone})`;
     const rt = data.widgets.find((w) => w.operation === "getRealtimeMetrics" && w.status === "ok" && w.body);
-    const totals = (rt?.body?.data as { totals?: { orders: number; revenue: Array<{ currency: string; gross_minor: number }> } } | undefined)?.totals;
+    const totals = (
+      rt?.body?.data as { totals?: { orders: number; revenue: Array<{ currency: string; gross_minor: number }> } } | undefined
+    )?.totals;
     replace(
       liveFigures,
       totals
@@ -83,7 +103,19 @@ export async function dashboardPage(root: HTMLElement, id: string): Promise<void
             "Last 60 min: ",
             figure("data.totals.orders", totals.orders, formatNumber(totals.orders), "figure live-orders"),
             " orders",
-            ...totals.revenue.map((r, i) => h("span", {}, " · ", figure(`data.totals.revenue.${i}.gross_minor`, r.gross_minor, formatMoney(r.gross_minor, r.currency), "figure live-revenue"))),
+            ...totals.revenue.map((r, i) =>
+              h(
+                "span",
+                {},
+                " · ",
+                figure(
+                  `data.totals.revenue.${i}.gross_minor`,
+                  r.gross_minor,
+                  formatMoney(r.gross_minor, r.currency),
+                  "figure live-revenue",
+                ),
+              ),
+            ),
           )
         : "Add a “last 60 minutes” widget (getRealtimeMetrics) to see orders arrive here.",
     );
@@ -131,7 +163,12 @@ export async function dashboardPage(root: HTMLElement, id: string): Promise<void
       "article",
       { class: "dashboard", "data-dashboard-id": d.id },
       h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Dashboards")),
-      h("div", { class: "toolbar" }, h("h1", { class: "dashboard-name" }, d.name), h("a", { href: `#/d/${d.id}/edit`, class: "button" }, "Edit")),
+      h(
+        "div",
+        { class: "toolbar" },
+        h("h1", { class: "dashboard-name" }, d.name),
+        h("a", { href: `#/d/${d.id}/edit`, class: "button" }, "Edit"),
+      ),
       d.description ? h("p", { class: "muted" }, d.description) : null,
       h(
         "form",

@@ -17,7 +17,11 @@ function operations(): Promise<string[]> {
     .then((r) => r.json() as Promise<{ paths: Record<string, Record<string, { operationId: string; tags?: string[] }>> }>)
     .then((spec) =>
       Object.values(spec.paths)
-        .flatMap((p) => Object.entries(p).filter(([m, op]) => m === "get" && op.tags?.includes("analytics") && !op.operationId.startsWith("stream")).map(([, op]) => op.operationId))
+        .flatMap((p) =>
+          Object.entries(p)
+            .filter(([m, op]) => m === "get" && op.tags?.includes("analytics") && !op.operationId.startsWith("stream"))
+            .map(([, op]) => op.operationId),
+        )
         .sort(),
     );
   return operationIds;
@@ -32,7 +36,14 @@ export async function editPage(root: HTMLElement, id: string): Promise<void> {
   try {
     [d, ops] = await Promise.all([api<DashboardDoc>(`/v1/dashboards/${id}`).then((r) => r.body), operations()]);
   } catch (err) {
-    replace(root, h("p", { class: "state error", role: "alert" }, `Could not load the dashboard: ${err instanceof ApiError ? err.message : String(err)}`));
+    replace(
+      root,
+      h(
+        "p",
+        { class: "state error", role: "alert" },
+        `Could not load the dashboard: ${err instanceof ApiError ? err.message : String(err)}`,
+      ),
+    );
     return;
   }
   const widgets: WidgetConfig[] = [...d.widgets].sort((a, b) => a.position - b.position);
@@ -49,7 +60,12 @@ export async function editPage(root: HTMLElement, id: string): Promise<void> {
     op.addEventListener("change", () => (w.operation = op.value));
     const viz = h("select", { id: `viz-${i}` }, ...VIZ.map((v) => h("option", { value: v, selected: v === w.viz }, v)));
     viz.addEventListener("change", () => (w.viz = viz.value as WidgetConfig["viz"]));
-    const params = h("input", { id: `params-${i}`, value: paramsText(w.params), placeholder: "e.g. bucket=day&limit=10", autocomplete: "off" });
+    const params = h("input", {
+      id: `params-${i}`,
+      value: paramsText(w.params),
+      placeholder: "e.g. bucket=day&limit=10",
+      autocomplete: "off",
+    });
     params.addEventListener("change", () => (w.params = Object.fromEntries(new URLSearchParams(params.value))));
     const move = (delta: number) => () => {
       const j = i + delta;
@@ -73,8 +89,16 @@ export async function editPage(root: HTMLElement, id: string): Promise<void> {
         "span",
         { class: "row-actions" },
         h("button", { type: "button", class: "up", "aria-label": `Move ${w.title} up`, disabled: i === 0, onclick: move(-1) }, "↑"),
-        h("button", { type: "button", class: "down", "aria-label": `Move ${w.title} down`, disabled: i === widgets.length - 1, onclick: move(1) }, "↓"),
-        h("button", { type: "button", class: "remove", "aria-label": `Remove ${w.title}`, onclick: () => (widgets.splice(i, 1), redraw()) }, "Remove"),
+        h(
+          "button",
+          { type: "button", class: "down", "aria-label": `Move ${w.title} down`, disabled: i === widgets.length - 1, onclick: move(1) },
+          "↓",
+        ),
+        h(
+          "button",
+          { type: "button", class: "remove", "aria-label": `Remove ${w.title}`, onclick: () => (widgets.splice(i, 1), redraw()) },
+          "Remove",
+        ),
       ),
     );
   };
@@ -92,9 +116,18 @@ export async function editPage(root: HTMLElement, id: string): Promise<void> {
   const save = async (e: Event) => {
     e.preventDefault();
     replace(message);
-    const body = { name: name.value, description: description.value, filters: d.filters, widgets: widgets.map((w, i) => ({ ...w, position: i })) };
+    const body = {
+      name: name.value,
+      description: description.value,
+      filters: d.filters,
+      widgets: widgets.map((w, i) => ({ ...w, position: i })),
+    };
     try {
-      const { body: saved } = await api<DashboardDoc>(`/v1/dashboards/${id}`, { method: "PUT", body: JSON.stringify(body), headers: { "if-match": `"${d.version}"` } });
+      const { body: saved } = await api<DashboardDoc>(`/v1/dashboards/${id}`, {
+        method: "PUT",
+        body: JSON.stringify(body),
+        headers: { "if-match": `"${d.version}"` },
+      });
       d = saved;
       location.hash = `#/d/${id}`;
     } catch (err) {
@@ -104,11 +137,20 @@ export async function editPage(root: HTMLElement, id: string): Promise<void> {
         message.dataset.kind = "stale";
         return replace(
           message,
-          h("p", { class: "state error stale" }, "Someone else changed this dashboard since you opened it, so your changes were not saved. Reload it to see theirs, then make yours again."),
+          h(
+            "p",
+            { class: "state error stale" },
+            "Someone else changed this dashboard since you opened it, so your changes were not saved. Reload it to see theirs, then " +
+              "make yours again.",
+          ),
           h("button", { type: "button", onclick: () => void editPage(root, id) }, "Reload"),
         );
       }
-      replace(message, h("p", { class: "state error" }, `Not saved (${p.status}): ${p.detail ?? p.title ?? ""}`), p.errors ? h("ul", {}, ...p.errors.map((x) => h("li", {}, `${x.path}: ${x.message}`))) : null);
+      replace(
+        message,
+        h("p", { class: "state error" }, `Not saved (${p.status}): ${p.detail ?? p.title ?? ""}`),
+        p.errors ? h("ul", {}, ...p.errors.map((x) => h("li", {}, `${x.path}: ${x.message}`))) : null,
+      );
     }
   };
 
@@ -127,7 +169,13 @@ export async function editPage(root: HTMLElement, id: string): Promise<void> {
     h(
       "form",
       { class: "edit", onsubmit: save, "aria-label": "Edit dashboard" },
-      h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Dashboards"), " / ", h("a", { href: `#/d/${id}` }, d.name)),
+      h(
+        "nav",
+        { class: "crumbs", "aria-label": "Breadcrumb" },
+        h("a", { href: "#/" }, "Dashboards"),
+        " / ",
+        h("a", { href: `#/d/${id}` }, d.name),
+      ),
       h("h1", {}, "Edit dashboard"),
       h("label", { for: "name" }, "Name"),
       name,
@@ -135,7 +183,13 @@ export async function editPage(root: HTMLElement, id: string): Promise<void> {
       description,
       h("h2", {}, "Widgets"),
       list,
-      h("div", { class: "toolbar" }, h("button", { type: "button", onclick: add }, "Add widget"), h("button", { type: "submit", class: "primary" }, "Save"), d.is_default ? null : h("button", { type: "button", class: "danger", onclick: () => void remove() }, "Delete")),
+      h(
+        "div",
+        { class: "toolbar" },
+        h("button", { type: "button", onclick: add }, "Add widget"),
+        h("button", { type: "submit", class: "primary" }, "Save"),
+        d.is_default ? null : h("button", { type: "button", class: "danger", onclick: () => void remove() }, "Delete"),
+      ),
       message,
     ),
   );

@@ -26,7 +26,14 @@ export async function dashboardsList(root: HTMLElement): Promise<void> {
       cursor = body.next_cursor;
     } while (cursor);
   } catch (err) {
-    replace(root, h("p", { class: "state error", role: "alert" }, `Could not load the dashboards: ${err instanceof ApiError ? err.message : String(err)}`));
+    replace(
+      root,
+      h(
+        "p",
+        { class: "state error", role: "alert" },
+        `Could not load the dashboards: ${err instanceof ApiError ? err.message : String(err)}`,
+      ),
+    );
     return;
   }
   const status = h("p", { role: "status", "aria-live": "polite" });
@@ -34,11 +41,17 @@ export async function dashboardsList(root: HTMLElement): Promise<void> {
     try {
       const { body } = await api<DashboardDoc>("/v1/dashboards", {
         method: "POST",
-        body: JSON.stringify({ name: "Untitled dashboard", widgets: [{ id: "revenue", title: "Revenue", operation: "getSalesMetrics", params: {}, viz: "kpi", position: 0 }] }),
+        body: JSON.stringify({
+          name: "Untitled dashboard",
+          widgets: [{ id: "revenue", title: "Revenue", operation: "getSalesMetrics", params: {}, viz: "kpi", position: 0 }],
+        }),
       });
       location.hash = `#/d/${body.id}/edit`;
     } catch (err) {
-      status.textContent = err instanceof ApiError && err.problem.status === 403 ? "Only analysts and admins can create dashboards." : `Could not create: ${String(err)}`;
+      status.textContent =
+        err instanceof ApiError && err.problem.status === 403
+          ? "Only analysts and admins can create dashboards."
+          : `Could not create: ${String(err)}`;
     }
   };
   replace(
@@ -46,7 +59,12 @@ export async function dashboardsList(root: HTMLElement): Promise<void> {
     h(
       "section",
       { class: "list" },
-      h("div", { class: "toolbar" }, h("h1", {}, "Dashboards"), h("button", { type: "button", onclick: () => void create() }, "New dashboard")),
+      h(
+        "div",
+        { class: "toolbar" },
+        h("h1", {}, "Dashboards"),
+        h("button", { type: "button", onclick: () => void create() }, "New dashboard"),
+      ),
       status,
       h(
         "ul",

@@ -3,11 +3,25 @@ import { api, ApiError, token } from "../api.ts";
 import { h, replace } from "../dom.ts";
 
 export function signIn(root: HTMLElement): void {
-  const input = h("textarea", { id: "token", name: "token", rows: 4, autocomplete: "off", spellcheck: "false", required: true, "aria-describedby": "token-help" });
+  const input = h("textarea", {
+    id: "token",
+    name: "token",
+    rows: 4,
+    autocomplete: "off",
+    spellcheck: "false",
+    required: true,
+    "aria-describedby": "token-help",
+  });
   const status = h("p", { id: "signin-status", role: "status", "aria-live": "polite" });
   const hint =
     document.body.dataset.tokenHint === "yes"
-      ? h("p", { class: "hint" }, "Development: make a token with ", h("code", {}, "bun run token -- --tenant <uuid> --roles analyst"), " and paste it here.")
+      ? h(
+          "p",
+          { class: "hint" },
+          "Development: make a token with ",
+          h("code", {}, "bun run token -- --tenant <uuid> --roles analyst"),
+          " and paste it here.",
+        )
       : null;
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -34,7 +48,11 @@ export function signIn(root: HTMLElement): void {
         { onsubmit: submit },
         h("label", { for: "token" }, "Bearer token"),
         input,
-        h("p", { id: "token-help", class: "hint" }, "Kept in this tab only (sessionStorage), sent as the Authorization header, never in a URL or a cookie."),
+        h(
+          "p",
+          { id: "token-help", class: "hint" },
+          "Kept in this tab only (sessionStorage), sent as the Authorization header, never in a URL or a cookie.",
+        ),
         hint,
         h("button", { type: "submit" }, "Sign in"),
       ),
