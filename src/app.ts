@@ -12,7 +12,7 @@ import { healthRoutes } from "./health/health.routes.ts";
 import { adminRoutes } from "./admin/admin.routes.ts";
 import { authorize, operationResolver, publicRateLimit } from "./http/authorize.ts";
 import type { AppEnv } from "./http/env.ts";
-import { bodyLimits, corsAllowList, docsPage, inputBounds, responseHeaders } from "./http/hardening.ts";
+import { bodyLimits, corsAllowList, docsAssets, docsPage, inputBounds, responseHeaders } from "./http/hardening.ts";
 import { createRateLimiter, type RateLimiter } from "./http/ratelimit.ts";
 import { accessLog, authenticate, requestContext } from "./http/middleware.ts";
 import { fieldErrors, HttpProblem, problem } from "./http/problem.ts";
@@ -20,6 +20,8 @@ import { whoamiRoutes } from "./http/whoami.routes.ts";
 import { ingestRoutes } from "./ingest/ingest.routes.ts";
 import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
 import { analyticsRoutes } from "./analytics/registry.ts";
+import { dashboardsRoutes } from "./dashboards/dashboards.routes.ts";
+import { webRoutes } from "./web/web.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -84,7 +86,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     .route("/", ingestRoutes)
     .route("/", schemasRoutes)
     .route("/", adminRoutes)
-    .route("/", analyticsRoutes);
+    .route("/", analyticsRoutes)
+    .route("/", dashboardsRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -106,6 +109,11 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       { name: "auth", description: "The identity behind a token" },
       { name: "ingest", description: "CloudEvents in (HTTP; NATS JetStream is the other door), dead letters and ingest statistics" },
       { name: "schemas", description: "The event catalog: JSON Schema of every event type and version" },
+      {
+        name: "dashboards",
+        description:
+          "Saved dashboards over the analytics operations: CRUD with ETag / If-Match, every widget's answer in one call, and a live stream",
+      },
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
       {
         name: "analytics",
@@ -118,6 +126,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     ],
   });
   app.get("/docs", docsPage({ url: "/openapi.json", title: "Pulse API" }));
+  app.get("/docs/swagger-ui-dist/:file", docsAssets);
+  app.route("/", webRoutes);
 
   app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((err, c) => {

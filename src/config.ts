@@ -10,6 +10,7 @@ import { z } from "zod";
 import { analytics } from "./config/analytics.ts";
 import { auth } from "./config/auth.ts";
 import { cache } from "./config/cache.ts";
+import { dashboards } from "./config/dashboards.ts";
 import { db } from "./config/db.ts";
 import { health } from "./config/health.ts";
 import { ingest } from "./config/ingest.ts";
@@ -22,7 +23,7 @@ import { server } from "./config/server.ts";
 import { storage } from "./config/storage.ts";
 
 /** every section, in the order its variables are checked and reported */
-const SECTIONS = [server, db, jobs, nats, ingest, storage, cache, analytics, log, auth, health, security] as const;
+const SECTIONS = [server, db, jobs, nats, ingest, storage, cache, analytics, dashboards, log, auth, health, security] as const;
 
 type AnySection = Section<Vars, unknown>;
 type SliceOf<S> = S extends Section<Vars, infer C> ? C : never;

@@ -8,6 +8,7 @@ import { buildDeps, closeDeps } from "./deps.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
 import { createLogger, fatalLine } from "./logger.ts";
 import { onShutdown } from "./shutdown.ts";
+import { webBundle } from "./web/build.ts";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(fatalLine, (code) => process.exit(code));
@@ -32,6 +33,12 @@ async function main(): Promise<void> {
   // every role serves HTTP: api/all serve the API; a worker serves health and metrics on the same port
   const app = createApp(deps);
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
+  // the web app's bundle, built now rather than on the first /app request
+  if (config.role !== "worker")
+    webBundle().then(
+      (b) => logger.info({ build_ms: b.ms }, "web app built"),
+      (err: unknown) => logger.error({ err }, "the web app did not build"),
+    );
   logger.info(
     {
       port: server.port,

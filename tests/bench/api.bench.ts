@@ -74,6 +74,8 @@ const DATA_DIR_FLAG = (() => {
 })();
 /** the measured tenant; a reused data dir keeps its own (DIR/bench.json) */
 let TENANT: string = crypto.randomUUID();
+/** the tenant prepareData seeds (bench:dashboard seeds through this file too) */
+export const benchTenant = (): string => TENANT;
 const DAY = 86_400_000;
 
 // ─── seed data ──────────────────────────────────────────────────────────────────────────────────────
@@ -428,7 +430,7 @@ async function drive(name: string, base: string, auth: string, nextPath: () => s
 }
 
 /** steps 1–2: seed, refresh every continuous aggregate (5m → 1h → 1d), run the due TimescaleDB jobs */
-async function prepareData(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<Awaited<ReturnType<typeof seed>>> {
+export async function prepareData(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<Awaited<ReturnType<typeof seed>>> {
   const seeded = await seed(deps);
   console.log(
     `seeded ${seeded.events.toLocaleString("en-US")} events in ${seeded.seconds.toFixed(1)} s (${Math.round(seeded.events / seeded.seconds).toLocaleString("en-US")}/s), ${seeded.rejected} rejected`,
@@ -701,4 +703,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// bench:dashboard imports prepareData from here without running this benchmark
+if (import.meta.main) await main();
