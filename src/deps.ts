@@ -75,7 +75,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     throw err;
   }
 
-  const cache = await createCache({ redisUrl: config.cache.redisUrl, upstash: config.cache.upstash });
+  const cache = await createCache({ redisUrl: config.cache.redisUrl, upstash: config.cache.upstash, logger });
   let nats: NatsHandle | undefined;
   if (config.nats.url && opts.nats !== false) {
     try {

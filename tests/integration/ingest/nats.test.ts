@@ -135,7 +135,8 @@ describe("database unavailable mid-stream", () => {
       for (const e of second) await publish(nats, e);
       expect(await until(async () => breaker.open, 20_000, 100)).toBe(true);
       expect(consumer.stats.nakked).toBeGreaterThan(0);
-      const { app } = await testApp({ breaker });
+      // a worker is unready while its writes are paused (an api would stay ready: tests/integration/platform/health.test.ts)
+      const { app } = await testApp({ breaker, config: { ...config, role: "worker" }, nats });
       const ready = await app.request("/health/ready");
       expect(ready.status).toBe(503);
       expect((await ready.json()).checks.ingest.error).toContain("circuit breaker open");
