@@ -111,8 +111,16 @@ describe("ingest from NATS JetStream", () => {
 });
 
 describe("database unavailable mid-stream", () => {
-  test("the breaker opens, fetching pauses, nothing is lost or duplicated, and ingest resumes", async () => {
-    const { nats, config, cleanup } = await privateNats({ BREAKER_FAILURES: "5", BREAKER_HALF_OPEN_MS: "1000", INGEST_BATCH_SIZE: "50", INGEST_FLUSH_MS: "50" });
+  test("the breaker opens, fetching pauses (fetched messages given back, not left to ack_wait), nothing is lost or duplicated, and ingest resumes", async () => {
+    // ack wait 60 s: messages fetched when the pause began are given back (nak), not left to ack_wait,
+    // so everything is stored well before it (the 40 s bound below)
+    const { nats, config, cleanup } = await privateNats({
+      BREAKER_FAILURES: "5",
+      BREAKER_HALF_OPEN_MS: "1000",
+      INGEST_BATCH_SIZE: "50",
+      INGEST_FLUSH_MS: "50",
+      NATS_ACK_WAIT_MS: "60000",
+    });
     const engine = new EmbeddedEngine({ dataDir: join(tempDir("breaker"), "db"), port: 0, logger: testLogger });
     await engine.start();
     const sql = createSql(engine.url, { max: 1, statementTimeoutMs: 30_000, logger: testLogger, embedded: true });
