@@ -121,6 +121,7 @@ export async function readiness(deps: Deps): Promise<Readiness> {
     probes.push(
       probe(ingestRequired, t, async () => {
         if (nats.nc.isClosed()) throw new Error("connection closed");
+        if (!nats.link.connected) throw new Error(`disconnected since ${new Date(nats.link.since).toISOString()} (reconnecting)`);
         const info = await nats.jsm.getAccountInfo();
         return { server: nats.nc.getServer(), streams: info.streams, consumers: info.consumers };
       }).then((c) => ["nats", c]),

@@ -21,6 +21,11 @@ export interface NatsHandle {
   jsm: JetStreamManager;
   stream: string;
   subjectPrefix: string;
+  /**
+   * the link as the client's status events last reported it: while disconnected (the client
+   * reconnects forever) readiness says so at once instead of waiting for a request to time out
+   */
+  link: { connected: boolean; since: number };
 }
 
 export async function connectNats(cfg: Config["nats"], logger: Logger): Promise<NatsHandle> {
@@ -33,15 +38,18 @@ export async function connectNats(cfg: Config["nats"], logger: Logger): Promise<
     reconnectTimeWait: 1_000,
     timeout: 5_000,
   });
+  const link = { connected: true, since: Date.now() };
   void (async () => {
     for await (const s of nc.status()) {
+      if (s.type === "disconnect") Object.assign(link, { connected: false, since: Date.now() });
+      else if (s.type === "reconnect") Object.assign(link, { connected: true, since: Date.now() });
       if (s.type === "disconnect" || s.type === "error") log.warn({ type: s.type, data: String(s.data) }, "NATS connection status");
       else if (s.type === "reconnect") log.info({ server: String(s.data) }, "NATS reconnected");
     }
   })();
   const jsm = await nc.jetstreamManager({ timeout: 5_000 });
   await ensureStream(jsm, cfg, log);
-  return { nc, js: nc.jetstream(), jsm, stream: cfg.stream, subjectPrefix: cfg.subjectPrefix };
+  return { nc, js: nc.jetstream(), jsm, stream: cfg.stream, subjectPrefix: cfg.subjectPrefix, link };
 }
 
 export async function ensureStream(jsm: JetStreamManager, cfg: Config["nats"], log: Logger): Promise<void> {

@@ -7,6 +7,8 @@ import type { Deps } from "../../../src/deps.ts";
 import { DbBreaker } from "../../../src/ingest/breaker.ts";
 import { connectNats, type NatsHandle } from "../../../src/nats/connection.ts";
 import { testApp, testConfig, testLogger } from "../../helpers/deps.ts";
+import { until } from "../../helpers/nats.ts";
+import { startNatsServer } from "../../helpers/servers.ts";
 import { tempDir } from "../../helpers/tmp.ts";
 
 describe("GET /health/live", () => {
@@ -147,6 +149,27 @@ describe("GET /health/ready per role", () => {
       expect(body.reasons.some((r: string) => r.startsWith(`ingest (optional for ${role}): ingest paused`))).toBe(true);
     }
   });
+
+  test("NATS stopped: a worker's readiness says disconnected at once (no wait for a timeout) and is 200 again once NATS is back", async () => {
+    const server = await startNatsServer();
+    const handle = await connectNats(testConfig({ NATS_URL: server.url }).nats, testLogger);
+    try {
+      const worker = await roleApp("worker", { nats: handle });
+      expect((await worker.request("/health/ready")).status).toBe(200);
+      await server.stop();
+      expect(await until(async () => !handle.link.connected, 5_000, 20)).toBe(true);
+      const started = performance.now();
+      const down = await worker.request("/health/ready");
+      expect(performance.now() - started).toBeLessThan(1_000); // the probe timeout is 2 s
+      expect(down.status).toBe(503);
+      expect((await down.json()).checks.nats.error).toMatch(/^disconnected since .* \(reconnecting\)$/);
+      await server.start();
+      expect(await until(async () => (await worker.request("/health/ready")).status === 200, 10_000, 100)).toBe(true);
+    } finally {
+      await handle.nc.close();
+      await server.close();
+    }
+  }, 30_000);
 
   test("a worker without NATS_URL is not ready (it has nothing to consume); an api without it is", async () => {
     const worker = await (await roleApp("worker")).request("/health/ready");
