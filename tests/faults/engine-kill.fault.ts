@@ -1,7 +1,7 @@
 /**
  * The embedded engine SIGKILLed during an ingest: the service (ROLE=all, its own engine and its own
  * nats-server) restarts the child and ingest resumes; at the end every published event is on disk
- * exactly once. FAULTS_EVENTS events (20,000 by default for CI; the issue's size is 100,000).
+ * exactly once. FAULTS_EVENTS events (default the issue's 100,000).
  *
  * BREAKER_HALF_OPEN_MS=5000 (default 30,000): the engine is back within about a second, and the
  * default would leave writes paused for 30 s of the suite's budget for nothing the count can show.
@@ -54,15 +54,10 @@ test(`the embedded engine SIGKILLed during an ingest of ${KILL_EVENTS} events: r
   const killedAt = performance.now();
   process.kill(enginePid!, "SIGKILL");
 
-  const timeline: string[] = [];
-  const tl = setInterval(async () => timeline.push(`${((performance.now() - started) / 1000).toFixed(0)}s:${await acceptedSoFar(svc, tenants)}`), 1000);
   const tally = await publishing;
   expect(tally.acked).toBe(KILL_EVENTS);
   expect(await until(async () => (await acceptedSoFar(svc, tenants)) === KILL_EVENTS, 240_000, 500)).toBe(true);
   const doneAt = performance.now();
-  clearInterval(tl);
-  console.log(timeline.join(" "));
-  console.log(svc.output().split("\n").filter((l) => /"level":(40|50)/.test(l)).map((l) => l.slice(0, 400)).join("\n"));
   await Bun.sleep(1_000); // nothing more arrives late
   expect(await acceptedSoFar(svc, tenants)).toBe(KILL_EVENTS);
   await watch.stop();
