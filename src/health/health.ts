@@ -126,6 +126,10 @@ export async function readiness(deps: Deps): Promise<Readiness> {
         return { server: nats.nc.getServer(), streams: info.streams, consumers: info.consumers };
       }).then((c) => ["nats", c]),
     );
+  } else if (deps.natsPending) {
+    const p = deps.natsPending;
+    const error = `not connected since ${new Date(p.since).toISOString()} (${p.attempts} attempts; last: ${p.lastError})`;
+    probes.push(Promise.resolve(["nats", { status: "down", required: ingestRequired, latency_ms: 0, error }]));
   } else if (role === "worker") {
     probes.push(Promise.resolve(["nats", { status: "down", required: true, latency_ms: 0, error: "NATS_URL is not set: a worker has nothing to consume" }]));
   }

@@ -76,6 +76,59 @@ export async function ensureStream(jsm: JetStreamManager, cfg: Config["nats"], l
   }
 }
 
+/** a connection an api process is still waiting for (NATS did not answer when it started) */
+export interface NatsPending {
+  since: number;
+  attempts: number;
+  lastError: string;
+  /** stop trying (shutdown) */
+  stop(): void;
+}
+
+/**
+ * Keep trying connectNats every `everyMs` until it succeeds, then hand the connection to
+ * `onConnected`. For the api role: NATS only carries copies of HTTP ingest's dead letters there, so
+ * an api starts and serves without it (a worker or all fails its start instead: its consumer needs it).
+ */
+export function connectNatsLater(
+  cfg: Config["nats"],
+  logger: Logger,
+  first: unknown,
+  onConnected: (h: NatsHandle) => void,
+  everyMs = 2_000,
+): NatsPending {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const pending: NatsPending = {
+    since: Date.now(),
+    attempts: 1,
+    lastError: first instanceof Error ? first.message : String(first),
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+  const attempt = (): void => {
+    timer = undefined;
+    pending.attempts += 1;
+    connectNats(cfg, logger).then(
+      (h) => {
+        if (stopped) void closeNats(h);
+        else {
+          logger.info({ component: "nats", attempts: pending.attempts, waited_ms: Date.now() - pending.since }, "NATS connected");
+          onConnected(h);
+        }
+      },
+      (err: unknown) => {
+        pending.lastError = err instanceof Error ? err.message : String(err);
+        if (!stopped) timer = setTimeout(attempt, everyMs);
+      },
+    );
+  };
+  timer = setTimeout(attempt, everyMs);
+  return pending;
+}
+
 export async function closeNats(h: NatsHandle): Promise<void> {
   if (!h.nc.isClosed()) await h.nc.drain().catch(() => h.nc.close());
 }

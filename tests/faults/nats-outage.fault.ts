@@ -2,13 +2,14 @@
  * NATS stopped for 10 s during an ingest and started again with the same JetStream store, with a
  * worker and an api process (each on its own embedded engine) connected to it: readiness per role.
  * The worker must turn 503 (goal < 5 s) and back to 200 once NATS is back; the api must stay 200
- * (`degraded`, with the reason) the whole time and keep answering reads. Every event the publisher
+ * (`degraded`, with the reason) the whole time and keep answering reads and HTTP ingest, and a second
+ * api started during the outage must become ready (degraded) and connect once NATS is back. Every event the publisher
  * got an ack for is stored once (the publisher retries each event until JetStream acks it, with the
  * same Nats-Msg-Id: a retry of a publish that had landed is dropped by the duplicate window).
  */
 import { afterAll, expect, test } from "bun:test";
 import { token } from "../helpers/deps.ts";
-import { orderCompleted, pageViewed } from "../helpers/events.ts";
+import { envelope, orderCompleted, pageViewed } from "../helpers/events.ts";
 import { until } from "../helpers/nats.ts";
 import { type PrivateServer, startNatsServer } from "../helpers/servers.ts";
 import {
@@ -80,9 +81,37 @@ test("NATS stopped 10 s during ingest: the worker is 503 and back, the api stays
   const storedBefore = (await acceptedSoFar(worker, tenants)) ?? 0;
   const stoppedAt = performance.now();
   await nats.stop();
+
+  // during the outage: HTTP ingest on the api (one event of each batch a dead letter, whose copy to
+  // NATS cannot be made), and a second api started while NATS does not answer
+  const ingestAuth = { authorization: `Bearer ${await token({ tenantId: tenants[1], roles: ["ingest"], expiresIn: "10m" })}`, "content-type": "application/json" };
+  const posts: Array<{ ms: number; status: number; accepted?: number; rejected?: number }> = [];
+  const poster = (async () => {
+    while (performance.now() - stoppedAt < OUTAGE_MS - 1_000) {
+      const batch = [pageViewed(tenants[1]!), orderCompleted(tenants[1]!), envelope(tenants[1]!, "no.such.type", {})];
+      const at = performance.now();
+      const res = await fetch(`${api.url}/v1/events`, { method: "POST", headers: ingestAuth, body: JSON.stringify(batch), signal: AbortSignal.timeout(15_000) }).catch(() => undefined);
+      const body = res?.status === 202 ? ((await res.json()) as { accepted: number; rejected: unknown[] }) : undefined;
+      posts.push({ ms: performance.now() - at, status: res?.status ?? 0, accepted: body?.accepted, rejected: body?.rejected.length });
+      await Bun.sleep(500);
+    }
+  })();
+  const lateApi = startFaultService({ role: "api", nats }).then(async (svc) => {
+    await ready(svc, 30_000);
+    const body = (await (await fetch(`${svc.url}/health/ready`)).json()) as { status: string; checks: { nats?: { error?: string } } };
+    return { svc, readyAt: performance.now(), body };
+  });
   await Bun.sleep(OUTAGE_MS);
   const startedAt = performance.now();
   await nats.start();
+  await poster;
+  const late = await lateApi;
+  // the late api connects once NATS answers
+  const lateConnected = await until(
+    async () => ((await (await fetch(`${late.svc.url}/health/ready`)).json()) as { checks: { nats?: { status: string } } }).checks.nats?.status === "up",
+    15_000,
+    100,
+  );
 
   const tally = await paced;
   expect(tally.acked).toBe(EVENTS);
@@ -96,6 +125,7 @@ test("NATS stopped 10 s during ingest: the worker is 503 and back, the api stays
   await nc.close();
   expect(await worker.stop("SIGTERM")).toBe(0);
   expect(await api.stop("SIGTERM")).toBe(0);
+  expect(await late.svc.stop("SIGTERM")).toBe(0);
   const disk = await countOnDisk(worker.dataDir, tenants);
 
   const workerTo503 = secondsUntil(workerReady, stoppedAt, (s) => s.code === 503);
@@ -125,7 +155,11 @@ test("NATS stopped 10 s during ingest: the worker is 503 and back, the api stays
     to503: apiReady.between(stoppedAt, doneAt).some((s) => s.code === 503) ? secondsUntil(apiReady, stoppedAt, (s) => s.code === 503) : null,
     to200: apiBackOk,
     reads: `${answered}/${readsDuring.length} (${readsDuring.length ? ((100 * answered) / readsDuring.length).toFixed(0) : "-"} %)`,
-    notes: `degraded ${apiDegraded?.toFixed(1)} s after the stop, ${apiDuring.filter((s) => s.code === 200).length}/${apiDuring.length} readiness answers 200 during it; reason "${reason}"; "to 200" = nats check up again after the start`,
+    notes:
+      `degraded ${apiDegraded?.toFixed(1)} s after the stop, ${apiDuring.filter((s) => s.code === 200).length}/${apiDuring.length} readiness answers 200 during it; reason "${reason}"; ` +
+      `"to 200" = nats check up again after the start; HTTP ingest during the outage: ${posts.filter((p) => p.status === 202).length}/${posts.length} batches 202, ` +
+      `slowest ${Math.max(...posts.map((p) => p.ms)).toFixed(0)} ms; an api started during the outage was ready ${((late.readyAt - stoppedAt) / 1000).toFixed(1)} s after the stop ` +
+      `(NATS "${late.body.checks.nats?.error?.slice(0, 40)}…") and connected after NATS's start: ${lateConnected}`,
   });
 
   expect(disk).toMatchObject({ stored: EVENTS, distinct: EVENTS, deadLettered: 0 });
@@ -140,4 +174,13 @@ test("NATS stopped 10 s during ingest: the worker is 503 and back, the api stays
   expect(reason).toContain("nats (optional for api)");
   expect(readsDuring.length).toBeGreaterThan(10);
   expect(answered).toBe(readsDuring.length);
+  // HTTP ingest on the api: every batch answered 202 (2 accepted, 1 dead-lettered) without waiting on NATS
+  expect(posts.length).toBeGreaterThan(3);
+  expect(posts.every((p) => p.status === 202 && p.accepted === 2 && p.rejected === 1)).toBe(true);
+  expect(Math.max(...posts.map((p) => p.ms))).toBeLessThan(2_000); // a wait on NATS is its 5 s ack timeout
+  // an api started while NATS was down: ready (degraded, NATS named) before NATS came back, connected after
+  expect(late.readyAt).toBeLessThan(startedAt);
+  expect(late.body.status).toBe("degraded");
+  expect(late.body.checks.nats?.error).toMatch(/^not connected since/);
+  expect(lateConnected).toBe(true);
 }, 300_000);

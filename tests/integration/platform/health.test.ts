@@ -5,7 +5,7 @@ import { createSql } from "../../../src/db/client.ts";
 import { EmbeddedEngine } from "../../../src/db/embedded/manager.ts";
 import type { Deps } from "../../../src/deps.ts";
 import { DbBreaker } from "../../../src/ingest/breaker.ts";
-import { connectNats, type NatsHandle } from "../../../src/nats/connection.ts";
+import { connectNats, connectNatsLater, type NatsHandle } from "../../../src/nats/connection.ts";
 import { testApp, testConfig, testLogger } from "../../helpers/deps.ts";
 import { until } from "../../helpers/nats.ts";
 import { startNatsServer } from "../../helpers/servers.ts";
@@ -167,6 +167,32 @@ describe("GET /health/ready per role", () => {
       expect(await until(async () => (await worker.request("/health/ready")).status === 200, 10_000, 100)).toBe(true);
     } finally {
       await handle.nc.close();
+      await server.close();
+    }
+  }, 30_000);
+
+  test("an api whose NATS did not answer at start is ready (degraded: not connected, with the attempts) and connects once NATS answers", async () => {
+    const server = await startNatsServer();
+    await server.stop();
+    const config = testConfig({ ROLE: "api", NATS_URL: server.url });
+    let connected: NatsHandle | undefined;
+    const pending = connectNatsLater(config.nats, testLogger, new Error("connect ECONNREFUSED"), (h) => (connected = h), 100);
+    try {
+      expect(await until(async () => pending.attempts >= 3, 5_000, 20)).toBe(true);
+      const res = await (await roleApp("api", { config, natsPending: pending })).request("/health/ready");
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body.status).toBe("degraded");
+      expect(body.checks.nats).toMatchObject({ status: "down", required: false });
+      expect(body.checks.nats.error).toMatch(/^not connected since .* \(\d+ attempts; last: .+\)$/);
+      await server.start();
+      expect(await until(async () => connected !== undefined, 10_000, 50)).toBe(true);
+      expect(connected!.link.connected).toBe(true);
+      const up = await (await roleApp("api", { config, nats: connected })).request("/health/ready");
+      expect((await up.json()).checks.nats.status).toBe("up");
+    } finally {
+      pending.stop();
+      await connected?.nc.close();
       await server.close();
     }
   }, 30_000);
