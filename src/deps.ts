@@ -112,7 +112,8 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   if (opts.runJobs ?? true) jobs.start();
 
   const { breaker, dedup, ingest } = buildIngest({ config, logger, sql, metrics, nats: natsLater ? () => nats : nats, cache });
-  const deps: Deps = { config, logger, sql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest, ...(natsLater ? { natsPending: natsLater } : {}) };
+  const deps: Deps = { config, logger, sql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest };
+  if (natsLater) deps.natsPending = natsLater;
   return deps;
 }
 
@@ -151,7 +152,8 @@ export function buildIngest(d: {
     publishDeadLetter: nats
       ? (row) => {
           const h = typeof nats === "function" ? nats() : nats;
-          return h ? publishDeadLetter(h, row) : Promise.reject(new Error("NATS is not connected yet: the dead letter is stored, not copied to NATS"));
+          if (h) return publishDeadLetter(h, row);
+          return Promise.reject(new Error("NATS is not connected yet: the dead letter is stored, not copied to NATS"));
         }
       : undefined,
     // new events make the tenants' cached analytics answers unreachable (src/analytics/generation.ts)

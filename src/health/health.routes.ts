@@ -33,7 +33,9 @@ const ReadinessSchema = z
   .object({
     status: z.enum(["ok", "degraded", "down"]),
     role: z.enum(["api", "worker", "all"]).openapi({ description: "the process's ROLE: which checks are required depends on it" }),
-    reasons: z.array(z.string()).openapi({ description: "one line per check that is down or job that is failing: why the status is not `ok`" }),
+    reasons: z
+      .array(z.string())
+      .openapi({ description: "one line per check that is down or job that is failing: why the status is not `ok`" }),
     timestamp: z.string(),
     checks: z.record(z.string(), CheckSchema),
     jobs: z.object({

@@ -108,9 +108,16 @@ export async function readiness(deps: Deps): Promise<Readiness> {
     const ac = analyticsCacheStatus(deps.cache);
     const degraded = ac.degraded && deps.cache.circuit?.().state !== "closed";
     deps.metrics.cacheDegraded.set(degraded ? 1 : 0);
+    const driver = deps.cache.driver;
     const check: Check = degraded
-      ? { status: "down", required: false, latency_ms: 0, error: `analytics reads bypass the cache since ${ac.since}: ${ac.last_error}`, details: { driver: deps.cache.driver, degraded: true, since: ac.since } }
-      : { status: "up", required: false, latency_ms: 0, details: { driver: deps.cache.driver, degraded: false } };
+      ? {
+          status: "down",
+          required: false,
+          latency_ms: 0,
+          error: `analytics reads bypass the cache since ${ac.since}: ${ac.last_error}`,
+          details: { driver, degraded: true, since: ac.since },
+        }
+      : { status: "up", required: false, latency_ms: 0, details: { driver, degraded: false } };
     probes.push(Promise.resolve(["analytics_cache", check]));
   }
 
@@ -131,7 +138,8 @@ export async function readiness(deps: Deps): Promise<Readiness> {
     const error = `not connected since ${new Date(p.since).toISOString()} (${p.attempts} attempts; last: ${p.lastError})`;
     probes.push(Promise.resolve(["nats", { status: "down", required: ingestRequired, latency_ms: 0, error }]));
   } else if (role === "worker") {
-    probes.push(Promise.resolve(["nats", { status: "down", required: true, latency_ms: 0, error: "NATS_URL is not set: a worker has nothing to consume" }]));
+    const error = "NATS_URL is not set: a worker has nothing to consume";
+    probes.push(Promise.resolve(["nats", { status: "down", required: true, latency_ms: 0, error }]));
   }
 
   // the database-write circuit breaker: open ⇒ ingest is paused, and readiness says why
@@ -161,7 +169,9 @@ export async function readiness(deps: Deps): Promise<Readiness> {
     .filter(([, c]) => c.status === "down")
     .map(([name, c]) => `${name} (${c.required ? "required" : "optional"} for ${role}): ${c.error ?? "down"}`);
   if (jobs.error) reasons.push(`jobs: ${jobs.error}`);
-  for (const j of failing) reasons.push(`job ${j.job_id} ${j.proc}: ${j.failed ? `failed${j.last_error ? ` (${j.last_error})` : ""}` : "overdue"}`);
+  for (const j of failing) {
+    reasons.push(`job ${j.job_id} ${j.proc}: ${j.failed ? `failed${j.last_error ? ` (${j.last_error})` : ""}` : "overdue"}`);
+  }
   return {
     status,
     role,

@@ -66,7 +66,8 @@ test("a publisher re-sends the last minute twice (same and new Nats-Msg-Id): eve
     to503: not200 === 0 ? null : undefined,
     notes:
       `${EVENTS} originals, ${EVENTS} re-sent with the same Nats-Msg-Id (${sameIds.duplicateAcks} dropped by JetStream's duplicate window), ` +
-      `${EVENTS} with new ids (${disk.caughtDuplicates} caught by the pipeline as duplicates); all handled in ${((doneAt - began) / 1000).toFixed(1)} s; ` +
+      `${EVENTS} with new ids (${disk.caughtDuplicates} caught by the pipeline as duplicates); ` +
+      `all handled in ${((doneAt - began) / 1000).toFixed(1)} s; ` +
       `readiness ${watch.samples.length - not200}/${watch.samples.length} answers 200`,
   });
   expect(disk).toMatchObject({ stored: EVENTS, distinct: EVENTS, deadLettered: 0, caughtDuplicates: EVENTS });

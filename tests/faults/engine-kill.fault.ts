@@ -81,7 +81,8 @@ test(`the embedded engine SIGKILLed during an ingest of ${KILL_EVENTS} events: r
     notes:
       `killed at ${((killedAt - started) / 1000).toFixed(1)} s, all stored at ${((doneAt - started) / 1000).toFixed(1)} s ` +
       `(${Math.round(KILL_EVENTS / ((doneAt - started) / 1000))} events/s overall); engine restarts ${restarts}; ` +
-      `503 for ${to200?.toFixed(1)} s; redeliveries caught as duplicates ${disk.caughtDuplicates}; publish retries ${tally.retries}; "to 200" counted from the kill`,
+      `503 for ${to200?.toFixed(1)} s; redeliveries caught as duplicates ${disk.caughtDuplicates}; publish retries ${tally.retries}; ` +
+      `"to 200" counted from the kill`,
   });
 
   expect(disk).toMatchObject({ stored: KILL_EVENTS, distinct: KILL_EVENTS, deadLettered: 0 });

@@ -179,7 +179,11 @@ export async function publishUntilAcked(js: JetStreamClient, e: CloudEvent, tall
 }
 
 /** publish every event (`window` in flight at once), each until acknowledged */
-export async function publishAll(js: JetStreamClient, events: CloudEvent[], opts: { window?: number; msgId?: (e: CloudEvent) => string | undefined } = {}): Promise<PublishTally> {
+export async function publishAll(
+  js: JetStreamClient,
+  events: CloudEvent[],
+  opts: { window?: number; msgId?: (e: CloudEvent) => string | undefined } = {},
+): Promise<PublishTally> {
   const tally: PublishTally = { acked: 0, retries: 0, duplicateAcks: 0 };
   const window = opts.window ?? 500;
   for (let i = 0; i < events.length; i += window) {
@@ -195,9 +199,8 @@ export async function acceptedSoFar(svc: RunningService, tenants: string[]): Pro
   const range = `from=${new Date(Date.now() - 2 * 86_400_000).toISOString()}&to=${new Date(Date.now() + 86_400_000).toISOString()}`;
   let sum = 0;
   for (const t of tenants) {
-    const res = await fetch(`${svc.url}/v1/ingest/stats?${range}`, { headers: { authorization: `Bearer ${await token({ tenantId: t })}` }, signal: AbortSignal.timeout(5_000) }).catch(
-      () => undefined,
-    );
+    const headers = { authorization: `Bearer ${await token({ tenantId: t })}` };
+    const res = await fetch(`${svc.url}/v1/ingest/stats?${range}`, { headers, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
     if (!res?.ok) return undefined;
     sum += ((await res.json()) as { accepted: number }).accepted;
   }
@@ -227,7 +230,8 @@ export async function countOnDisk(dataDir: string, tenants: string[]): Promise<O
   }
   const sql = createSql(engine.url, { max: 1, statementTimeoutMs: 60_000, logger: testLogger, embedded: true });
   try {
-    const [ev] = await sql`select count(*)::int as n, count(distinct (tenant_id, event_id))::int as d from events where tenant_id = any(${tenants}::uuid[])`;
+    const [ev] = await sql`
+      select count(*)::int as n, count(distinct (tenant_id, event_id))::int as d from events where tenant_id = any(${tenants}::uuid[])`;
     const [dl] = await sql`select count(*)::int as n from dead_letter_events where tenant_id = any(${tenants}::uuid[])`;
     const [dup] = await sql`select coalesce(sum(duplicates), 0)::int as n from ingest_counters where tenant_id = any(${tenants}::uuid[])`;
     return { stored: ev!.n, distinct: ev!.d, deadLettered: dl!.n, caughtDuplicates: dup!.n };
@@ -262,15 +266,23 @@ export function record(row: FaultRow): void {
   console.log(`fault scenario: ${JSON.stringify(row)}`);
 }
 
-const fmt = (v: number | string | null | undefined) => (v === undefined ? "" : v === null ? "never" : typeof v === "number" && !Number.isInteger(v) ? v.toFixed(2) : String(v));
+function fmt(v: number | string | null | undefined): string {
+  if (v === undefined) return "";
+  if (v === null) return "never";
+  return typeof v === "number" && !Number.isInteger(v) ? v.toFixed(2) : String(v);
+}
 
 export function table(): string {
   const head = ["scenario", "published", "stored", "dup", "lost", "dead-lettered", "to 503 (s)", "to 200 (s)", "reads answered"];
-  const body = rows.map((r) => [r.scenario, fmt(r.published), fmt(r.stored), fmt(r.duplicated), fmt(r.lost), fmt(r.deadLettered), fmt(r.to503), fmt(r.to200), r.reads ?? ""]);
+  const body = rows.map((r) => [
+    r.scenario,
+    ...[r.published, r.stored, r.duplicated, r.lost, r.deadLettered, r.to503, r.to200].map(fmt),
+    r.reads ?? "",
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  const out = [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...body.map(line), "", ...rows.map((r) => `${r.scenario}: ${r.notes}`)];
-  return out.join("\n");
+  const rule = `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`;
+  return [line(head), rule, ...body.map(line), "", ...rows.map((r) => `${r.scenario}: ${r.notes}`)].join("\n");
 }
 
 /** the rows recorded so far in this run (report.fault.ts, the last file of `bun run test:faults`, prints them) */

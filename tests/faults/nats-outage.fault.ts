@@ -84,15 +84,19 @@ test("NATS stopped 10 s during ingest: the worker is 503 and back, the api stays
 
   // during the outage: HTTP ingest on the api (one event of each batch a dead letter, whose copy to
   // NATS cannot be made), and a second api started while NATS does not answer
-  const ingestAuth = { authorization: `Bearer ${await token({ tenantId: tenants[1], roles: ["ingest"], expiresIn: "10m" })}`, "content-type": "application/json" };
+  const ingestToken = await token({ tenantId: tenants[1], roles: ["ingest"], expiresIn: "10m" });
+  const ingestAuth = { authorization: `Bearer ${ingestToken}`, "content-type": "application/json" };
   const posts: Array<{ ms: number; status: number; accepted?: number; rejected?: number }> = [];
   const poster = (async () => {
     while (performance.now() - stoppedAt < OUTAGE_MS - 1_000) {
       const batch = [pageViewed(tenants[1]!), orderCompleted(tenants[1]!), envelope(tenants[1]!, "no.such.type", {})];
       const at = performance.now();
-      const res = await fetch(`${api.url}/v1/events`, { method: "POST", headers: ingestAuth, body: JSON.stringify(batch), signal: AbortSignal.timeout(15_000) }).catch(() => undefined);
-      const body = res?.status === 202 ? ((await res.json()) as { accepted: number; rejected: unknown[] }) : undefined;
-      posts.push({ ms: performance.now() - at, status: res?.status ?? 0, accepted: body?.accepted, rejected: body?.rejected.length });
+      const body = JSON.stringify(batch);
+      const res = await fetch(`${api.url}/v1/events`, { method: "POST", headers: ingestAuth, body, signal: AbortSignal.timeout(15_000) }).catch(
+        () => undefined,
+      );
+      const answer = res?.status === 202 ? ((await res.json()) as { accepted: number; rejected: unknown[] }) : undefined;
+      posts.push({ ms: performance.now() - at, status: res?.status ?? 0, accepted: answer?.accepted, rejected: answer?.rejected.length });
       await Bun.sleep(500);
     }
   })();
@@ -107,11 +111,11 @@ test("NATS stopped 10 s during ingest: the worker is 503 and back, the api stays
   await poster;
   const late = await lateApi;
   // the late api connects once NATS answers
-  const lateConnected = await until(
-    async () => ((await (await fetch(`${late.svc.url}/health/ready`)).json()) as { checks: { nats?: { status: string } } }).checks.nats?.status === "up",
-    15_000,
-    100,
-  );
+  const natsUp = async (url: string) => {
+    const body = (await (await fetch(`${url}/health/ready`)).json()) as { checks: { nats?: { status: string } } };
+    return body.checks.nats?.status === "up";
+  };
+  const lateConnected = await until(() => natsUp(late.svc.url), 15_000, 100);
 
   const tally = await paced;
   expect(tally.acked).toBe(EVENTS);
@@ -155,11 +159,15 @@ test("NATS stopped 10 s during ingest: the worker is 503 and back, the api stays
     to503: apiReady.between(stoppedAt, doneAt).some((s) => s.code === 503) ? secondsUntil(apiReady, stoppedAt, (s) => s.code === 503) : null,
     to200: apiBackOk,
     reads: `${answered}/${readsDuring.length} (${readsDuring.length ? ((100 * answered) / readsDuring.length).toFixed(0) : "-"} %)`,
-    notes:
-      `degraded ${apiDegraded?.toFixed(1)} s after the stop, ${apiDuring.filter((s) => s.code === 200).length}/${apiDuring.length} readiness answers 200 during it; reason "${reason}"; ` +
-      `"to 200" = nats check up again after the start; HTTP ingest during the outage: ${posts.filter((p) => p.status === 202).length}/${posts.length} batches 202, ` +
-      `slowest ${Math.max(...posts.map((p) => p.ms)).toFixed(0)} ms; an api started during the outage was ready ${((late.readyAt - stoppedAt) / 1000).toFixed(1)} s after the stop ` +
+    notes: [
+      `degraded ${apiDegraded?.toFixed(1)} s after the stop,`,
+      `${apiDuring.filter((s) => s.code === 200).length}/${apiDuring.length} readiness answers 200 during it; reason "${reason}";`,
+      `"to 200" = nats check up again after the start;`,
+      `HTTP ingest during the outage: ${posts.filter((p) => p.status === 202).length}/${posts.length} batches 202,`,
+      `slowest ${Math.max(...posts.map((p) => p.ms)).toFixed(0)} ms;`,
+      `an api started during the outage was ready ${((late.readyAt - stoppedAt) / 1000).toFixed(1)} s after the stop`,
       `(NATS "${late.body.checks.nats?.error?.slice(0, 40)}…") and connected after NATS's start: ${lateConnected}`,
+    ].join(" "),
   });
 
   expect(disk).toMatchObject({ stored: EVENTS, distinct: EVENTS, deadLettered: 0 });

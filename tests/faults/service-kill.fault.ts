@@ -95,8 +95,9 @@ test("the service SIGKILLed during ingest and started again: ready again, 0 lost
     deadLettered: disk.deadLettered,
     to200: (readyAt - killedAt) / 1000,
     notes:
-      `killed with ${storedAtKill} stored; no answer while dead (no 503: the process is gone); ready again ${((readyAt - killedAt) / 1000).toFixed(1)} s after the kill ` +
-      `(${attempts - 1} starts refused until the data-dir lock went stale); all stored ${((doneAt - killedAt) / 1000).toFixed(1)} s after the kill; ` +
+      `killed with ${storedAtKill} stored; no answer while dead (no 503: the process is gone); ` +
+      `ready again ${((readyAt - killedAt) / 1000).toFixed(1)} s after the kill (${attempts - 1} starts refused until the data-dir lock went stale); ` +
+      `all stored ${((doneAt - killedAt) / 1000).toFixed(1)} s after the kill; ` +
       `redeliveries caught as duplicates ${disk.caughtDuplicates}`,
   });
   expect(disk).toMatchObject({ stored: EVENTS, distinct: EVENTS, deadLettered: 0 });

@@ -85,7 +85,8 @@ function privateServer(kind: string, url: string, port: number, dir: string, arg
 export async function startRedisServer(): Promise<PrivateServer> {
   const port = await freePort();
   const dir = tempDir("redis");
-  const s = privateServer("redis-server", `redis://127.0.0.1:${port}`, port, dir, () => ["redis-server", "--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir]);
+  const argv = ["redis-server", "--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir];
+  const s = privateServer("redis-server", `redis://127.0.0.1:${port}`, port, dir, () => argv);
   await s.start();
   return s;
 }
@@ -94,7 +95,8 @@ export async function startRedisServer(): Promise<PrivateServer> {
 export async function startNatsServer(): Promise<PrivateServer> {
   const port = await freePort();
   const dir = tempDir("nats");
-  const s = privateServer("nats-server", `nats://127.0.0.1:${port}`, port, dir, () => ["nats-server", "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "js")]);
+  const argv = ["nats-server", "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "js")];
+  const s = privateServer("nats-server", `nats://127.0.0.1:${port}`, port, dir, () => argv);
   await s.start();
   return s;
 }
