@@ -99,24 +99,41 @@ export class IngestConsumer {
         continue;
       }
       try {
-        this.messages = await consumer.consume({ max_messages: this.o.cfg.batchSize * 2, expires: 5_000 });
-        for await (const m of this.messages) {
+        const messages = await consumer.consume({ max_messages: this.o.cfg.batchSize * 2, expires: 5_000 });
+        this.messages = messages;
+        let pulling = true;
+        for await (const m of messages) {
+          if (!this.running || this.pausedUntil > Date.now()) {
+            // paused or stopping: stop pulling, and give back what was already fetched (the
+            // iterator yields it before it ends) instead of leaving it to ack_wait. Found by the
+            // fault suite: after the engine was killed, up to 2 × INGEST_BATCH_SIZE fetched
+            // messages waited NATS_ACK_WAIT_MS (30 s) for their redelivery
+            if (pulling) messages.stop();
+            pulling = false;
+            this.giveBack(m);
+            continue;
+          }
           this.enqueue(m);
           if (this.buffer.length >= this.o.cfg.batchSize) await this.flush();
-          if (!this.running || this.pausedUntil > Date.now()) break;
         }
       } catch (err) {
         if (!this.running) break;
         this.o.logger.error({ err: (err as Error).message }, "ingest consumer error; retrying in 1 s");
         await Bun.sleep(1_000);
       } finally {
-        // stop() (not an awaited close()): the pull is abandoned at once; messages fetched but not
-        // handed out are redelivered after ack_wait
+        // after an error: the pull is abandoned at once; messages fetched but not handed out are
+        // redelivered after ack_wait
         this.messages?.stop();
       }
-      // messages fetched but not yet handed out are redelivered after ack_wait; flush what we hold
+      // flush what we hold
       await this.drain();
     }
+  }
+
+  /** a fetched message not handled here: redelivered when the pause ends (at once, to another replica, on shutdown) */
+  private giveBack(m: JsMsg): void {
+    m.nak(this.running ? Math.max(0, this.pausedUntil - Date.now()) : 0);
+    this.stats.nakked += 1;
   }
 
   private enqueue(m: JsMsg): void {

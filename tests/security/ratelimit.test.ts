@@ -20,6 +20,7 @@ import {
 import type { Budget } from "../../src/http/roles.ts";
 import { getTestDeps, testConfig, token } from "../helpers/deps.ts";
 import { pageViewed } from "../helpers/events.ts";
+import { startRedisServer } from "../helpers/servers.ts";
 import { startUpstashCompatServer, type UpstashCompatServer } from "../helpers/upstash-server.ts";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
@@ -275,6 +276,34 @@ describe("backends", () => {
     expect(performance.now() - started).toBeLessThan(3_000);
     expect(await metrics.registry.metrics()).toMatch(/pulse_rate_limit_decisions_total\{budget="read",result="error"\} 2/);
     await l.close();
+  });
+
+  test("redis stopped, then started: after the first failure no request waits on it, and a background probe resumes limiting once it answers", async () => {
+    const redis = await startRedisServer();
+    const metrics = createMetrics();
+    const client = createBunRedisEvalClient(redis.url, { commandTimeoutMs: 1_000 });
+    const l = createLibraryRateLimiter("redis", client, budgets(1_000), { metrics, pauseMs: 300 });
+    try {
+      expect(await l.limit("read", "k")).toMatchObject({ success: true });
+      await redis.stop();
+      expect(await l.limit("read", "k")).toBeUndefined(); // the failure (it waits on the dead server)
+      // 1.5 s of requests, five pauses: each request passes at once (a wait on the dead server is ~355 ms)
+      let slowest = 0;
+      for (const until = Date.now() + 1_500; Date.now() < until; ) {
+        const started = performance.now();
+        expect(await l.limit("read", "k")).toBeUndefined();
+        slowest = Math.max(slowest, performance.now() - started);
+        await Bun.sleep(10);
+      }
+      expect(slowest).toBeLessThan(100);
+      await redis.start();
+      let decided: unknown;
+      for (const until = Date.now() + 5_000; Date.now() < until && !decided; await Bun.sleep(50)) decided = await l.limit("read", "k");
+      expect(decided).toMatchObject({ success: true, limit: 1_000 });
+    } finally {
+      await l.close();
+      await redis.close();
+    }
   });
 
   describe("upstash", () => {

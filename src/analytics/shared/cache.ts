@@ -170,8 +170,12 @@ export function cacheSucceeded(cache: Cache, logger?: Logger, metrics?: Metrics)
   metrics?.cacheDegraded.set(0);
 }
 
-/** false while degraded, except once per CACHE_RETRY_MS (that call probes the cache) */
+/**
+ * false while degraded, except once per CACHE_RETRY_MS (that call probes the cache); a cache behind a
+ * circuit breaker (src/cache/circuit.ts) is usable exactly while its circuit is closed (it probes)
+ */
 export function cacheUsable(cache: Cache): boolean {
+  if (cache.circuit) return cache.circuit().state === "closed";
   const s = state(cache);
   if (!s.degraded) return true;
   if (Date.now() - s.lastFailureAt < CACHE_RETRY_MS) return false;

@@ -120,12 +120,15 @@ describe("ingest from NATS JetStream", () => {
 });
 
 describe("database unavailable mid-stream", () => {
-  test("the breaker opens, fetching pauses, nothing is lost or duplicated, and ingest resumes", async () => {
+  test("the breaker opens, fetching pauses (fetched messages given back, not left to ack_wait), nothing is lost or duplicated, and ingest resumes", async () => {
+    // ack wait 60 s: messages fetched when the pause began are given back (nak), not left to ack_wait,
+    // so everything is stored well before it (the 40 s bound below)
     const { nats, config, cleanup } = await privateNats({
       BREAKER_FAILURES: "5",
       BREAKER_HALF_OPEN_MS: "1000",
       INGEST_BATCH_SIZE: "50",
       INGEST_FLUSH_MS: "50",
+      NATS_ACK_WAIT_MS: "60000",
     });
     const engine = new EmbeddedEngine({ dataDir: join(tempDir("breaker"), "db"), port: 0, logger: testLogger });
     await engine.start();
@@ -149,7 +152,8 @@ describe("database unavailable mid-stream", () => {
       for (const e of second) await publish(nats, e);
       expect(await until(async () => breaker.open, 20_000, 100)).toBe(true);
       expect(consumer.stats.nakked).toBeGreaterThan(0);
-      const { app } = await testApp({ breaker });
+      // a worker is unready while its writes are paused (an api would stay ready: tests/integration/platform/health.test.ts)
+      const { app } = await testApp({ breaker, config: { ...config, role: "worker" }, nats });
       const ready = await app.request("/health/ready");
       expect(ready.status).toBe(503);
       expect((await ready.json()).checks.ingest.error).toContain("circuit breaker open");
