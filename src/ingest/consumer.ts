@@ -239,12 +239,29 @@ export class IngestConsumer {
     }
   }
 
-  private async samplePending(): Promise<void> {
+  /** pulse_ingest_consumer_pending and pulse_ingest_consumer_lag_seconds, every 5 s (public for tests) */
+  async samplePending(): Promise<void> {
     try {
       const info = await this.o.nats.jsm.consumers.info(this.o.nats.stream, this.o.cfg.consumer);
-      this.o.metrics.consumerPending.set(info.num_pending + info.num_ack_pending);
+      const pending = info.num_pending + info.num_ack_pending;
+      this.o.metrics.consumerPending.set(pending);
+      this.o.metrics.consumerLagSeconds.set(pending === 0 ? 0 : await this.oldestUnackedAge(info.ack_floor.stream_seq + 1));
     } catch {
       // NATS down: readiness reports it
     }
+  }
+
+  /**
+   * Seconds since the oldest message not yet acknowledged was published: the first after the ack floor
+   * (every message of the stream is on the consumer's subjects), or the stream's first when that one
+   * has expired.
+   */
+  private async oldestUnackedAge(seq: number): Promise<number> {
+    const { jsm, stream } = this.o.nats;
+    const msg = await jsm.streams.getMessage(stream, { seq }).catch(async () => {
+      const first = (await jsm.streams.info(stream)).state.first_seq;
+      return jsm.streams.getMessage(stream, { seq: Math.max(first, seq) });
+    });
+    return Math.max(0, (Date.now() - msg.time.getTime()) / 1000);
   }
 }

@@ -288,12 +288,23 @@ function envelopeMutations(b: Base): Array<fc.Arbitrary<Mutation>> {
     ),
     anyOf("0001-01-01T00:00:00Z", "1970-01-01T00:00:00+14:00").map((v) => m("time", `time ${v}`, set("time", v), rejected("older_than_retention"))),
     fc.constant(m("time", "time 9999-12-31", set("time", "9999-12-31T23:59:59.999Z"), rejected("too_far_in_future"))),
-    // RFC 3339 allows a lower-case t and z and a leap second; the contract does not say whether they are taken
-    anyOf("lower", "leap").map((form) =>
+    // RFC 3339 allows a lower-case t and z, a leap second and any number of fraction digits; ISO 8601 a comma and no
+    // seconds: the contract does not say which are taken (each an hour ago, so that taken means stored)
+    anyOf("lower", "leap", "fraction", "comma", "minutes").map((form) =>
       m(
         "time",
         `time ${form}`,
-        (e) => void (e.time = form === "lower" ? new Date(Date.now() - 3_600_000).toISOString().toLowerCase() : "2026-06-30T23:59:60Z"),
+        (e) => {
+          const iso = new Date(Date.now() - 3_600_000).toISOString();
+          const forms: Record<string, string> = {
+            lower: iso.toLowerCase(),
+            leap: "2026-06-30T23:59:60Z",
+            fraction: iso.replace(/Z$/, "12345678901234567Z"),
+            comma: iso.replace(".", ","),
+            minutes: iso.slice(0, 16) + "Z",
+          };
+          e.time = forms[form];
+        },
         either("invalid_envelope", "older_than_retention"),
       ),
     ),
@@ -356,6 +367,7 @@ function dataMutations(b: Base): Array<fc.Arbitrary<Mutation>> {
     fc.integer({ min: 40, max: 3000 }).map((n) => m("data.x_deep", `data ${n} levels deep`, (e) => void (d(e).x_deep = nested(n)), rejected("invalid_data"), { http: REFUSED })),
     fc.constant(m(`data.${text0}`, "NUL in data", (e) => void (d(e)[text0] += "\u0000"), rejected("invalid_data"), { http: REFUSED })),
     anyOf("\ud800", "\udfff", "a\udc00b").map((s) => m(`data.${text0}`, "lone surrogate in data", (e) => void (d(e)[text0] += s), rejected("invalid_data"))),
+    anyOf("constructor", "toString", "hasOwnProperty", "valueOf").map((k) => m(`data.${k}`, `data.${k} as a field`, (e) => void (d(e)[k] = { x: 1 }), STORED)),
     fc.constant(m("data.k\udc00", "lone surrogate in a data key", (e) => void (d(e)["k\udc00"] = 1), rejected("invalid_data"))),
     fc.constant(
       m(
