@@ -31,7 +31,12 @@ function stat(text: string | undefined, key: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-export function readContainerMemory(root = "/sys/fs/cgroup", rss: () => number = () => process.memoryUsage.rss()): ContainerMemory {
+/** the resident set size (process.memoryUsage.rss() where the runtime has the cheap form) */
+function processRss(): number {
+  return typeof process.memoryUsage.rss === "function" ? process.memoryUsage.rss() : process.memoryUsage().rss;
+}
+
+export function readContainerMemory(root = "/sys/fs/cgroup", rss: () => number = processRss): ContainerMemory {
   const current = read(join(root, "memory.current"));
   if (current !== undefined) {
     const max = read(join(root, "memory.max"));
