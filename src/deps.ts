@@ -8,6 +8,7 @@ import type { Sql } from "./db/client.ts";
 import { connectDatabase } from "./db/connect.ts";
 import type { EmbeddedEngine } from "./db/embedded/manager.ts";
 import { migrate, migrateSettings } from "./db/migrate.ts";
+import { meterPool } from "./db/pool-meter.ts";
 import { createJwtVerifier, type JwtVerifier, resolveJwtSecret } from "./http/auth.ts";
 import { JobsRunner } from "./jobs/timescale-jobs.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -64,7 +65,10 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     clockToleranceS: config.auth.clockToleranceS,
   });
 
-  const { sql, engine } = await connectDatabase(config.db, logger, { max: config.db.poolMax });
+  const db = await connectDatabase(config.db, logger, { max: config.db.poolMax });
+  const { engine } = db;
+  // the same pool, measured for pulse_db_pool_* (src/db/pool-meter.ts)
+  const sql = meterPool(db.sql, metrics);
 
   const closeSoFar = async () => {
     await sql.end({ timeout: 5 }).catch(() => undefined);
