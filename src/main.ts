@@ -9,6 +9,7 @@ import { ExportSweep, ExportWorker } from "./exports/worker.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
 import { createLogger, fatalLine } from "./logger.ts";
 import { onShutdown } from "./shutdown.ts";
+import { webBundle } from "./web/build.ts";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(fatalLine, (code) => process.exit(code));
@@ -18,7 +19,13 @@ async function main(): Promise<void> {
 
   let consumer: IngestConsumer | undefined;
   if (config.role !== "api" && deps.nats) {
-    consumer = new IngestConsumer({ nats: deps.nats, pipeline: deps.ingest, cfg: config.ingest, logger: logger.child({ component: "consumer" }), metrics: deps.metrics });
+    consumer = new IngestConsumer({
+      nats: deps.nats,
+      pipeline: deps.ingest,
+      cfg: config.ingest,
+      logger: logger.child({ component: "consumer" }),
+      metrics: deps.metrics,
+    });
     await consumer.start();
   } else if (config.role !== "api") {
     logger.warn("NATS_URL is not set: no JetStream ingest (POST /v1/events still works)");
@@ -37,8 +44,20 @@ async function main(): Promise<void> {
   // every role serves HTTP: api/all serve the API; a worker serves health and metrics on the same port
   const app = createApp(deps);
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
+  // the web app's bundle, built now rather than on the first /app request
+  if (config.role !== "worker")
+    webBundle().then(
+      (b) => logger.info({ build_ms: b.ms }, "web app built"),
+      (err: unknown) => logger.error({ err }, "the web app did not build"),
+    );
   logger.info(
-    { port: server.port, role: config.role, embedded: Boolean(deps.engine), jobs: config.jobs.mode, startup_ms: Math.round(performance.now() - started) },
+    {
+      port: server.port,
+      role: config.role,
+      embedded: Boolean(deps.engine),
+      jobs: config.jobs.mode,
+      startup_ms: Math.round(performance.now() - started),
+    },
     "pulse is listening",
   );
 

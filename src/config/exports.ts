@@ -21,7 +21,7 @@ export const exportsSection = section({
     EXPORTS_S3_PREFIX: optionalString.pipe(
       z
         .string()
-        .regex(/^[A-Za-z0-9._\/-]{1,200}$/, "letters, digits, . _ - and /")
+        .regex(/^[A-Za-z0-9._/-]{1,200}$/, "letters, digits, . _ - and /")
         .optional(),
     ),
     EXPORT_MAX_ACTIVE_JOBS_PER_TENANT: int(1, 1_000).default(3),

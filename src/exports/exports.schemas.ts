@@ -51,11 +51,9 @@ export const ExportJob = z
     operation: z.string().openapi({ example: "getRevenueTimeseries" }),
     params: z.record(z.string(), z.string()).openapi({ description: "the parameters as given (strings, as in a query string)" }),
     format: z.enum(FORMATS),
-    status: z
-      .enum(STATUSES)
-      .openapi({
-        description: "queued → running → succeeded | failed; a finished export becomes expired at expires_at (its file is deleted)",
-      }),
+    status: z.enum(STATUSES).openapi({
+      description: "queued → running → succeeded | failed; a finished export becomes expired at expires_at (its file is deleted)",
+    }),
     progress: z.object({
       rows_written: z.number().int().openapi({ description: "rows of the main table written so far", example: 1500 }),
       rows_total: z
@@ -76,13 +74,10 @@ export const ExportJob = z
     started_at: ts("when a worker first started it"),
     finished_at: ts("when it succeeded or failed"),
     expires_at: ts("when its file is deleted (EXPORT_TTL_HOURS after it finished)"),
-    download_url: z
-      .string()
-      .nullable()
-      .openapi({
-        description: "GET this for the file once succeeded, else null",
-        example: "/v1/exports/6f1c2f0e-4a7b-4a59-9a53-0c6de3f2b9a1/download",
-      }),
+    download_url: z.string().nullable().openapi({
+      description: "GET this for the file once succeeded, else null",
+      example: "/v1/exports/6f1c2f0e-4a7b-4a59-9a53-0c6de3f2b9a1/download",
+    }),
   })
   .openapi("ExportJob");
 

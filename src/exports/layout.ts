@@ -254,7 +254,7 @@ export function layoutOf(operationId: string, body: unknown, listRows?: unknown[
     main = i;
   } else {
     const firstList = tables.findIndex((t) => t.levels[0]!.array);
-    main = firstList >= 0 ? firstList : 0;
+    main = Math.max(firstList, 0);
   }
   if (tables.length === 0) throw new Error(`${operationId}: the answer has no table`);
   return { tables, main };

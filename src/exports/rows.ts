@@ -66,7 +66,10 @@ const QUARTER_MS = 900_000;
 function offsetAt(tz: string, ms: number): number {
   if (tz === "UTC") return 0;
   let m = offsets.get(tz);
-  if (!m) offsets.set(tz, (m = new Map()));
+  if (!m) {
+    m = new Map();
+    offsets.set(tz, m);
+  }
   const slot = Math.floor(ms / QUARTER_MS);
   let off = m.get(slot);
   if (off === undefined) {

@@ -22,7 +22,7 @@ import type { Logger } from "../logger.ts";
 import * as q from "./exports.queries.ts";
 import { csvWriter } from "./formats/csv.ts";
 import { pdfWriter } from "./formats/pdf.ts";
-import { type ReportMeta, type ReportWriter, type WriterOptions } from "./formats/writer.ts";
+import type { ReportMeta, ReportWriter, WriterOptions } from "./formats/writer.ts";
 import { xlsxWriter } from "./formats/xlsx.ts";
 import type { ExportLayout } from "./layout.ts";
 import { answerPages, layoutOfPage, timezoneOf, validateParams } from "./pages.ts";

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { layoutOf } from "../../src/exports/layout.ts";
-import { MajorCell, majorAmount, neutralise, rowsOf, TimeCell, zonedTime } from "../../src/exports/rows.ts";
+import { MajorCell, majorAmount, neutralise, rowsOf, type TimeCell, zonedTime } from "../../src/exports/rows.ts";
 
 describe("zonedTime", () => {
   test("Europe/Berlin: +01:00 in winter, +02:00 in summer, both sides of each change", () => {

@@ -18,7 +18,6 @@ import { dataAnswer, envelopeAnswer, type ReadContext, readContext, sendAnswer }
 import { analyticsEnvelope, analyticsProblemResponses, count, instant as ts, plainJson } from "../shared/schemas.ts";
 import {
   churnCounts,
-  customerMetricsFigures,
   customerRows,
   ltvRows,
   refreshTenantScores,
@@ -27,18 +26,47 @@ import {
   scoresSummary,
   segmentRows,
 } from "./customers.queries.ts";
-import { ChurnData, CurrencyQuery, CustomerItem, ListQuery, LtvItem, MetricsData, MetricsQuery, SegmentItem, snapshotEnvelope } from "./customers.schemas.ts";
+import { customerMetricsFigures } from "./metrics.queries.ts";
+import {
+  ChurnData,
+  CurrencyQuery,
+  CustomerItem,
+  ListQuery,
+  LtvItem,
+  MetricsData,
+  MetricsQuery,
+  SegmentItem,
+  snapshotEnvelope,
+} from "./customers.schemas.ts";
 
 const SCORES =
-  "Scores come from `customer_scores`, one row per (customer, currency), precomputed by the TimescaleDB job refresh_customer_scores (hourly) and by POST /v1/customers/scores/refresh; `scored_at` says when. orders (F) = count of the customer's order.completed; net (M) = Σ their total_minor − Σ order.refunded amount_minor of those orders (integer minor units of `currency`; a customer buying in two currencies has two rows, never a mixed sum). Orders are archived into the scores before retention (RETENTION_DAYS) drops the raw events, so a customer's last order, orders and net are never forgotten. r/f/m_score = 6 − NTILE(5) over the tenant's rows of the same currency with ≥ 1 order, ordered by last order / orders / net DESCENDING, ties by customer_id ascending (the best row is always 5; with fewer than 5 rows the lowest scores are unused).";
+  "Scores come from `customer_scores`, one row per (customer, currency), precomputed by the TimescaleDB " +
+  "job refresh_customer_scores (hourly) and by POST /v1/customers/scores/refresh; `scored_at` says when. " +
+  "orders (F) = count of the customer's order.completed; net (M) = Σ their total_minor − Σ order.refunded " +
+  "amount_minor of those orders (integer minor units of `currency`; a customer buying in two currencies " +
+  "has two rows, never a mixed sum). Orders are archived into the scores before retention (RETENTION_DAYS) " +
+  "drops the raw events, so a customer's last order, orders and net are never forgotten. r/f/m_score = " +
+  "6 − NTILE(5) over the tenant's rows of the same currency with ≥ 1 order, ordered by last order / orders " +
+  "/ net DESCENDING, ties by customer_id ascending (the best row is always 5; with fewer than 5 rows the " +
+  "lowest scores are unused).";
 const SEGMENT_MAP =
-  "Segments (the common R×F map): champions R5 F4–5; loyal R3–4 F4–5; potential_loyalist R4–5 F2–3; new R5 F1; promising R4 F1; need_attention R3 F3; about_to_sleep R3 F1–2; cant_lose R1–2 F5; at_risk R1–2 F3–4; hibernating R1–2 F1–2.";
+  "Segments (the common R×F map): champions R5 F4–5; loyal R3–4 F4–5; potential_loyalist R4–5 F2–3; new " +
+  "R5 F1; promising R4 F1; need_attention R3 F3; about_to_sleep R3 F1–2; cant_lose R1–2 F5; at_risk R1–2 " +
+  "F3–4; hibernating R1–2 F1–2.";
 const TIER_DEF =
-  "Churn tier (per customer, by their last order in any currency): days = whole days (floor) from the last order to `as_of`; high > 90, medium 30–90, low < 30. Retention (RETENTION_DAYS, default 90) rejects older events, so `high` fills over time from the scores' remembered last orders.";
+  "Churn tier (per customer, by their last order in any currency): days = whole days (floor) from the last " +
+  "order to `as_of`; high > 90, medium 30–90, low < 30. Retention (RETENTION_DAYS, default 90) rejects " +
+  "older events, so `high` fills over time from the scores' remembered last orders.";
 const CLV_DEF =
-  "CLV per currency (simple CLV = average order value × purchase frequency × expected lifespan): AOV = net / orders; PF = orders / customers; churn rate = customers in the high tier / customers; expected lifespan = 1 / churn rate (in units of the observed history); average CLV = AOV × PF × lifespan = net / churned customers; a customer's CLV = their net × lifespan, rounded half-up. With no churned customer the lifespan and every CLV are null (not estimable).";
+  "CLV per currency (simple CLV = average order value × purchase frequency × expected lifespan): AOV = " +
+  "net / orders; PF = orders / customers; churn rate = customers in the high tier / customers; expected " +
+  "lifespan = 1 / churn rate (in units of the observed history); average CLV = AOV × PF × lifespan = net " +
+  "/ churned customers; a customer's CLV = their net × lifespan, rounded half-up. With no churned customer " +
+  "the lifespan and every CLV are null (not estimable).";
 const SNAPSHOT =
-  "A snapshot of the scores (no from/to): `as_of` = the instant tiers are computed for, `watermark` = the newest order included in the scores, `scored_at` = the last refresh. Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated by ingest and by a refresh; a scheduled refresh shows after at most the TTL.";
+  "A snapshot of the scores (no from/to): `as_of` = the instant tiers are computed for, `watermark` = the " +
+  "newest order included in the scores, `scored_at` = the last refresh. Cached (ANALYTICS_CACHE_TTL_SECONDS) " +
+  "and invalidated by ingest and by a refresh; a scheduled refresh shows after at most the TTL.";
 
 const metricsRoute = createRoute({
   method: "get",
@@ -47,7 +75,12 @@ const metricsRoute = createRoute({
   tags: ["analytics"],
   summary: "New vs returning customers and the repeat rate",
   description:
-    "A customer's first order = their earliest known order.completed (stored events, or customer_scores for orders older than retention). In the range [from, to) — or in each local bucket when `bucket` is given (the first bucket counts from `from`): customers = customers with an order in it; new = those whose first order is in it; returning = those who ordered before it (new + returning = customers). Repeat rate = customers with ≥ 2 orders before `to` / customers with ≥ 1 order before `to` (orders counted from the stored events, plus what the scores remember of older ones). Customer counts are not per currency.",
+    "A customer's first order = their earliest known order.completed (stored events, or customer_scores for " +
+    "orders older than retention). In the range [from, to) — or in each local bucket when `bucket` is given " +
+    "(the first bucket counts from `from`): customers = customers with an order in it; new = those whose " +
+    "first order is in it; returning = those who ordered before it (new + returning = customers). Repeat " +
+    "rate = customers with ≥ 2 orders before `to` / customers with ≥ 1 order before `to` (orders counted " +
+    "from the stored events, plus what the scores remember of older ones). Customer counts are not per currency.",
   request: { query: MetricsQuery },
   responses: { 200: plainJson(analyticsEnvelope(MetricsData), "customer figures"), ...analyticsProblemResponses },
 });
@@ -58,11 +91,15 @@ const listRoute = createRoute({
   operationId: "listCustomers",
   tags: ["analytics"],
   summary: "Customers with R/F/M scores, segment, CLV, churn tier and last order",
-  description: `${SCORES} ${SEGMENT_MAP} ${TIER_DEF} ${CLV_DEF} Rows ordered by customer_id, then currency; filters segment, tier, currency; pages of \`limit\` with \`next_cursor\`. ${SNAPSHOT}`,
+  description:
+    `${SCORES} ${SEGMENT_MAP} ${TIER_DEF} ${CLV_DEF} Rows ordered by customer_id, then currency; filters ` +
+    `segment, tier, currency; pages of \`limit\` with \`next_cursor\`. ${SNAPSHOT}`,
   request: { query: ListQuery },
   responses: {
     200: plainJson(
-      snapshotEnvelope(z.array(CustomerItem), { next_cursor: z.string().nullable().openapi({ description: "pass as `cursor` for the next page; null on the last" }) }),
+      snapshotEnvelope(z.array(CustomerItem), {
+        next_cursor: z.string().nullable().openapi({ description: "pass as `cursor` for the next page; null on the last" }),
+      }),
       "one page of scored customers",
     ),
     ...analyticsProblemResponses,
@@ -75,7 +112,9 @@ const segmentsRoute = createRoute({
   operationId: "getRfmSegments",
   tags: ["analytics"],
   summary: "Customers and net revenue per RFM segment and currency",
-  description: `${SCORES} ${SEGMENT_MAP} One row per (segment, currency) with customers (segments without any are left out), in the order of the map. ${SNAPSHOT}`,
+  description:
+    `${SCORES} ${SEGMENT_MAP} One row per (segment, currency) with customers (segments without any are left ` +
+    `out), in the order of the map. ${SNAPSHOT}`,
   request: { query: CurrencyQuery },
   responses: { 200: plainJson(snapshotEnvelope(z.array(SegmentItem)), "segments"), ...analyticsProblemResponses },
 });
@@ -108,10 +147,13 @@ const refreshRoute = createRoute({
   tags: ["analytics"],
   summary: "Recompute your tenant's customer scores now",
   description:
-    "Runs the scoring procedure of the hourly job (refresh_customer_scores) for your tenant at once, then invalidates your cached answers. Roles: analyst, admin.",
+    "Runs the scoring procedure of the hourly job (refresh_customer_scores) for your tenant at once, then " +
+    "invalidates your cached answers. Roles: analyst, admin.",
   responses: {
     200: plainJson(
-      z.object({ scored_at: ts("when the scores were computed"), customers: count("scored (customer, currency) rows") }).openapi("CustomerScoresRefresh"),
+      z
+        .object({ scored_at: ts("when the scores were computed"), customers: count("scored (customer, currency) rows") })
+        .openapi("CustomerScoresRefresh"),
       "the scores were refreshed",
     ),
     ...analyticsProblemResponses,
@@ -126,7 +168,10 @@ const CursorShape = z.object({ c: z.string().max(300), k: z.string().regex(/^[A-
 function afterOf(cursor: string | undefined) {
   if (cursor === undefined) return undefined;
   const v = decodeCursor(cursor, CursorShape);
-  if (!v) throw new HttpProblem(400, "cursor: not a cursor of this list", { errors: [{ path: "cursor", message: "not a next_cursor of listCustomers" }] });
+  if (!v)
+    throw new HttpProblem(400, "cursor: not a cursor of this list", {
+      errors: [{ path: "cursor", message: "not a next_cursor of listCustomers" }],
+    });
   return { customer_id: v.c, currency: v.k };
 }
 const pct = (values: readonly number[], min: bigint, max: bigint) => ({
@@ -139,7 +184,7 @@ const pct = (values: readonly number[], min: bigint, max: bigint) => ({
 });
 
 async function customerMetrics(ctx: ReadContext, q: z.output<typeof MetricsQuery>) {
-      const range = rangeOf(ctx, q);
+  const range = rangeOf(ctx, q);
   if (q.bucket) checkBucketCount(range, q.bucket);
   const params = normaliseParams({ from: range.from, to: range.to, timezone: q.bucket ? range.timezone : undefined, bucket: q.bucket });
   return envelopeAnswer(
@@ -167,7 +212,7 @@ async function customerMetrics(ctx: ReadContext, q: z.output<typeof MetricsQuery
 }
 
 async function listCustomers(ctx: ReadContext, q: z.output<typeof ListQuery>) {
-      const after = afterOf(q.cursor);
+  const after = afterOf(q.cursor);
   const params = normaliseParams({ segment: q.segment, tier: q.tier, currency: q.currency, limit: q.limit, cursor: q.cursor });
   return dataAnswer(ctx, "listCustomers", params, async (tx) => {
     const asOf = new Date();
@@ -195,9 +240,14 @@ async function listCustomers(ctx: ReadContext, q: z.output<typeof ListQuery>) {
 }
 
 async function rfmSegments(ctx: ReadContext, q: z.output<typeof CurrencyQuery>) {
-      return dataAnswer(ctx, "getRfmSegments", normaliseParams({ currency: q.currency }), async (tx) => {
+  return dataAnswer(ctx, "getRfmSegments", normaliseParams({ currency: q.currency }), async (tx) => {
     const asOf = new Date();
-    const rows = (await segmentRows(tx, q.currency)).map((r) => ({ segment: r.segment, currency: r.currency, customers: int(r.customers), net_minor: int(r.net) }));
+    const rows = (await segmentRows(tx, q.currency)).map((r) => ({
+      segment: r.segment,
+      currency: r.currency,
+      customers: int(r.customers),
+      net_minor: int(r.net),
+    }));
     return snapshot(await scoresMeta(tx), asOf, rows);
   });
 }
@@ -211,7 +261,7 @@ async function churnRisk(ctx: ReadContext) {
 }
 
 async function customerLtv(ctx: ReadContext, q: z.output<typeof CurrencyQuery>) {
-      return dataAnswer(ctx, "getCustomerLtv", normaliseParams({ currency: q.currency }), async (tx) => {
+  return dataAnswer(ctx, "getCustomerLtv", normaliseParams({ currency: q.currency }), async (tx) => {
     const asOf = new Date();
     const rows = (await ltvRows(tx, asOf, q.currency)).map((r) => {
       const churned = r.churned;
@@ -227,7 +277,8 @@ async function customerLtv(ctx: ReadContext, q: z.output<typeof CurrencyQuery>) 
         expected_lifespan: churned === 0n ? null : Number(r.customers) / Number(churned),
         average_clv_minor: churned === 0n ? null : int(divHalfUp(r.net, churned)),
         net_distribution: pct(r.net_percentiles, r.net_min, r.net_max),
-        clv_distribution: r.clv_percentiles && r.clv_min !== null && r.clv_max !== null ? pct(r.clv_percentiles, r.clv_min, r.clv_max) : null,
+        clv_distribution:
+          r.clv_percentiles && r.clv_min !== null && r.clv_max !== null ? pct(r.clv_percentiles, r.clv_min, r.clv_max) : null,
       };
     });
     return snapshot(await scoresMeta(tx), asOf, rows);

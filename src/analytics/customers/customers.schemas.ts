@@ -28,14 +28,22 @@ export const MetricsData = z
     ...MetricsFigures,
     customers_with_orders: count("customers with ≥ 1 order before `to`"),
     repeat_customers: count("customers with ≥ 2 orders before `to`"),
-    repeat_rate: z.number().nullable().openapi({ description: "repeat_customers / customers_with_orders (0–1), null when no customer", example: 0.5 }),
-    buckets: z.array(z.object({ bucket_start: ts("local start of the bucket as an instant"), ...MetricsFigures }).openapi("CustomerMetricsBucket")).openapi({
-      description: "per local bucket when `bucket` is given (buckets without orders left out), else empty",
-    }),
+    repeat_rate: z
+      .number()
+      .nullable()
+      .openapi({ description: "repeat_customers / customers_with_orders (0–1), null when no customer", example: 0.5 }),
+    buckets: z
+      .array(z.object({ bucket_start: ts("local start of the bucket as an instant"), ...MetricsFigures }).openapi("CustomerMetricsBucket"))
+      .openapi({
+        description: "per local bucket when `bucket` is given (buckets without orders left out), else empty",
+      }),
   })
   .openapi("CustomerMetrics");
 export const MetricsQuery = analyticsQuery({
-  bucket: z.enum(BUCKETS).optional().openapi({ description: "per-bucket figures in `timezone` (5m, hour, day, week, month); omit for the range only", example: "week" }),
+  bucket: z
+    .enum(BUCKETS)
+    .optional()
+    .openapi({ description: "per-bucket figures in `timezone` (5m, hour, day, week, month); omit for the range only", example: "week" }),
 });
 export const CustomerItem = z
   .object({
@@ -69,7 +77,14 @@ export const ChurnData = z
   .openapi("ChurnRisk");
 const percentiles = (description: string) =>
   z
-    .object({ p25: z.number().int(), p50: z.number().int(), p75: z.number().int(), p90: z.number().int(), min: z.number().int(), max: z.number().int() })
+    .object({
+      p25: z.number().int(),
+      p50: z.number().int(),
+      p75: z.number().int(),
+      p90: z.number().int(),
+      min: z.number().int(),
+      max: z.number().int(),
+    })
     .openapi({ description });
 export const LtvItem = z
   .object({
@@ -83,7 +98,9 @@ export const LtvItem = z
     churn_rate: z.number().openapi({ description: "churned_customers / customers", example: 0.2 }),
     expected_lifespan: z.number().nullable().openapi({ description: "1 / churn_rate, null without churn", example: 5 }),
     average_clv_minor: money("AOV × PF × lifespan = net / churned, half-up; null without churn").nullable(),
-    net_distribution: percentiles("the customers' net_minor: percentile_cont (continuous, linear interpolation) p25/p50/p75/p90, half-up, and min/max"),
+    net_distribution: percentiles(
+      "the customers' net_minor: percentile_cont (continuous, linear interpolation) p25/p50/p75/p90, half-up, and min/max",
+    ),
     clv_distribution: percentiles("the customers' CLV, same percentiles; null without churn").nullable(),
   })
   .openapi("CustomerLtv");

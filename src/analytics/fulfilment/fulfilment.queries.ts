@@ -19,7 +19,11 @@ export interface FulfillmentFigures {
   p95_seconds: number | null;
 }
 
-export async function fulfillmentFigures(tx: TxSql, range: AnalyticsRange, f: { channel?: string; currency?: string }): Promise<FulfillmentFigures> {
+export async function fulfillmentFigures(
+  tx: TxSql,
+  range: AnalyticsRange,
+  f: { channel?: string; currency?: string },
+): Promise<FulfillmentFigures> {
   const { from, to } = range;
   const [row] = await tx`
     with o as (

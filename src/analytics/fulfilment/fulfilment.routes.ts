@@ -18,14 +18,21 @@ const fulfillmentRoute = createRoute({
   operationId: "getFulfillmentMetrics",
   tags: ["analytics"],
   summary: "Order → fulfilled: p50/p95 time to fulfil, fulfilled and unfulfilled orders placed in [from, to)",
-  description: `Orders = distinct order_id of \`order.completed\` with event time in [from, to), placed at their earliest order.completed. An order is fulfilled when an \`order.fulfilled\` of the same order_id exists at or after its placement (also after \`to\`, up to now); time to fulfil = the first such order.fulfilled − placement, in seconds; p50/p95 = percentile_cont(0.5)/percentile_cont(0.95) over the fulfilled orders; unfulfilled = orders − fulfilled. Filters: channel, currency (of the order). ${COMMON}`,
+  description:
+    `Orders = distinct order_id of \`order.completed\` with event time in [from, to), placed at their earliest ` +
+    `order.completed. An order is fulfilled when an \`order.fulfilled\` of the same order_id exists at or ` +
+    `after its placement (also after \`to\`, up to now); time to fulfil = the first such order.fulfilled ` +
+    `− placement, in seconds; p50/p95 = percentile_cont(0.5)/percentile_cont(0.95) over the fulfilled orders; ` +
+    `unfulfilled = orders − fulfilled. Filters: channel, currency (of the order). ${COMMON}`,
   request: { query: FulfilmentQuery },
-  responses: { 200: envelopeJson(FulfillmentData, "fulfilment figures (zero counts and null percentiles without orders)"), ...analyticsProblemResponses },
+  responses: {
+    200: envelopeJson(FulfillmentData, "fulfilment figures (zero counts and null percentiles without orders)"),
+    ...analyticsProblemResponses,
+  },
 });
 
-
 async function fulfilment(ctx: ReadContext, q: z.output<typeof FulfilmentQuery>) {
-      const range = rangeOf(ctx, q);
+  const range = rangeOf(ctx, q);
   const params = normaliseParams({ from: range.from, to: range.to, channel: q.channel, currency: q.currency });
   return envelopeAnswer(
     ctx,
@@ -33,7 +40,13 @@ async function fulfilment(ctx: ReadContext, q: z.output<typeof FulfilmentQuery>)
     params,
     async (tx) => {
       const f = await fulfillmentFigures(tx, range, { channel: q.channel, currency: q.currency });
-      return { orders: int(f.orders), fulfilled: int(f.fulfilled), unfulfilled: int(f.orders - f.fulfilled), p50_seconds: f.p50_seconds, p95_seconds: f.p95_seconds };
+      return {
+        orders: int(f.orders),
+        fulfilled: int(f.fulfilled),
+        unfulfilled: int(f.orders - f.fulfilled),
+        p50_seconds: f.p50_seconds,
+        p95_seconds: f.p95_seconds,
+      };
     },
     { watermarkTypes: ["order.completed", "order.fulfilled"] },
   );
@@ -41,4 +54,6 @@ async function fulfilment(ctx: ReadContext, q: z.output<typeof FulfilmentQuery>)
 
 export const fulfilmentOperations = [analyticsOperation(fulfillmentRoute, fulfilment)];
 
-export const fulfilmentRoutes = new OpenAPIHono<AppEnv>().openapi(fulfillmentRoute, async (c) => sendAnswer(c, await fulfilment(readContext(c), c.req.valid("query"))));
+export const fulfilmentRoutes = new OpenAPIHono<AppEnv>().openapi(fulfillmentRoute, async (c) =>
+  sendAnswer(c, await fulfilment(readContext(c), c.req.valid("query"))),
+);

@@ -1,7 +1,7 @@
 /** Query and answer schemas of getFulfillmentMetrics; the definitions are in its description (fulfilment.routes.ts). */
 import { z } from "@hono/zod-openapi";
 import { analyticsQuery, filterShape } from "../shared/params.ts";
-import { count, currencyCode as currency } from "../shared/schemas.ts";
+import { count } from "../shared/schemas.ts";
 
 const seconds = (description: string) => z.number().nullable().openapi({ description, example: 14400 });
 
@@ -14,6 +14,5 @@ export const FulfillmentData = z
     p95_seconds: seconds("95th percentile of the time to fulfil, seconds; null without fulfilled orders"),
   })
   .openapi("FulfillmentMetrics");
-
 
 export const FulfilmentQuery = analyticsQuery({ channel: filterShape.channel, currency: filterShape.currency });

@@ -12,11 +12,19 @@ import { conversionFunnel, DEFAULT_FUNNEL_STEPS } from "./funnel.queries.ts";
 import { FunnelData, FunnelQuerySchema } from "./funnel.schemas.ts";
 
 export const DEFINITION = [
-  "Definitions: the unit is the session (`unit=session`, default: events with a session_id; an order.completed without session_id counts for no session) or the customer (`unit=customer`: events with a customer_id).",
-  "A unit reaches step k when it has an event of each of steps 1..k in that order (each step's event time ≥ the previous step's), the first step's event in [from, to) and every later step at most `window` after the first (inclusive).",
-  "count = units reaching the step; conversion_from_previous = count / previous step's count; conversion_from_start = count / step 1's count; ratios are rounded half-up to 4 decimal places and 0 when the denominator is 0 (step 1: 1, or 0 without units).",
-  `Default steps: ${DEFAULT_FUNNEL_STEPS.join(" → ")}. Custom steps: \`steps\` = 2 to 10 distinct event types of the catalog, comma-separated.`,
-  "Computed from the raw events (the earliest valid chain of events per unit); events after `to` (up to `to + window`) complete chains started in range. `timezone` does not change the answer; `watermark` = newest event of the step types in [from, to).",
+  "Definitions: the unit is the session (`unit=session`, default: events with a session_id; an order.completed " +
+    "without session_id counts for no session) or the customer (`unit=customer`: events with a customer_id).",
+  "A unit reaches step k when it has an event of each of steps 1..k in that order (each step's event time " +
+    "≥ the previous step's), the first step's event in [from, to) and every later step at most `window` after " +
+    "the first (inclusive).",
+  "count = units reaching the step; conversion_from_previous = count / previous step's count; conversion_from_start " +
+    "= count / step 1's count; ratios are rounded half-up to 4 decimal places and 0 when the denominator " +
+    "is 0 (step 1: 1, or 0 without units).",
+  `Default steps: ${DEFAULT_FUNNEL_STEPS.join(" → ")}. Custom steps: \`steps\` = 2 to 10 distinct event ` +
+    `types of the catalog, comma-separated.`,
+  "Computed from the raw events (the earliest valid chain of events per unit); events after `to` (up to " +
+    "`to + window`) complete chains started in range. `timezone` does not change the answer; `watermark` " +
+    "= newest event of the step types in [from, to).",
 ].join(" ");
 
 const funnelRoute = createRoute({
@@ -41,11 +49,17 @@ async function funnel(ctx: ReadContext, q: z.output<typeof FunnelQuerySchema>) {
     ctx,
     "getConversionFunnel",
     params,
-    async (tx) => ({ unit: q.unit, window_seconds: q.window, steps: await conversionFunnel(tx, { range, unit: q.unit, steps, windowSeconds: q.window }) }),
+    async (tx) => ({
+      unit: q.unit,
+      window_seconds: q.window,
+      steps: await conversionFunnel(tx, { range, unit: q.unit, steps, windowSeconds: q.window }),
+    }),
     { watermarkTypes: steps },
   );
 }
 
 export const funnelOperations = [analyticsOperation(funnelRoute, funnel)];
 
-export const funnelRoutes = new OpenAPIHono<AppEnv>().openapi(funnelRoute, async (c) => sendAnswer(c, await funnel(readContext(c), c.req.valid("query"))));
+export const funnelRoutes = new OpenAPIHono<AppEnv>().openapi(funnelRoute, async (c) =>
+  sendAnswer(c, await funnel(readContext(c), c.req.valid("query"))),
+);

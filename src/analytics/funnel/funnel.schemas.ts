@@ -1,21 +1,10 @@
 /** Query and answer schemas of getConversionFunnel; the definition is in its description (funnel.routes.ts). */
 import { z } from "@hono/zod-openapi";
 import { EVENT_TYPES } from "../../ingest/types.ts";
-import { analyticsQuery } from "../shared/params.ts";
+import { analyticsQuery, durationParam } from "../shared/params.ts";
 import { DEFAULT_FUNNEL_STEPS, FUNNEL_UNITS } from "./funnel.queries.ts";
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
-const MIN_WINDOW_S = 60;
-const MAX_WINDOW_S = 90 * 86_400;
-const DURATION = /^P(?:(\d{1,3})D)?(?:T(?:(\d{1,4})H)?(?:(\d{1,6})M)?(?:(\d{1,7})S)?)?$/;
-
-/** an ISO-8601 duration of days/hours/minutes/seconds (P1D, PT24H, PT90M, P1DT12H) in seconds, or undefined */
-export function durationSeconds(text: string): number | undefined {
-  const m = DURATION.exec(text);
-  if (!m || text === "P" || text.endsWith("T")) return undefined;
-  const [d, h, min, s] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
-  return d! * 86_400 + h! * 3_600 + min! * 60 + s!;
-}
 
 const stepsParam = z
   .string()
@@ -30,7 +19,10 @@ const stepsParam = z
     }
     const unknown = steps.filter((s) => !KNOWN_TYPES.has(s));
     if (unknown.length > 0) {
-      ctx.addIssue({ code: "custom", message: `not an event type of the catalog: ${unknown.map((u) => `'${u.slice(0, 64)}'`).join(", ")}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `not an event type of the catalog: ${unknown.map((u) => `'${u.slice(0, 64)}'`).join(", ")}`,
+      });
       return z.NEVER;
     }
     if (new Set(steps).size !== steps.length) {
@@ -45,19 +37,13 @@ const stepsParam = z
     example: "page.viewed,cart.item_added,order.completed",
   });
 
-const windowParam = z
-  .string()
-  .max(32)
-  .default("PT24H")
-  .transform((v, ctx) => {
-    const secs = durationSeconds(v);
-    if (secs === undefined || secs < MIN_WINDOW_S || secs > MAX_WINDOW_S) {
-      ctx.addIssue({ code: "custom", message: "an ISO-8601 duration in days/hours/minutes/seconds between PT1M and P90D, e.g. PT24H, P2D, PT30M" });
-      return z.NEVER;
-    }
-    return secs;
-  })
-  .openapi({ type: "string", description: "conversion window: ISO-8601 duration (D, H, M, S parts), PT1M to P90D", example: "PT24H", default: "PT24H" });
+const windowParam = durationParam({
+  minSeconds: 60,
+  maxSeconds: 90 * 86_400,
+  default: "PT24H",
+  message: "an ISO-8601 duration in days/hours/minutes/seconds between PT1M and P90D, e.g. PT24H, P2D, PT30M",
+  description: "conversion window: ISO-8601 duration (D, H, M, S parts), PT1M to P90D",
+});
 
 export const FunnelQuerySchema = analyticsQuery({
   unit: z.enum(FUNNEL_UNITS).default("session").openapi({ description: "what is counted: sessions or customers", example: "session" }),
@@ -69,8 +55,12 @@ const Step = z
   .object({
     type: z.string().openapi({ example: "item.viewed" }),
     count: z.number().int().openapi({ description: "units reaching this step", example: 120 }),
-    conversion_from_previous: z.number().openapi({ description: "count / previous step's count (4 decimals, half-up; 0 when that is 0)", example: 0.4 }),
-    conversion_from_start: z.number().openapi({ description: "count / step 1's count (4 decimals, half-up; 0 when that is 0)", example: 0.12 }),
+    conversion_from_previous: z
+      .number()
+      .openapi({ description: "count / previous step's count (4 decimals, half-up; 0 when that is 0)", example: 0.4 }),
+    conversion_from_start: z
+      .number()
+      .openapi({ description: "count / step 1's count (4 decimals, half-up; 0 when that is 0)", example: 0.12 }),
   })
   .openapi("FunnelStep");
 
@@ -81,4 +71,3 @@ export const FunnelData = z
     steps: z.array(Step),
   })
   .openapi("ConversionFunnel");
-

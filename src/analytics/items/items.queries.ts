@@ -3,7 +3,7 @@
  * aggregates (agg_lines_* through tenant_agg_lines_*, or the raw tenant_order_lines when from/to are
  * off the 5-minute grid: buckets.ts chooseSource), joined in code with the catalog (`items`).
  *
- * Definitions (also in the operation's description and the README):
+ * How the definitions in the operation's description (the one home of a definition) are computed:
  *   units        = Σ line quantities of the item's order lines in range
  *   revenue      = Σ net_line_minor per currency (line totals less their share of the order discount);
  *                  one entry per currency, never a mixed sum
@@ -70,16 +70,28 @@ export async function itemRows(tx: TxSql, q: { range: AnalyticsRange; source: So
   for (const s of sales) {
     let row = out.get(s.item_id);
     if (!row) {
-      row = { item_id: s.item_id, name: null, category: "uncategorised", kind: null, catalog_currency: null, capacity: null, starts_at: null, units: 0, revenue: [] };
+      row = {
+        item_id: s.item_id,
+        name: null,
+        category: "uncategorised",
+        kind: null,
+        catalog_currency: null,
+        capacity: null,
+        starts_at: null,
+        units: 0,
+        revenue: [],
+      };
       out.set(s.item_id, row);
     }
     sold.add(s.item_id);
     row.units += num(s.units);
     row.revenue.push({ currency: s.currency, net_minor: num(s.net) });
   }
-  return [...out.values()]
-    .filter((r) => q.category === undefined || r.category === q.category)
-    // a currency filter lists the items sold in it and the unsold catalog items priced in it
-    .filter((r) => q.currency === undefined || sold.has(r.item_id) || r.catalog_currency === q.currency)
-    .map((r) => ({ ...r, revenue: r.revenue.sort((a, b) => a.currency.localeCompare(b.currency)) }));
+  return (
+    [...out.values()]
+      .filter((r) => q.category === undefined || r.category === q.category)
+      // a currency filter lists the items sold in it and the unsold catalog items priced in it
+      .filter((r) => q.currency === undefined || sold.has(r.item_id) || r.catalog_currency === q.currency)
+      .map((r) => ({ ...r, revenue: r.revenue.sort((a, b) => a.currency.localeCompare(b.currency)) }))
+  );
 }

@@ -22,13 +22,23 @@ const DAY_MS = 86_400_000;
 export const DEFINITION = [
   "Definitions, per item: units = Σ line quantities of its order lines (order.completed) with event time in [from, to);",
   "revenue = Σ net_line_minor per currency (line totals less their share of the order discount; one entry per currency, never mixed);",
-  "capacity_utilisation = units / capacity for items with a catalog capacity > 0, else null; sold_out = capacity is set and units ≥ capacity;",
-  "days_on_sale = the days (fractional) of [from, end) with end = the earliest of `to`, `as_of` and, for a ticketed item with starts_at, starts_at (0 when end ≤ from);",
-  "sell_through_per_day = units / days_on_sale (null when days_on_sale is 0); time_to_start_seconds = starts_at − as_of in whole seconds (rounded; negative once started) for ticketed items with starts_at, else null.",
-  "Ratios are rounded half-up to 4 decimal places. Listed items: every catalog item (matching the filters; unsold ones with units 0 and an empty revenue list) plus every item with sales in range (not in the catalog: category 'uncategorised', name/kind/capacity null).",
+  "capacity_utilisation = units / capacity for items with a catalog capacity > 0, else null; sold_out = " +
+    "capacity is set and units ≥ capacity;",
+  "days_on_sale = the days (fractional) of [from, end) with end = the earliest of `to`, `as_of` and, for " +
+    "a ticketed item with starts_at, starts_at (0 when end ≤ from);",
+  "sell_through_per_day = units / days_on_sale (null when days_on_sale is 0); time_to_start_seconds = starts_at " +
+    "− as_of in whole seconds (rounded; negative once started) for ticketed items with starts_at, else null.",
+  "Ratios are rounded half-up to 4 decimal places. Listed items: every catalog item (matching the filters; " +
+    "unsold ones with units 0 and an empty revenue list) plus every item with sales in range (not in the " +
+    "catalog: category 'uncategorised', name/kind/capacity null).",
   "Utilisation and sold_out count the units sold IN RANGE: use a range that covers the whole sale to see an item's total.",
-  "Sorting (`sort`, `order`): units, revenue (the revenue in the `currency` filter when given, else in the item's catalog currency, else in its alphabetically first sales currency; 0 without), utilisation (items without capacity last in both orders) or item_id; ties by item_id ascending. Default: revenue desc.",
-  "Filters: category, item_id, channel (sales in that channel), currency (sales in that currency; unsold catalog items priced in it). `timezone` does not change the answer; `watermark` = newest order.completed in range.",
+  "Sorting (`sort`, `order`): units, revenue (the revenue in the `currency` filter when given, else in " +
+    "the item's catalog currency, else in its alphabetically first sales currency; 0 without), utilisation " +
+    "(items without capacity last in both orders) or item_id; ties by item_id ascending. Default: revenue " +
+    "desc.",
+  "Filters: category, item_id, channel (sales in that channel), currency (sales in that currency; unsold " +
+    "catalog items priced in it). `timezone` does not change the answer; `watermark` = newest order.completed " +
+    "in range.",
 ].join(" ");
 
 const itemsRoute = createRoute({
@@ -45,7 +55,10 @@ const itemsRoute = createRoute({
       content: {
         "application/json": {
           schema: analyticsEnvelope(z.array(ItemPerformance)).extend({
-            next_cursor: z.string().nullable().openapi({ description: "pass as `cursor` (with the same sort and order) for the next page" }),
+            next_cursor: z
+              .string()
+              .nullable()
+              .openapi({ description: "pass as `cursor` (with the same sort and order) for the next page" }),
           }),
         },
       },
@@ -109,7 +122,12 @@ function compare(a: { k: Key; id: string }, b: { k: Key; id: string }, desc: boo
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-const CursorSchema = z.object({ s: z.enum(ITEM_SORTS), o: z.enum(["asc", "desc"]), k: z.union([z.number(), z.string(), z.null()]), id: z.string() });
+const CursorSchema = z.object({
+  s: z.enum(ITEM_SORTS),
+  o: z.enum(["asc", "desc"]),
+  k: z.union([z.number(), z.string(), z.null()]),
+  id: z.string(),
+});
 
 async function items(ctx: ReadContext, q: z.output<typeof ItemsQuery>) {
   const range = rangeOf(ctx, q);
@@ -143,7 +161,10 @@ async function items(ctx: ReadContext, q: z.output<typeof ItemsQuery>) {
         const rest = after ? keyed.filter((x) => compare(x, after, desc) > 0) : keyed;
         const page = rest.slice(0, q.limit);
         const last = page.at(-1);
-        const next_cursor = rest.length > q.limit && last ? encodeCursor({ s: q.sort, o: q.order, k: last.k, id: last.id } as Record<string, string | number>) : null;
+        const next_cursor =
+          rest.length > q.limit && last
+            ? encodeCursor({ s: q.sort, o: q.order, k: last.k, id: last.id } as Record<string, string | number>)
+            : null;
         return { as_of: body.as_of, watermark: body.watermark, data: page.map((x) => x.p), next_cursor };
       },
     },
@@ -159,4 +180,6 @@ const itemsList = {
 
 export const itemsOperations = [analyticsOperation(itemsRoute, items, itemsList)];
 
-export const itemsRoutes = new OpenAPIHono<AppEnv>().openapi(itemsRoute, async (c) => sendAnswer(c, await items(readContext(c), c.req.valid("query"))));
+export const itemsRoutes = new OpenAPIHono<AppEnv>().openapi(itemsRoute, async (c) =>
+  sendAnswer(c, await items(readContext(c), c.req.valid("query"))),
+);

@@ -22,13 +22,29 @@ export const ItemPerformance = z
     starts_at: z.string().nullable().openapi({ description: "catalog start (ISO-8601)", example: "2026-12-24T20:00:00.000Z" }),
     units: z.number().int().openapi({ description: "units sold in range", example: 120 }),
     revenue: z
-      .array(z.object({ currency: z.string().openapi({ example: "EUR" }), net_minor: z.number().int().openapi({ description: "Σ net_line_minor", example: 300000 }) }))
+      .array(
+        z.object({
+          currency: z.string().openapi({ example: "EUR" }),
+          net_minor: z.number().int().openapi({ description: "Σ net_line_minor", example: 300000 }),
+        }),
+      )
       .openapi({ description: "per currency, sorted by currency; empty without sales" }),
-    capacity_utilisation: z.number().nullable().openapi({ description: "units / capacity (4 decimals); null without capacity", example: 0.4 }),
+    capacity_utilisation: z
+      .number()
+      .nullable()
+      .openapi({ description: "units / capacity (4 decimals); null without capacity", example: 0.4 }),
     sold_out: z.boolean().openapi({ description: "capacity set and units ≥ capacity", example: false }),
-    days_on_sale: z.number().openapi({ description: "days of [from, min(to, as_of, starts_at of a ticketed item)) (4 decimals)", example: 30 }),
-    sell_through_per_day: z.number().nullable().openapi({ description: "units / days_on_sale (4 decimals); null when days_on_sale is 0", example: 4 }),
-    time_to_start_seconds: z.number().int().nullable().openapi({ description: "starts_at − as_of in seconds, ticketed items only", example: 2851200 }),
+    days_on_sale: z
+      .number()
+      .openapi({ description: "days of [from, min(to, as_of, starts_at of a ticketed item)) (4 decimals)", example: 30 }),
+    sell_through_per_day: z
+      .number()
+      .nullable()
+      .openapi({ description: "units / days_on_sale (4 decimals); null when days_on_sale is 0", example: 4 }),
+    time_to_start_seconds: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "starts_at − as_of in seconds, ticketed items only", example: 2851200 }),
   })
   .openapi("ItemPerformance");
-

@@ -64,7 +64,17 @@ export async function attributionFigures(
   // before the order (a running max over touches and orders in time order, touches first at equal
   // times), its ties broken by the greatest event id; then the newer of the two, if within the window.
   // Window functions and hash joins, not a per-order scan of the touches (quadratic in a busy range).
-  const rows = await tx<Array<{ kind: "v" | "o"; source: string | null; medium: string | null; campaign: string | null; currency: string | null; n: string; revenue: string | null }>>`
+  const rows = await tx<
+    Array<{
+      kind: "v" | "o";
+      source: string | null;
+      medium: string | null;
+      campaign: string | null;
+      currency: string | null;
+      n: string;
+      revenue: string | null;
+    }>
+  >`
     with t as materialized (${touches}),
     o as materialized (
       select event_id, time, session_id, customer_id, currency::text as currency, amount_minor

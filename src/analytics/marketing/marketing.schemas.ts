@@ -1,12 +1,13 @@
 /** Query and answer schemas of getMarketingAttribution; the definitions are in its description (marketing.routes.ts). */
 import { z } from "@hono/zod-openapi";
-import { durationSeconds } from "../funnel/funnel.schemas.ts";
-import { analyticsQuery, filterShape, listShape } from "../shared/params.ts";
+import { analyticsQuery, durationParam, filterShape, listShape } from "../shared/params.ts";
 import { count, share, currencyCode as currency } from "../shared/schemas.ts";
 
-const seconds = (description: string) => z.number().nullable().openapi({ description, example: 14400 });
+const _seconds = (description: string) => z.number().nullable().openapi({ description, example: 14400 });
 
-export const Revenue = z.array(z.object({ currency, gross_minor: z.number().int().openapi({ description: "Σ total_minor of the credited orders", example: 12000 }) }));
+export const Revenue = z.array(
+  z.object({ currency, gross_minor: z.number().int().openapi({ description: "Σ total_minor of the credited orders", example: 12000 }) }),
+);
 
 export const CampaignRow = z
   .object({
@@ -20,26 +21,18 @@ export const CampaignRow = z
   })
   .openapi("CampaignAttribution");
 
-export const MIN_WINDOW_S = 3_600;
-export const MAX_WINDOW_S = 90 * 86_400;
 /** the attribution window: an ISO-8601 duration (the funnel's format), PT1H … P90D, default P7D */
-export const windowParam = z
-  .string()
-  .max(32)
-  .default("P7D")
-  .transform((v, ctx) => {
-    const secs = durationSeconds(v);
-    if (secs === undefined || secs < MIN_WINDOW_S || secs > MAX_WINDOW_S) {
-      ctx.addIssue({ code: "custom", message: "an ISO-8601 duration in days/hours/minutes/seconds between PT1H and P90D, e.g. P7D, PT48H" });
-      return z.NEVER;
-    }
-    return secs;
-  })
-  .openapi({ type: "string", description: "attribution window: ISO-8601 duration (D, H, M, S parts), PT1H to P90D", example: "P7D", default: "P7D" });
+const windowParam = durationParam({
+  minSeconds: 3_600,
+  maxSeconds: 90 * 86_400,
+  default: "P7D",
+  message: "an ISO-8601 duration in days/hours/minutes/seconds between PT1H and P90D, e.g. P7D, PT48H",
+  description: "attribution window: ISO-8601 duration (D, H, M, S parts), PT1H to P90D",
+});
 
 export const AttributionQuery = analyticsQuery({
-      window: windowParam,
-      channel: filterShape.channel,
-      currency: filterShape.currency,
-      ...listShape,
-    });
+  window: windowParam,
+  channel: filterShape.channel,
+  currency: filterShape.currency,
+  ...listShape,
+});

@@ -7,7 +7,7 @@
  * up to 5 minutes in the future (ingest accepts that much clock skew) fall into the current bucket.
  * Every bucket is present, zeros when empty.
  *
- * Definitions (also in the operation's description and the README):
+ * How the definitions in the operation's description (the one home of a definition) are computed:
  *   revenue    = Σ total_minor of order.completed per currency (gross; refunds are not subtracted)
  *   orders     = count of order.completed; units = Σ their line quantities
  *   visitors   = distinct coalesce(visitor_id, customer_id, session_id) of page.viewed / item.viewed

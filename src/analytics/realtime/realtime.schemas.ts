@@ -19,4 +19,3 @@ export const RealtimeSchema = z
     totals: z.object(Figures),
   })
   .openapi("RealtimeMetrics");
-

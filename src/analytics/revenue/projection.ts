@@ -83,7 +83,11 @@ export interface Projection {
 /** fit on `history`, forecast `horizon` days after it, backtest on its last `backtestDays` */
 export function project(history: readonly number[], horizon: number, backtestDays = BACKTEST_DAYS): Projection {
   const fit = linearFit(history);
-  const points = forecast(fit, history.length, horizon).map((v) => ({ value: v, lower: v - Z_95 * fit.sigma, upper: v + Z_95 * fit.sigma }));
+  const points = forecast(fit, history.length, horizon).map((v) => ({
+    value: v,
+    lower: v - Z_95 * fit.sigma,
+    upper: v + Z_95 * fit.sigma,
+  }));
   const trainN = history.length - backtestDays;
   const trainFit = linearFit(history.slice(0, trainN));
   const test = history.slice(trainN);

@@ -1,7 +1,7 @@
 /**
  * Revenue figures (getRevenueSummary, getRevenueTimeseries, getRevenueByChannel, getRevenueByCategory).
  *
- * Definitions (also in each operation's description and the README):
+ * How the definitions in each operation's description (the one home of a definition) are computed:
  *   gross   = Σ total_minor (events.amount_minor) of order.completed with event time in [from, to)
  *   refunds = Σ amount_minor of order.refunded with event time in [from, to)
  *   net     = gross − refunds
@@ -113,7 +113,10 @@ export async function revenueRows(tx: TxSql, q: RevenueQuery): Promise<RevenueRo
 }
 
 /** refunds in [from, to) per (bucket?, attributed channel, currency), from the raw events */
-async function attributedRefunds(tx: TxSql, q: RevenueQuery): Promise<Array<{ b: Date | null; channel: string; currency: string; refunds: bigint }>> {
+async function attributedRefunds(
+  tx: TxSql,
+  q: RevenueQuery,
+): Promise<Array<{ b: Date | null; channel: string; currency: string; refunds: bigint }>> {
   const { from, to, timezone } = q.range;
   const label = q.bucket ? bucketLabel(tx, q.bucket, timezone, tx`r.time`) : tx`null::timestamptz`;
   const rows = await tx`
@@ -132,7 +135,12 @@ async function attributedRefunds(tx: TxSql, q: RevenueQuery): Promise<Array<{ b:
            sum(r.amount_minor) as refunds
       from r left join o on o.order_id = r.order_id
      group by 1, 2, 3`;
-  return rows.map((r) => ({ b: (r.b as Date | null) ?? null, channel: r.channel as string, currency: r.currency as string, refunds: big(r.refunds) }));
+  return rows.map((r) => ({
+    b: (r.b as Date | null) ?? null,
+    channel: r.channel as string,
+    currency: r.currency as string,
+    refunds: big(r.refunds),
+  }));
 }
 
 export interface CategoryQuery {
@@ -213,7 +221,10 @@ export async function categoryRows(tx: TxSql, q: CategoryQuery): Promise<Categor
   }
   for (const o of orders) row(o.category, o.currency).orders += big(o.orders);
 
-  const byOrder = new Map<string, { currency: string; refunds: bigint; channel: string | null; lines: Array<{ category: string; net: bigint }> }>();
+  const byOrder = new Map<
+    string,
+    { currency: string; refunds: bigint; channel: string | null; lines: Array<{ category: string; net: bigint }> }
+  >();
   for (const r of refundLines) {
     const k = `${r.order_id}|${r.currency}`;
     let o = byOrder.get(k);

@@ -9,28 +9,42 @@ import type { AppEnv } from "../../http/env.ts";
 import { divHalfUp, int } from "../../lib/numbers.ts";
 import { chooseSource } from "../shared/buckets.ts";
 import { analyticsOperation } from "../shared/operation.ts";
-import { checkBucketCount, normaliseParams, rangeOf } from "../shared/params.ts";
+import { bucketedRange, normaliseParams, rangeOf } from "../shared/params.ts";
 import { envelopeAnswer, type ReadContext, readContext, sendAnswer } from "../shared/read.ts";
 import { analyticsProblemResponses, envelopeJson } from "../shared/schemas.ts";
 import { addDays, BACKTEST_DAYS, HISTORY_DAYS, PROJECTION_METHOD, project, projectionWindow, roundMinor, Z_95 } from "./projection.ts";
 import { categoryRows, dailyNet, revenueRows, type RevenueFigures } from "./revenue.queries.ts";
-import { CategoryQuery, CategoryRow, ChannelRow, Projection, ProjectionQuery, SummaryQuery, SummaryRow, TimeseriesQuery, TimeseriesRow } from "./revenue.schemas.ts";
+import {
+  CategoryQuery,
+  CategoryRow,
+  ChannelRow,
+  Projection,
+  ProjectionQuery,
+  SummaryQuery,
+  SummaryRow,
+  TimeseriesQuery,
+  TimeseriesRow,
+} from "./revenue.schemas.ts";
 
 export const REVENUE_TYPES = ["order.completed", "order.refunded"] as const;
 
 const DEFINITIONS = [
-  "Definitions: gross = Σ total_minor of `order.completed` with event time in [from, to); refunds = Σ amount_minor of `order.refunded` in [from, to);",
+  "Definitions: gross = Σ total_minor of `order.completed` with event time in [from, to); refunds = Σ amount_minor " +
+    "of `order.refunded` in [from, to);",
   "net = gross − refunds; orders = count of `order.completed`; units = Σ line quantities of those orders;",
   "average order = gross / orders rounded half-up to an integer (null when there are no orders).",
   "Money is integer minor units; one row per currency, never a mixed sum. Roles: viewer, analyst, pricing_manager, admin, ops.",
-  "Answers are cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says when it was computed and `watermark` the newest event time included.",
+  "Answers are cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says " +
+    "when it was computed and `watermark` the newest event time included.",
 ].join(" ");
 const REFUND_CHANNEL =
-  "Refund events carry no channel: a refund counts for the channel of its order (the `order.completed` with the same order_id), else 'unknown'.";
+  "Refund events carry no channel: a refund counts for the channel of its order (the `order.completed` " +
+  "with the same order_id), else 'unknown'.";
 
 const ROLES = "Roles: viewer, analyst, pricing_manager, admin, ops.";
 const CACHED_SHORT =
-  "Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says when it was computed and `watermark` the newest order/refund time included.";
+  "Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says when it was " +
+  "computed and `watermark` the newest order/refund time included.";
 
 const summaryRoute = createRoute({
   method: "get",
@@ -40,7 +54,10 @@ const summaryRoute = createRoute({
   summary: "Gross, refunds, net, orders, units and average order in [from, to), one row per currency",
   description: `${DEFINITIONS} Filters: channel (${REFUND_CHANNEL}), currency. timezone does not change a total.`,
   request: { query: SummaryQuery },
-  responses: { 200: envelopeJson(z.array(SummaryRow), "one row per currency with sales or refunds in range (none: an empty list)"), ...analyticsProblemResponses },
+  responses: {
+    200: envelopeJson(z.array(SummaryRow), "one row per currency with sales or refunds in range (none: an empty list)"),
+    ...analyticsProblemResponses,
+  },
 });
 
 const timeseriesRoute = createRoute({
@@ -49,7 +66,11 @@ const timeseriesRoute = createRoute({
   operationId: "getRevenueTimeseries",
   tags: ["analytics"],
   summary: "Revenue per local bucket and currency",
-  description: `${DEFINITIONS} Buckets are local to \`timezone\` and DST-correct (a day on a DST change has 23 or 25 hours; weeks start Monday; months are calendar months); buckets without sales or refunds are left out; the first/last bucket covers only its part inside [from, to). Filters: channel (${REFUND_CHANNEL}), currency.`,
+  description:
+    `${DEFINITIONS} Buckets are local to \`timezone\` and DST-correct (a day on a DST change has 23 or 25 ` +
+    `hours; weeks start Monday; months are calendar months); buckets without sales or refunds are left out; ` +
+    `the first/last bucket covers only its part inside [from, to). Filters: channel (${REFUND_CHANNEL}), ` +
+    `currency.`,
   request: { query: TimeseriesQuery },
   responses: { 200: envelopeJson(z.array(TimeseriesRow), "rows ordered by bucket_start, then currency"), ...analyticsProblemResponses },
 });
@@ -71,7 +92,12 @@ const byCategoryRoute = createRoute({
   operationId: "getRevenueByCategory",
   tags: ["analytics"],
   summary: "Revenue per catalog category and currency in [from, to), from the order lines",
-  description: `${DEFINITIONS} Per category: gross = Σ net_line_minor of its lines (line totals less their share of the order discount, so an order's categories add up to its total_minor); units = Σ line quantities; orders = orders with at least one line in the category; a refund (order-level) is split over its order's categories in proportion to their net_line_minor, largest remainder first, so the shares add up exactly. Items not in the catalog count as 'uncategorised'. Filters: channel, currency, category.`,
+  description:
+    `${DEFINITIONS} Per category: gross = Σ net_line_minor of its lines (line totals less their share of ` +
+    `the order discount, so an order's categories add up to its total_minor); units = Σ line quantities; ` +
+    `orders = orders with at least one line in the category; a refund (order-level) is split over its order's ` +
+    `categories in proportion to their net_line_minor, largest remainder first, so the shares add up exactly. ` +
+    `Items not in the catalog count as 'uncategorised'. Filters: channel, currency, category.`,
   request: { query: CategoryQuery },
   responses: { 200: envelopeJson(z.array(CategoryRow), "rows ordered by category, then currency"), ...analyticsProblemResponses },
 });
@@ -82,7 +108,19 @@ const projectionRoute = createRoute({
   operationId: "getRevenueProjection",
   tags: ["analytics"],
   summary: "Daily net revenue for the next 30 or 90 days, per currency, with lower/upper bounds and a backtest",
-  description: `Method \`${PROJECTION_METHOD}\`: an ordinary least-squares linear trend y = a + b·x fitted on the daily net revenue (gross − refunds, the revenue API's definitions) of the last ${HISTORY_DAYS} complete local days before today in \`timezone\` (x = 0 … ${HISTORY_DAYS - 1}; a day without sales or refunds counts as 0), per currency. The projection covers today and the following days (horizon 30 or 90): ŷ = a + b·x, lower/upper = ŷ ∓ ${Z_95}·σ with σ = √(Σ residual² / (n − 2)), the residual standard deviation (a constant-width ≈95 % band that ignores the uncertainty of a and b); values rounded to integer minor units (halves up). The bounds may be negative (refunds can exceed sales). Backtest: the same method fitted on the first ${HISTORY_DAYS - BACKTEST_DAYS} history days forecasts the last ${BACKTEST_DAYS}; MAPE = mean(|actual − forecast| / |actual|) × 100 over those days, days whose actual is 0 are skipped (counted in zero_actual_days_skipped), null when all are 0. A currency without any sale or refund in the history gets no projection; no history at all ⇒ an empty list and a note. Filter: currency. ${ROLES} ${CACHED_SHORT}`,
+  description:
+    `Method \`${PROJECTION_METHOD}\`: an ordinary least-squares linear trend y = a + b·x fitted on the daily ` +
+    `net revenue (gross − refunds, the revenue API's definitions) of the last ${HISTORY_DAYS} complete local ` +
+    `days before today in \`timezone\` (x = 0 … ${HISTORY_DAYS - 1}; a day without sales or refunds counts ` +
+    `as 0), per currency. The projection covers today and the following days (horizon 30 or 90): ŷ = a + ` +
+    `b·x, lower/upper = ŷ ∓ ${Z_95}·σ with σ = √(Σ residual² / (n − 2)), the residual standard deviation ` +
+    `(a constant-width ≈95 % band that ignores the uncertainty of a and b); values rounded to integer minor ` +
+    `units (halves up). The bounds may be negative (refunds can exceed sales). Backtest: the same method ` +
+    `fitted on the first ${HISTORY_DAYS - BACKTEST_DAYS} history days forecasts the last ${BACKTEST_DAYS}; ` +
+    `MAPE = mean(|actual − forecast| / |actual|) × 100 over those days, days whose actual is 0 are skipped ` +
+    `(counted in zero_actual_days_skipped), null when all are 0. A currency without any sale or refund in ` +
+    `the history gets no projection; no history at all ⇒ an empty list and a note. Filter: currency. ${ROLES} ` +
+    `${CACHED_SHORT}`,
   request: { query: ProjectionQuery },
   responses: {
     200: envelopeJson(Projection, "the projection per currency"),
@@ -96,7 +134,13 @@ export function averageOrder(gross: bigint, orders: bigint): number | null {
 }
 
 function figuresOut(f: RevenueFigures) {
-  return { gross_minor: int(f.gross), refunds_minor: int(f.refunds), net_minor: int(f.gross - f.refunds), orders: int(f.orders), units: int(f.units) };
+  return {
+    gross_minor: int(f.gross),
+    refunds_minor: int(f.refunds),
+    net_minor: int(f.gross - f.refunds),
+    orders: int(f.orders),
+    units: int(f.units),
+  };
 }
 
 async function summary(ctx: ReadContext, q: z.output<typeof SummaryQuery>) {
@@ -119,10 +163,8 @@ async function summary(ctx: ReadContext, q: z.output<typeof SummaryQuery>) {
 }
 
 async function timeseries(ctx: ReadContext, q: z.output<typeof TimeseriesQuery>) {
-  const range = rangeOf(ctx, q);
-  checkBucketCount(range, q.bucket);
+  const { range, params } = bucketedRange(ctx, q);
   const source = chooseSource(range, q.bucket);
-  const params = normaliseParams({ from: range.from, to: range.to, timezone: range.timezone, bucket: q.bucket, channel: q.channel, currency: q.currency });
   return envelopeAnswer(
     ctx,
     "getRevenueTimeseries",

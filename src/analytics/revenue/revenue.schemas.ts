@@ -15,7 +15,11 @@ const figures = {
   orders: z.number().int().openapi({ description: "count of order.completed", example: 42 }),
   units: z.number().int().openapi({ description: "Σ line quantities of those orders", example: 97 }),
 };
-const averageOrder = z.number().int().nullable().openapi({ description: "gross / orders, rounded half-up; null without orders", example: 2976 });
+const averageOrder = z
+  .number()
+  .int()
+  .nullable()
+  .openapi({ description: "gross / orders, rounded half-up; null without orders", example: 2976 });
 
 export const SummaryRow = z.object({ currency, ...figures, average_order_minor: averageOrder }).openapi("RevenueSummaryRow");
 export const TimeseriesRow = z

@@ -34,7 +34,12 @@ export interface SalesData {
   previous: RevenueRow[];
 }
 
-export async function salesData(tx: TxSql, range: AnalyticsRange, bucket: Bucket, f: { channel?: string; currency?: string }): Promise<SalesData> {
+export async function salesData(
+  tx: TxSql,
+  range: AnalyticsRange,
+  bucket: Bucket,
+  f: { channel?: string; currency?: string },
+): Promise<SalesData> {
   const prev = previousRange(range);
   const buckets = await revenueRows(tx, { range, source: chooseSource(range, bucket), bucket, channel: f.channel, currency: f.currency });
   const current = await revenueRows(tx, { range, source: chooseSource(range), channel: f.channel, currency: f.currency });

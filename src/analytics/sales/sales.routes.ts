@@ -9,7 +9,7 @@ import { int } from "../../lib/numbers.ts";
 import type { RevenueRow } from "../revenue/revenue.queries.ts";
 import { REVENUE_TYPES } from "../revenue/revenue.routes.ts";
 import { analyticsOperation } from "../shared/operation.ts";
-import { checkBucketCount, normaliseParams, rangeOf } from "../shared/params.ts";
+import { bucketedRange } from "../shared/params.ts";
 import { envelopeAnswer, type ReadContext, readContext, sendAnswer } from "../shared/read.ts";
 import { analyticsProblemResponses, envelopeJson } from "../shared/schemas.ts";
 import { growth, previousRange, salesData } from "./sales.queries.ts";
@@ -17,9 +17,12 @@ import { SalesMetrics, SalesQuery } from "./sales.schemas.ts";
 
 const ROLES = "Roles: viewer, analyst, pricing_manager, admin, ops.";
 const CACHED =
-  "Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says when it was computed and `watermark` the newest order/refund time included.";
+  "Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says when it was " +
+  "computed and `watermark` the newest order/refund time included.";
 const FIGURES =
-  "orders = count of `order.completed`; units = Σ their line quantities; gross = Σ total_minor; refunds = Σ amount_minor of `order.refunded`; net = gross − refunds (the revenue API's definitions); money in integer minor units, one row per currency.";
+  "orders = count of `order.completed`; units = Σ their line quantities; gross = Σ total_minor; refunds " +
+  "= Σ amount_minor of `order.refunded`; net = gross − refunds (the revenue API's definitions); money in " +
+  "integer minor units, one row per currency.";
 
 const salesRoute = createRoute({
   method: "get",
@@ -27,7 +30,13 @@ const salesRoute = createRoute({
   operationId: "getSalesMetrics",
   tags: ["analytics"],
   summary: "Orders, units and revenue per local bucket and currency, with growth vs the previous equal period",
-  description: `Per bucket and currency: ${FIGURES} Buckets are local to \`timezone\` and DST-correct (weeks start Monday, months are calendar months); buckets without sales or refunds are left out. totals: per currency, the figures of [from, to) (\`current\`), of the previous equal period [from − (to − from), from) (\`previous\`), and growth = (current − previous) / |previous| for orders, units, gross and net (= (current − previous) / previous whenever previous > 0; null when previous is 0). A currency appears in totals when it has sales or refunds in either period. Filters: channel, currency. ${ROLES} ${CACHED}`,
+  description:
+    `Per bucket and currency: ${FIGURES} Buckets are local to \`timezone\` and DST-correct (weeks start Monday, ` +
+    `months are calendar months); buckets without sales or refunds are left out. totals: per currency, the ` +
+    `figures of [from, to) (\`current\`), of the previous equal period [from − (to − from), from) (\`previous\`), ` +
+    `and growth = (current − previous) / |previous| for orders, units, gross and net (= (current − previous) ` +
+    `/ previous whenever previous > 0; null when previous is 0). A currency appears in totals when it has ` +
+    `sales or refunds in either period. Filters: channel, currency. ${ROLES} ${CACHED}`,
   request: { query: SalesQuery },
   responses: {
     200: envelopeJson(SalesMetrics, "buckets ordered by bucket_start then currency; totals by currency"),
@@ -43,12 +52,9 @@ const figuresOut = (r: RevenueRow | undefined) => ({
   net_minor: r ? int(r.gross - r.refunds) : 0,
 });
 
-
 async function salesMetrics(ctx: ReadContext, q: z.output<typeof SalesQuery>) {
-  const range = rangeOf(ctx, q);
-  checkBucketCount(range, q.bucket);
+  const { range, params } = bucketedRange(ctx, q);
   const prev = previousRange(range);
-  const params = normaliseParams({ from: range.from, to: range.to, timezone: range.timezone, bucket: q.bucket, channel: q.channel, currency: q.currency });
   return envelopeAnswer(
     ctx,
     "getSalesMetrics",
@@ -84,4 +90,6 @@ async function salesMetrics(ctx: ReadContext, q: z.output<typeof SalesQuery>) {
 
 export const salesOperations = [analyticsOperation(salesRoute, salesMetrics)];
 
-export const salesRoutes = new OpenAPIHono<AppEnv>().openapi(salesRoute, async (c) => sendAnswer(c, await salesMetrics(readContext(c), c.req.valid("query"))));
+export const salesRoutes = new OpenAPIHono<AppEnv>().openapi(salesRoute, async (c) =>
+  sendAnswer(c, await salesMetrics(readContext(c), c.req.valid("query"))),
+);

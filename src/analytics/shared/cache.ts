@@ -87,7 +87,13 @@ function fly(inflight: Map<string, Promise<string>>, key: string, work: () => Pr
  * Compute and store afresh in the background, unless a refresh of `key` is running or failed within
  * the last REFRESH_AHEAD_SHARE of the TTL (then the answer simply expires: no retry on every hit).
  */
-function refreshAhead(ctx: CacheContext, local: LRUCache<string, string> | undefined, key: string, ttlSeconds: number, compute: () => Promise<string>): void {
+function refreshAhead(
+  ctx: CacheContext,
+  local: LRUCache<string, string> | undefined,
+  key: string,
+  ttlSeconds: number,
+  compute: () => Promise<string>,
+): void {
   const inRefresh = perCache(refreshes, ctx.cache, noFlights);
   const failed = perCache(refreshFailed, ctx.cache, () => new LRUCache<string, true>({ max: 10_000 }));
   if (inRefresh.has(key) || failed.has(key)) return;
@@ -102,7 +108,10 @@ function refreshAhead(ctx: CacheContext, local: LRUCache<string, string> | undef
     (err: unknown) => {
       failed.set(key, true, { ttl: ttlSeconds * 1000 * REFRESH_AHEAD_SHARE });
       ctx.metrics.cacheRefreshAhead.inc({ result: "error" });
-      ctx.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "analytics answer refresh ahead failed: the cached answer stays until its TTL");
+      ctx.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        "analytics answer refresh ahead failed: the cached answer stays until its TTL",
+      );
     },
   );
 }
@@ -141,7 +150,10 @@ export function cacheFailed(cache: Cache, err: unknown, logger?: Logger, metrics
   if (!s.degraded) {
     s.degraded = true;
     s.since = new Date();
-    logger?.warn({ cache_driver: cache.driver, err: s.lastError }, "analytics cache unavailable: answering from the database until it recovers");
+    logger?.warn(
+      { cache_driver: cache.driver, err: s.lastError },
+      "analytics cache unavailable: answering from the database until it recovers",
+    );
   }
   metrics?.cacheDegraded.set(1);
 }
@@ -158,8 +170,12 @@ export function cacheSucceeded(cache: Cache, logger?: Logger, metrics?: Metrics)
   metrics?.cacheDegraded.set(0);
 }
 
-/** false while degraded, except once per CACHE_RETRY_MS (that call probes the cache) */
+/**
+ * false while degraded, except once per CACHE_RETRY_MS (that call probes the cache); a cache behind a
+ * circuit breaker (src/cache/circuit.ts) is usable exactly while its circuit is closed (it probes)
+ */
 export function cacheUsable(cache: Cache): boolean {
+  if (cache.circuit) return cache.circuit().state === "closed";
   const s = state(cache);
   if (!s.degraded) return true;
   if (Date.now() - s.lastFailureAt < CACHE_RETRY_MS) return false;
@@ -206,7 +222,13 @@ export interface CacheContext {
  * `store: false` skips the cache look-up and store (e.g. the generation could not be read) but keeps
  * the single flight. Errors of compute() are not cached and reach every caller sharing the flight.
  */
-export function withCacheText(ctx: CacheContext, key: string, ttlSeconds: number, compute: () => Promise<string>, opts: { store?: boolean } = {}): Promise<string> {
+export function withCacheText(
+  ctx: CacheContext,
+  key: string,
+  ttlSeconds: number,
+  compute: () => Promise<string>,
+  opts: { store?: boolean } = {},
+): Promise<string> {
   const local = opts.store !== false ? localOf(ctx) : undefined;
   const near = local?.get(key);
   if (near !== undefined) {

@@ -17,13 +17,21 @@ export function cursorKey(cursor: string | undefined): unknown[] | undefined {
     key = undefined;
   }
   if (!Array.isArray(key)) {
-    throw new HttpProblem(400, "cursor: not a cursor this operation returned", { errors: [{ path: "cursor", message: "not a cursor this operation returned" }] });
+    throw new HttpProblem(400, "cursor: not a cursor this operation returned", {
+      errors: [{ path: "cursor", message: "not a cursor this operation returned" }],
+    });
   }
   return key;
 }
 
 /** the page after `after` (rows sorted by `compare`), and the cursor of the next page */
-export function page<K, R extends K>(rows: R[], limit: number, after: K | undefined, compare: (a: K, b: K) => number, key: (r: R) => unknown[]) {
+export function page<K, R extends K>(
+  rows: R[],
+  limit: number,
+  after: K | undefined,
+  compare: (a: K, b: K) => number,
+  key: (r: R) => unknown[],
+) {
   const rest = after === undefined ? rows : rows.filter((r) => compare(r, after) > 0);
   const items = rest.slice(0, limit);
   const last = items[items.length - 1];

@@ -64,8 +64,14 @@ export const timezoneParam = z
   });
 
 export const rangeShape = {
-  from: isoDateTime.openapi({ description: "inclusive start, ISO-8601 with offset; the range is half-open [from, to)", example: "2026-10-01T00:00:00+02:00" }),
-  to: isoDateTime.openapi({ description: "exclusive end, ISO-8601 with offset; from < to, span ≤ ANALYTICS_MAX_SPAN_DAYS (default 400)", example: "2026-11-01T00:00:00+01:00" }),
+  from: isoDateTime.openapi({
+    description: "inclusive start, ISO-8601 with offset; the range is half-open [from, to)",
+    example: "2026-10-01T00:00:00+02:00",
+  }),
+  to: isoDateTime.openapi({
+    description: "exclusive end, ISO-8601 with offset; from < to, span ≤ ANALYTICS_MAX_SPAN_DAYS (default 400)",
+    example: "2026-11-01T00:00:00+01:00",
+  }),
   timezone: timezoneParam,
 };
 
@@ -87,7 +93,10 @@ export const filterShape = {
     .regex(CHANNEL, "a short lowercase token, e.g. web, mobile, box_office")
     .optional()
     .openapi({ description: "only sales in this channel", example: "web" }),
-  category: z.string().min(1).max(100).optional().openapi({ description: "only lines of items in this catalog category ('uncategorised' for items not in the catalog)", example: "concert" }),
+  category: z.string().min(1).max(100).optional().openapi({
+    description: "only lines of items in this catalog category ('uncategorised' for items not in the catalog)",
+    example: "concert",
+  }),
   currency: z
     .string()
     .regex(/^[A-Z]{3}$/, "an ISO-4217 code: three uppercase letters, e.g. EUR")
@@ -132,7 +141,10 @@ const DAY_MS = 86_400_000;
 export function parseRange(q: { from: string; to: string; timezone: string }, maxSpanDays: number): AnalyticsRange {
   const from = new Date(q.from);
   const to = new Date(q.to);
-  if (!(from < to)) throw new HttpProblem(400, "from must be before to", { errors: [{ path: "from", message: "from must be before to (the range is [from, to))" }] });
+  if (!(from < to))
+    throw new HttpProblem(400, "from must be before to", {
+      errors: [{ path: "from", message: "from must be before to (the range is [from, to))" }],
+    });
   if (to.getTime() - from.getTime() > maxSpanDays * DAY_MS) {
     const message = `the range may span at most ${maxSpanDays} days (ANALYTICS_MAX_SPAN_DAYS)`;
     throw new HttpProblem(400, `to: ${message}`, { errors: [{ path: "to", message }] });
@@ -155,7 +167,8 @@ export const MAX_BUCKETS = 10_000;
 export function checkBucketCount(range: AnalyticsRange, bucket: Bucket): void {
   const n = Math.ceil((range.to.getTime() - range.from.getTime()) / BUCKET_NOMINAL_MS[bucket]);
   if (n > MAX_BUCKETS) {
-    const message = `${bucket} buckets over this range would be ${n} buckets; at most ${MAX_BUCKETS}: use a wider bucket or a shorter range`;
+    const wanted = `${bucket} buckets over this range would be ${n} buckets`;
+    const message = `${wanted}; at most ${MAX_BUCKETS}: use a wider bucket or a shorter range`;
     throw new HttpProblem(400, `bucket: ${message}`, { errors: [{ path: "bucket", message }] });
   }
 }
@@ -202,4 +215,42 @@ export function filtersOf(q: Filters): Filters {
 /** parseRange with the service's ANALYTICS_MAX_SPAN_DAYS */
 export function rangeOf(ctx: ReadContext, q: { from: string; to: string; timezone: string }): AnalyticsRange {
   return parseRange(q, ctx.deps.config.analytics.maxSpanDays);
+}
+
+const DURATION = /^P(?:(\d{1,3})D)?(?:T(?:(\d{1,4})H)?(?:(\d{1,6})M)?(?:(\d{1,7})S)?)?$/;
+
+/** an ISO-8601 duration of days/hours/minutes/seconds (P1D, PT24H, PT90M, P1DT12H) in seconds, or undefined */
+export function durationSeconds(text: string): number | undefined {
+  const m = DURATION.exec(text);
+  if (!m || text === "P" || text.endsWith("T")) return undefined;
+  const [d, h, min, s] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  return d! * 86_400 + h! * 3_600 + min! * 60 + s!;
+}
+
+/** a query parameter holding an ISO-8601 duration, parsed to seconds within [minSeconds, maxSeconds] */
+export function durationParam(o: { minSeconds: number; maxSeconds: number; default: string; message: string; description: string }) {
+  return z
+    .string()
+    .max(32)
+    .default(o.default)
+    .transform((v, ctx) => {
+      const secs = durationSeconds(v);
+      if (secs === undefined || secs < o.minSeconds || secs > o.maxSeconds) {
+        ctx.addIssue({ code: "custom", message: o.message });
+        return z.NEVER;
+      }
+      return secs;
+    })
+    .openapi({ type: "string", description: o.description, example: o.default, default: o.default });
+}
+
+/** a bucketed read's range (400 naming `to` or `bucket` when too wide) and its cache-key parameters */
+export function bucketedRange(
+  ctx: ReadContext,
+  q: { from: string; to: string; timezone: string; bucket: Bucket; channel?: string; currency?: string },
+): { range: AnalyticsRange; params: NormalisedParams } {
+  const range = rangeOf(ctx, q);
+  checkBucketCount(range, q.bucket);
+  const { from, to, timezone } = range;
+  return { range, params: normaliseParams({ from, to, timezone, bucket: q.bucket, channel: q.channel, currency: q.currency }) };
 }

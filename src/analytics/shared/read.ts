@@ -208,11 +208,20 @@ async function answer<T>(
   const reuseMs = deps.config.analytics.generationReuseMs;
   // within the reuse window the generation is in memory: no cache call, so no timeout guard either
   const reused = reusedGeneration(deps.cache, tenantId, reuseMs);
-  const gen = reused !== undefined ? { ok: true as const, value: reused } : await guarded(cacheCtx, () => currentGeneration(deps.cache, tenantId, reuseMs));
+  const gen =
+    reused !== undefined
+      ? { ok: true as const, value: reused }
+      : await guarded(cacheCtx, () => currentGeneration(deps.cache, tenantId, reuseMs));
   const key = answerKey(tenantId, gen.ok ? gen.value : "-", operationId, hash);
-  const text = await withCacheText(cacheCtx, key, deps.config.analytics.cacheTtlSeconds, async () => JSON.stringify(await runQuery(ctx, operationId, params, query, opts)), {
-    store: gen.ok,
-  });
+  const text = await withCacheText(
+    cacheCtx,
+    key,
+    deps.config.analytics.cacheTtlSeconds,
+    async () => JSON.stringify(await runQuery(ctx, operationId, params, query, opts)),
+    {
+      store: gen.ok,
+    },
+  );
   return { key, text };
 }
 
@@ -241,7 +250,8 @@ async function runQuery<T>(
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new ClientDeadline()), timeoutMs + CLIENT_DEADLINE_GRACE_MS);
   });
-  const observe = (result: string) => deps.metrics.analyticsQuerySeconds.observe({ operation: operationId, result }, (performance.now() - started) / 1000);
+  const observe = (result: string) =>
+    deps.metrics.analyticsQuerySeconds.observe({ operation: operationId, result }, (performance.now() - started) / 1000);
   try {
     const { data, watermark } = await Promise.race([work, deadline]);
     observe("ok");
@@ -252,7 +262,10 @@ async function runQuery<T>(
     if (err instanceof ClientDeadline || code === "57014") {
       observe("timeout");
       logger.warn({ operation: operationId, timeout_ms: timeoutMs }, "analytics query timed out");
-      throw new HttpProblem(504, `the query did not finish within ${timeoutMs} ms (DB_STATEMENT_TIMEOUT_MS); narrow the range or use a wider bucket`);
+      throw new HttpProblem(
+        504,
+        `the query did not finish within ${timeoutMs} ms (DB_STATEMENT_TIMEOUT_MS); narrow the range or use a wider bucket`,
+      );
     }
     if (code === "22023" && /time zone/i.test((err as Error).message)) {
       observe("error");

@@ -8,11 +8,14 @@ import { problemResponses } from "../../http/problem.ts";
 /** the response envelope of every analytics operation: { as_of, watermark, data } */
 export function analyticsEnvelope<T extends z.ZodType>(data: T) {
   return z.object({
-    as_of: z.string().openapi({ description: "when this answer was computed (ISO-8601); a cached answer keeps its as_of", example: "2026-11-21T12:00:00.000Z" }),
-    watermark: z
-      .string()
-      .nullable()
-      .openapi({ description: "the newest event time included for your tenant in [from, to) (ISO-8601), null when none", example: "2026-11-21T11:59:30.000Z" }),
+    as_of: z.string().openapi({
+      description: "when this answer was computed (ISO-8601); a cached answer keeps its as_of",
+      example: "2026-11-21T12:00:00.000Z",
+    }),
+    watermark: z.string().nullable().openapi({
+      description: "the newest event time included for your tenant in [from, to) (ISO-8601), null when none",
+      example: "2026-11-21T11:59:30.000Z",
+    }),
     data,
   });
 }
@@ -36,7 +39,10 @@ export const currencyCode = z.string().openapi({ description: "ISO-4217", exampl
 /** an instant (ISO-8601, UTC) */
 export const instant = (description: string) => z.string().openapi({ description, example: "2026-11-21T12:00:00.000Z" });
 /** the next page's cursor */
-export const nextCursor = z.string().nullable().openapi({ description: "pass as `cursor` (with the same other parameters) for the next page; null on the last page" });
+export const nextCursor = z
+  .string()
+  .nullable()
+  .openapi({ description: "pass as `cursor` (with the same other parameters) for the next page; null on the last page" });
 
 /** a 200 response whose body is the envelope around `schema` */
 export const envelopeJson = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -44,8 +50,16 @@ export const envelopeJson = <T extends z.ZodType>(schema: T, description: string
   content: { "application/json": { schema: analyticsEnvelope(schema) } },
 });
 /** a 200 response whose body is `schema` as is */
-export const plainJson = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+export const plainJson = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
 
 /** what the raw-event operations (fulfilment, shipping, marketing, refunds) have in common, for their descriptions */
 export const COMMON =
-  "[from, to) is half-open ISO-8601 with an offset; the figures pair events of the same order / shipment / session, so they come from the raw events (percentiles are percentile_cont: continuous, linearly interpolated). Empty data ⇒ zero counts, null percentiles and rates, empty lists. Roles: viewer, analyst, pricing_manager, admin, ops. Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says when it was computed and `watermark` the newest event time of the operation's event types in [from, to).";
+  "[from, to) is half-open ISO-8601 with an offset; the figures pair events of the same order / shipment " +
+  "/ session, so they come from the raw events (percentiles are percentile_cont: continuous, linearly interpolated). " +
+  "Empty data ⇒ zero counts, null percentiles and rates, empty lists. Roles: viewer, analyst, pricing_manager, " +
+  "admin, ops. Cached (ANALYTICS_CACHE_TTL_SECONDS) and invalidated when your data changes; `as_of` says " +
+  "when it was computed and `watermark` the newest event time of the operation's event types in [from, " +
+  "to).";

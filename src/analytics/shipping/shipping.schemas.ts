@@ -21,8 +21,7 @@ export const CarrierRow = z
   })
   .openapi("CarrierMetrics");
 
-
 export const ShippingQuery = analyticsQuery({
-      carrier: z.string().min(1).max(200).optional().openapi({ description: "only this carrier", example: "dhl" }),
-      ...listShape,
-    });
+  carrier: z.string().min(1).max(200).optional().openapi({ description: "only this carrier", example: "dhl" }),
+  ...listShape,
+});

@@ -101,7 +101,10 @@ const advances = new WeakMap<PDFKit.PDFDocument, Map<string, number>>();
 
 function widthOf(doc: PDFKit.PDFDocument, runs: Array<{ font: string; text: string }>, size: number): number {
   let cache = advances.get(doc);
-  if (!cache) advances.set(doc, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    advances.set(doc, cache);
+  }
   let w = 0;
   for (const r of runs) {
     for (const ch of r.text) {

@@ -88,7 +88,7 @@ export function xlsxWriter(opts: WriterOptions): ReportWriter {
           closeSheet();
           openSheet();
         }
-        const row = sheet!.addRow(cells.map(valueOf));
+        const row = sheet!.addRow(cells.map(cellValue));
         for (let i = 0; i < cells.length; i++) {
           const cell = cells[i];
           if (cell instanceof MajorCell && cell.decimals !== 2) row.getCell(i + 1).numFmt = decimalsFormat(cell.decimals);
@@ -156,7 +156,7 @@ async function zipCaughtUp(sheet: ExcelJS.Worksheet | undefined): Promise<void> 
   clearTimeout(timer);
 }
 
-function valueOf(cell: Cell): ExcelJS.CellValue {
+function cellValue(cell: Cell): ExcelJS.CellValue {
   if (cell instanceof TimeCell) return cell.local;
   if (cell instanceof MajorCell) return cell.value;
   if (typeof cell === "string") return neutralise(cell);

@@ -119,7 +119,8 @@ describe("answer lifetime: refresh ahead, and the in-process copy bounded by the
     opened.push(cache);
     return { cache, logger: deps.logger, metrics: createMetrics(), localBytes: LOCAL_BYTES };
   };
-  const refreshes = async (m: Metrics, result: string) => (await m.cacheRefreshAhead.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+  const refreshes = async (m: Metrics, result: string) =>
+    (await m.cacheRefreshAhead.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
 
   test.each(["redis", "memory"] as const)(
     "%s: a key read steadily is recomputed in the background before its TTL: no read waits for the slow query, and the answer is replaced",

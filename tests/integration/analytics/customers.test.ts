@@ -48,7 +48,18 @@ const ago = (days: number) => new Date(NOW - days * DAY).toISOString();
 const utcDay = (iso: string) => `${iso.slice(0, 10)}T00:00:00.000Z`;
 
 const order = (t: string, customer: string, id: string, time: string, total: number, currency = "EUR") =>
-  orderCompleted(t, { time }, { order_id: id, customer_id: customer, currency, lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: total }], discount_minor: 0, total_minor: total });
+  orderCompleted(
+    t,
+    { time },
+    {
+      order_id: id,
+      customer_id: customer,
+      currency,
+      lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: total }],
+      discount_minor: 0,
+      total_minor: total,
+    },
+  );
 
 const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
@@ -94,12 +105,96 @@ beforeAll(async () => {
 }, 30_000);
 
 const EXPECTED_A = [
-  { customer_id: "c-alice", currency: "EUR", first_order_at: T.a1, last_order_at: T.a2, days_since_last_order: 10, orders: 2, net_minor: 8500, r_score: 4, f_score: 3, m_score: 4, segment: "potential_loyalist", churn_tier: "low", clv_minor: 42500 },
-  { customer_id: "c-bob", currency: "EUR", first_order_at: T.b1, last_order_at: T.b1, days_since_last_order: 45, orders: 1, net_minor: 2000, r_score: 3, f_score: 2, m_score: 2, segment: "about_to_sleep", churn_tier: "medium", clv_minor: 10000 },
-  { customer_id: "c-carol", currency: "EUR", first_order_at: T.c1, last_order_at: T.c1, days_since_last_order: 89, orders: 1, net_minor: 1000, r_score: 2, f_score: 1, m_score: 1, segment: "hibernating", churn_tier: "medium", clv_minor: 5000 },
-  { customer_id: "c-dave", currency: "EUR", first_order_at: T.d1, last_order_at: T.d3, days_since_last_order: 2, orders: 3, net_minor: 4500, r_score: 5, f_score: 4, m_score: 3, segment: "champions", churn_tier: "low", clv_minor: 22500 },
-  { customer_id: "c-erin", currency: "USD", first_order_at: T.e1, last_order_at: T.e1, days_since_last_order: 5, orders: 1, net_minor: 5000, r_score: 5, f_score: 5, m_score: 5, segment: "champions", churn_tier: "low", clv_minor: null },
-  { customer_id: "c-frank", currency: "EUR", first_order_at: T.frankFirst, last_order_at: T.frankLast, days_since_last_order: 120, orders: 4, net_minor: 12000, r_score: 1, f_score: 5, m_score: 5, segment: "cant_lose", churn_tier: "high", clv_minor: 60000 },
+  {
+    customer_id: "c-alice",
+    currency: "EUR",
+    first_order_at: T.a1,
+    last_order_at: T.a2,
+    days_since_last_order: 10,
+    orders: 2,
+    net_minor: 8500,
+    r_score: 4,
+    f_score: 3,
+    m_score: 4,
+    segment: "potential_loyalist",
+    churn_tier: "low",
+    clv_minor: 42500,
+  },
+  {
+    customer_id: "c-bob",
+    currency: "EUR",
+    first_order_at: T.b1,
+    last_order_at: T.b1,
+    days_since_last_order: 45,
+    orders: 1,
+    net_minor: 2000,
+    r_score: 3,
+    f_score: 2,
+    m_score: 2,
+    segment: "about_to_sleep",
+    churn_tier: "medium",
+    clv_minor: 10000,
+  },
+  {
+    customer_id: "c-carol",
+    currency: "EUR",
+    first_order_at: T.c1,
+    last_order_at: T.c1,
+    days_since_last_order: 89,
+    orders: 1,
+    net_minor: 1000,
+    r_score: 2,
+    f_score: 1,
+    m_score: 1,
+    segment: "hibernating",
+    churn_tier: "medium",
+    clv_minor: 5000,
+  },
+  {
+    customer_id: "c-dave",
+    currency: "EUR",
+    first_order_at: T.d1,
+    last_order_at: T.d3,
+    days_since_last_order: 2,
+    orders: 3,
+    net_minor: 4500,
+    r_score: 5,
+    f_score: 4,
+    m_score: 3,
+    segment: "champions",
+    churn_tier: "low",
+    clv_minor: 22500,
+  },
+  {
+    customer_id: "c-erin",
+    currency: "USD",
+    first_order_at: T.e1,
+    last_order_at: T.e1,
+    days_since_last_order: 5,
+    orders: 1,
+    net_minor: 5000,
+    r_score: 5,
+    f_score: 5,
+    m_score: 5,
+    segment: "champions",
+    churn_tier: "low",
+    clv_minor: null,
+  },
+  {
+    customer_id: "c-frank",
+    currency: "EUR",
+    first_order_at: T.frankFirst,
+    last_order_at: T.frankLast,
+    days_since_last_order: 120,
+    orders: 4,
+    net_minor: 12000,
+    r_score: 1,
+    f_score: 5,
+    m_score: 5,
+    segment: "cant_lose",
+    churn_tier: "high",
+    clv_minor: 60000,
+  },
 ];
 
 describe("the customer_scores job", () => {
@@ -242,12 +337,26 @@ describe("getRfmSegments, getChurnRisk, getCustomerLtv", () => {
   });
 
   test("an empty tenant gets empty lists and zeros, never an error", async () => {
-    expect((await call("/v1/customers", { tenantId: E })).body).toMatchObject({ data: [], next_cursor: null, watermark: null, scored_at: null });
+    expect((await call("/v1/customers", { tenantId: E })).body).toMatchObject({
+      data: [],
+      next_cursor: null,
+      watermark: null,
+      scored_at: null,
+    });
     expect((await call("/v1/customers/segments", { tenantId: E })).body.data).toEqual([]);
     expect((await call("/v1/customers/churn-risk", { tenantId: E })).body.data).toEqual({ high: 0, medium: 0, low: 0 });
     expect((await call("/v1/customers/ltv", { tenantId: E })).body.data).toEqual([]);
     const m = (await call(`/v1/customers/metrics?from=${ago(30)}&to=${new Date(NOW).toISOString()}`, { tenantId: E })).body.data;
-    expect(m).toEqual({ customers: 0, new_customers: 0, returning_customers: 0, orders: 0, customers_with_orders: 0, repeat_customers: 0, repeat_rate: null, buckets: [] });
+    expect(m).toEqual({
+      customers: 0,
+      new_customers: 0,
+      returning_customers: 0,
+      orders: 0,
+      customers_with_orders: 0,
+      repeat_customers: 0,
+      repeat_rate: null,
+      buckets: [],
+    });
   });
 
   test("a refresh invalidates cached answers: a new order shows after the next refresh, not before", async () => {
@@ -271,7 +380,16 @@ describe("getCustomerMetrics", () => {
     // ≥ 2: alice 2, dave 3, frank 4 (remembered by the scores) = 3 ⇒ 3/6 = 0.5
     const { res, body } = await call(`/v1/customers/metrics?from=${ago(30)}&to=${new Date(NOW).toISOString()}`);
     expect(res.status).toBe(200);
-    expect(body.data).toEqual({ customers: 3, new_customers: 2, returning_customers: 1, orders: 5, customers_with_orders: 6, repeat_customers: 3, repeat_rate: 0.5, buckets: [] });
+    expect(body.data).toEqual({
+      customers: 3,
+      new_customers: 2,
+      returning_customers: 1,
+      orders: 5,
+      customers_with_orders: 6,
+      repeat_customers: 3,
+      repeat_rate: 0.5,
+      buckets: [],
+    });
     expect(body.watermark).toBe(T.d3);
   });
 
@@ -283,7 +401,13 @@ describe("getCustomerMetrics", () => {
     const to = utcDay(ago(8));
     const { body } = await call(`/v1/customers/metrics?from=${from}&to=${to}&bucket=day`);
     const figures = { customers: 2, new_customers: 1, returning_customers: 1, orders: 2 };
-    expect(body.data).toEqual({ ...figures, customers_with_orders: 5, repeat_customers: 2, repeat_rate: 0.4, buckets: [{ bucket_start: utcDay(T.a2), ...figures }] });
+    expect(body.data).toEqual({
+      ...figures,
+      customers_with_orders: 5,
+      repeat_customers: 2,
+      repeat_rate: 0.4,
+      buckets: [{ bucket_start: utcDay(T.a2), ...figures }],
+    });
   });
 
   test("bad input is a 400 naming the field: from missing, bucket unknown, from after to", async () => {

@@ -34,7 +34,8 @@ const T0 = Math.floor(Date.now() / HOUR) * HOUR - 72 * HOUR;
 const at = (h: number, m = 0) => ({ time: new Date(T0 + h * HOUR + m * 60_000).toISOString() });
 const RANGE = { from: new Date(T0).toISOString(), to: new Date(T0 + 24 * HOUR).toISOString() };
 
-const P = (t: string, s: string, time: { time: string }, data: Record<string, unknown> = {}) => pageViewed(t, time, { session_id: s, ...data });
+const P = (t: string, s: string, time: { time: string }, data: Record<string, unknown> = {}) =>
+  pageViewed(t, time, { session_id: s, ...data });
 const I = (t: string, s: string, time: { time: string }, data: Record<string, unknown> = {}) => itemViewed(t, s, "show-1", time, data);
 const C = (t: string, s: string, time: { time: string }, data: Record<string, unknown> = {}) => cartItemAdded(t, s, "show-1", time, data);
 const K = (t: string, s: string, time: { time: string }, data: Record<string, unknown> = {}) => checkoutStarted(t, s, time, data);
@@ -123,7 +124,9 @@ function referenceCounts(events: StepEvent[], steps: readonly Step[], from: numb
 const LONG_VIEWS = 3_000;
 
 async function funnel(params: Record<string, string>, tenantId = A) {
-  const res = await app.request(`/v1/funnel?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` } });
+  const res = await app.request(`/v1/funnel?${new URLSearchParams(params)}`, {
+    headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` },
+  });
   return { res, body: (await res.json()) as any };
 }
 
@@ -133,20 +136,47 @@ beforeAll(async () => {
   ({ app, deps } = await testApp());
   const c1 = { customer_id: "cust-1" };
   await ingest([
-    P(A, "s1", at(1), c1), I(A, "s1", at(1, 5), c1), C(A, "s1", at(1, 10), c1), K(A, "s1", at(1, 15), c1), O(A, "s1", "cust-1", at(1, 20)),
-    P(A, "s2", at(2)), C(A, "s2", at(2, 10)), K(A, "s2", at(2, 15)), O(A, "s2", "cust-2", at(2, 20)),
-    I(A, "s3", at(3)), P(A, "s3", at(3, 5)), C(A, "s3", at(3, 10)),
-    P(A, "s4", at(4)), I(A, "s4", at(4, 5)), C(A, "s4", at(29)),
-    P(A, "s5", at(-1)), I(A, "s5", at(0, 10)),
-    P(A, "s6", at(6)), P(A, "s6", at(12)), I(A, "s6", at(31)), C(A, "s6", at(32)),
-    P(A, "s7", at(7)), I(A, "s7", at(7)),
-    P(A, "s8", at(8)), I(A, "s8", at(8, 5)), C(A, "s8", at(8, 10)), K(A, "s8", at(8, 15)), O(A, undefined, "cust-8", at(8, 20)),
-    P(B, "b1", at(1)), I(B, "b1", at(1, 1)), C(B, "b1", at(1, 2)), K(B, "b1", at(1, 3)), O(B, "b1", "cust-b", at(1, 4)),
+    P(A, "s1", at(1), c1),
+    I(A, "s1", at(1, 5), c1),
+    C(A, "s1", at(1, 10), c1),
+    K(A, "s1", at(1, 15), c1),
+    O(A, "s1", "cust-1", at(1, 20)),
+    P(A, "s2", at(2)),
+    C(A, "s2", at(2, 10)),
+    K(A, "s2", at(2, 15)),
+    O(A, "s2", "cust-2", at(2, 20)),
+    I(A, "s3", at(3)),
+    P(A, "s3", at(3, 5)),
+    C(A, "s3", at(3, 10)),
+    P(A, "s4", at(4)),
+    I(A, "s4", at(4, 5)),
+    C(A, "s4", at(29)),
+    P(A, "s5", at(-1)),
+    I(A, "s5", at(0, 10)),
+    P(A, "s6", at(6)),
+    P(A, "s6", at(12)),
+    I(A, "s6", at(31)),
+    C(A, "s6", at(32)),
+    P(A, "s7", at(7)),
+    I(A, "s7", at(7)),
+    P(A, "s8", at(8)),
+    I(A, "s8", at(8, 5)),
+    C(A, "s8", at(8, 10)),
+    K(A, "s8", at(8, 15)),
+    O(A, undefined, "cust-8", at(8, 20)),
+    P(B, "b1", at(1)),
+    I(B, "b1", at(1, 1)),
+    C(B, "b1", at(1, 2)),
+    K(B, "b1", at(1, 3)),
+    O(B, "b1", "cust-b", at(1, 4)),
   ]);
   await ingest(randomSessions.map((e) => STEP_EVENT[e.type](R, e.session, { time: new Date(e.time).toISOString() })));
   await ingest([
     ...Array.from({ length: LONG_VIEWS }, (_, i) => P(L, "crawler", { time: new Date(T0 + HOUR + i * 1000).toISOString() })),
-    I(L, "crawler", at(20)), C(L, "crawler", at(20, 1)), K(L, "crawler", at(20, 2)), O(L, "crawler", "cust-l", at(20, 3)),
+    I(L, "crawler", at(20)),
+    C(L, "crawler", at(20, 1)),
+    K(L, "crawler", at(20, 2)),
+    O(L, "crawler", "cust-l", at(20, 3)),
   ]);
 }, 60_000);
 
@@ -251,7 +281,10 @@ describe("getConversionFunnel", () => {
     ];
     for (const c of cases) {
       const expected = referenceCounts(randomSessions, c.steps, from, to, c.windowMs);
-      const { res, body } = await funnel({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), steps: c.steps.join(","), window: c.window }, R);
+      const { res, body } = await funnel(
+        { from: new Date(from).toISOString(), to: new Date(to).toISOString(), steps: c.steps.join(","), window: c.window },
+        R,
+      );
       expect(res.status).toBe(200);
       expect({ steps: c.steps, window: c.window, counts: counts(body) }).toEqual({ steps: c.steps, window: c.window, counts: expected });
     }

@@ -51,7 +51,9 @@ const order = (t: string, h: number, channel: string, currency: string, lines: A
 const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
 async function items(params: Record<string, string>, tenantId = A) {
-  const res = await app.request(`/v1/items/performance?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` } });
+  const res = await app.request(`/v1/items/performance?${new URLSearchParams(params)}`, {
+    headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` },
+  });
   return { res, body: (await res.json()) as any };
 }
 const ids = (body: any) => body.data.map((r: { item_id: string }) => r.item_id);
@@ -62,8 +64,27 @@ beforeAll(async () => {
     itemUpserted(A, "show-1", catalogTime, { capacity: 4, starts_at: SHOW_STARTS }),
     itemUpserted(A, "gig-0", catalogTime, { name: "Matinee", capacity: 10, starts_at: GIG_STARTS }),
     itemUpserted(A, "hall-9", catalogTime, { name: "Hall", capacity: 100, starts_at: HALL_STARTS }),
-    itemUpserted(A, "tee-1", catalogTime, { name: "Tee", category: "merch", kind: "product", capacity: undefined, starts_at: undefined, base_price_minor: 1999, min_price_minor: 1500, max_price_minor: 2500 }),
-    order(A, 1, "web", "EUR", [["show-1", 2, 2500], ["tee-1", 1, 1999]], 499),
+    itemUpserted(A, "tee-1", catalogTime, {
+      name: "Tee",
+      category: "merch",
+      kind: "product",
+      capacity: undefined,
+      starts_at: undefined,
+      base_price_minor: 1999,
+      min_price_minor: 1500,
+      max_price_minor: 2500,
+    }),
+    order(
+      A,
+      1,
+      "web",
+      "EUR",
+      [
+        ["show-1", 2, 2500],
+        ["tee-1", 1, 1999],
+      ],
+      499,
+    ),
     order(A, 2, "box_office", "EUR", [["show-1", 2, 2500]]),
     order(A, 3, "web", "USD", [["mug-1", 2, 1250]]),
     order(A, 4, "web", "EUR", [["gig-0", 1, 2500]]),
@@ -86,30 +107,79 @@ describe("getItemPerformance", () => {
     const [show, gig, mug, tee, hall] = body.data;
     // show-1: units 2 + 2 = 4 = capacity ⇒ utilisation 4/4 = 1, sold out; on sale the whole 2 days ⇒ 4 / 2 = 2 a day
     expect(show).toEqual({
-      item_id: "show-1", name: "Late show", category: "concert", kind: "ticketed_event", capacity: 4, starts_at: SHOW_STARTS,
-      units: 4, revenue: [{ currency: "EUR", net_minor: 9644 }], capacity_utilisation: 1, sold_out: true,
-      days_on_sale: 2, sell_through_per_day: 2, time_to_start_seconds: Math.round((Date.parse(SHOW_STARTS) - asOf) / 1000),
+      item_id: "show-1",
+      name: "Late show",
+      category: "concert",
+      kind: "ticketed_event",
+      capacity: 4,
+      starts_at: SHOW_STARTS,
+      units: 4,
+      revenue: [{ currency: "EUR", net_minor: 9644 }],
+      capacity_utilisation: 1,
+      sold_out: true,
+      days_on_sale: 2,
+      sell_through_per_day: 2,
+      time_to_start_seconds: Math.round((Date.parse(SHOW_STARTS) - asOf) / 1000),
     });
     // gig-0 started at T0 + 12 h: on sale [T0, T0 + 12 h) = 0.5 days ⇒ 1 / 0.5 = 2 a day; 1/10 = 0.1; started (negative)
-    expect(gig).toMatchObject({ units: 1, revenue: [{ currency: "EUR", net_minor: 2500 }], capacity_utilisation: 0.1, sold_out: false, days_on_sale: 0.5, sell_through_per_day: 2 });
+    expect(gig).toMatchObject({
+      units: 1,
+      revenue: [{ currency: "EUR", net_minor: 2500 }],
+      capacity_utilisation: 0.1,
+      sold_out: false,
+      days_on_sale: 0.5,
+      sell_through_per_day: 2,
+    });
     expect(gig.time_to_start_seconds).toBe(Math.round((Date.parse(GIG_STARTS) - asOf) / 1000));
     expect(gig.time_to_start_seconds).toBeLessThan(0);
     // mug-1: not in the catalog ⇒ uncategorised, no capacity; 2 / 2 days = 1 a day
     expect(mug).toEqual({
-      item_id: "mug-1", name: null, category: "uncategorised", kind: null, capacity: null, starts_at: null,
-      units: 2, revenue: [{ currency: "USD", net_minor: 2500 }], capacity_utilisation: null, sold_out: false,
-      days_on_sale: 2, sell_through_per_day: 1, time_to_start_seconds: null,
+      item_id: "mug-1",
+      name: null,
+      category: "uncategorised",
+      kind: null,
+      capacity: null,
+      starts_at: null,
+      units: 2,
+      revenue: [{ currency: "USD", net_minor: 2500 }],
+      capacity_utilisation: null,
+      sold_out: false,
+      days_on_sale: 2,
+      sell_through_per_day: 1,
+      time_to_start_seconds: null,
     });
     // tee-1: a product (no time to start), 1 unit / 2 days = 0.5
-    expect(tee).toMatchObject({ units: 1, revenue: [{ currency: "EUR", net_minor: 1856 }], capacity: null, capacity_utilisation: null, sold_out: false, sell_through_per_day: 0.5, time_to_start_seconds: null });
+    expect(tee).toMatchObject({
+      units: 1,
+      revenue: [{ currency: "EUR", net_minor: 1856 }],
+      capacity: null,
+      capacity_utilisation: null,
+      sold_out: false,
+      sell_through_per_day: 0.5,
+      time_to_start_seconds: null,
+    });
     // hall-9: no sales ⇒ zeros, an empty revenue list, utilisation 0/100 = 0
-    expect(hall).toMatchObject({ units: 0, revenue: [], capacity: 100, capacity_utilisation: 0, sold_out: false, days_on_sale: 2, sell_through_per_day: 0 });
+    expect(hall).toMatchObject({
+      units: 0,
+      revenue: [],
+      capacity: 100,
+      capacity_utilisation: 0,
+      sold_out: false,
+      days_on_sale: 2,
+      sell_through_per_day: 0,
+    });
   });
 
   test("sort whitelist: utilisation puts items without capacity last, units ascending breaks ties by item_id", async () => {
     // utilisation: show-1 1, gig-0 0.1, hall-9 0, then the null ones (mug-1, tee-1)
     expect(ids((await items({ ...RANGE, sort: "utilisation" })).body)).toEqual(["show-1", "gig-0", "hall-9", "mug-1", "tee-1"]);
-    expect(ids((await items({ ...RANGE, sort: "utilisation", order: "asc" })).body)).toEqual(["hall-9", "gig-0", "show-1", "mug-1", "tee-1"]);
+    expect(ids((await items({ ...RANGE, sort: "utilisation", order: "asc" })).body)).toEqual([
+      "hall-9",
+      "gig-0",
+      "show-1",
+      "mug-1",
+      "tee-1",
+    ]);
     // units: hall-9 0, gig-0 1, tee-1 1, mug-1 2, show-1 4
     expect(ids((await items({ ...RANGE, sort: "units", order: "asc" })).body)).toEqual(["hall-9", "gig-0", "tee-1", "mug-1", "show-1"]);
     expect(ids((await items({ ...RANGE, sort: "item_id", order: "asc" })).body)).toEqual(["gig-0", "hall-9", "mug-1", "show-1", "tee-1"]);
@@ -128,7 +198,9 @@ describe("getItemPerformance", () => {
   test("filters: category, currency, channel and item_id", async () => {
     expect(ids((await items({ ...RANGE, category: "merch" })).body)).toEqual(["tee-1"]);
     // USD: only mug-1 sold in it, and no catalog item is priced in USD
-    expect((await items({ ...RANGE, currency: "USD" })).body.data.map((r: any) => [r.item_id, r.units, r.revenue])).toEqual([["mug-1", 2, [{ currency: "USD", net_minor: 2500 }]]]);
+    expect((await items({ ...RANGE, currency: "USD" })).body.data.map((r: any) => [r.item_id, r.units, r.revenue])).toEqual([
+      ["mug-1", 2, [{ currency: "USD", net_minor: 2500 }]],
+    ]);
     // box office: only o2 (show-1 2 × 2500); the other catalog items are listed with zeros, mug-1 (web only, not in the catalog) is not
     const box = (await items({ ...RANGE, channel: "box_office" })).body.data;
     expect(box.map((r: any) => [r.item_id, r.units, r.revenue])).toEqual([

@@ -55,16 +55,27 @@ const order = (id: string, hours: number, total: number, currency: string, custo
   orderCompleted(
     A,
     { time: at(hours) },
-    { order_id: id, customer_id: customer, currency, lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: total }], discount_minor: 0, total_minor: total, ...(session ? { session_id: session } : {}) },
+    {
+      order_id: id,
+      customer_id: customer,
+      currency,
+      lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: total }],
+      discount_minor: 0,
+      total_minor: total,
+      ...(session ? { session_id: session } : {}),
+    },
   );
-const touch = (session: string, source: string, time: string, data: Record<string, unknown> = {}) => campaignTouched(A, session, source, { time }, data);
+const touch = (session: string, source: string, time: string, data: Record<string, unknown> = {}) =>
+  campaignTouched(A, session, source, { time }, data);
 const NOV = { utm_medium: "email", utm_campaign: "nov" };
 const BRAND = { utm_medium: "cpc", utm_campaign: "brand" };
 
 const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
 async function get(path: string, params: Record<string, string>, tenantId = A) {
-  const res = await app.request(`${path}?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` } });
+  const res = await app.request(`${path}?${new URLSearchParams(params)}`, {
+    headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` },
+  });
   return { res, body: (await res.json()) as any };
 }
 
@@ -142,8 +153,32 @@ describe("shipping", () => {
     //   share = 0 / (0 + 1) = 0
     expect(body.data).toEqual({
       carriers: [
-        { carrier: "dhl", shipments: 2, delivered: 2, undelivered: 0, p50_seconds: 108000, p95_seconds: 127440, with_promise: 2, on_time: 1, late: 1, pending: 0, on_time_share: 0.5 },
-        { carrier: "ups", shipments: 3, delivered: 1, undelivered: 2, p50_seconds: 43200, p95_seconds: 43200, with_promise: 2, on_time: 0, late: 1, pending: 1, on_time_share: 0 },
+        {
+          carrier: "dhl",
+          shipments: 2,
+          delivered: 2,
+          undelivered: 0,
+          p50_seconds: 108000,
+          p95_seconds: 127440,
+          with_promise: 2,
+          on_time: 1,
+          late: 1,
+          pending: 0,
+          on_time_share: 0.5,
+        },
+        {
+          carrier: "ups",
+          shipments: 3,
+          delivered: 1,
+          undelivered: 2,
+          p50_seconds: 43200,
+          p95_seconds: 43200,
+          with_promise: 2,
+          on_time: 0,
+          late: 1,
+          pending: 1,
+          on_time_share: 0,
+        },
       ],
       next_cursor: null,
     });
@@ -174,8 +209,27 @@ describe("marketing attribution", () => {
     expect(body.data.window_seconds).toBe(7 * 86_400);
     expect(body.data.campaigns).toEqual([
       { utm_source: "facebook", utm_medium: "social", utm_campaign: null, visits: 1, orders: 0, revenue: [], conversion: 0 },
-      { utm_source: "google", utm_medium: "cpc", utm_campaign: "brand", visits: 2, orders: 2, revenue: [{ currency: "EUR", gross_minor: 3000 }, { currency: "USD", gross_minor: 3000 }], conversion: 1 },
-      { utm_source: "newsletter", utm_medium: "email", utm_campaign: "nov", visits: 3, orders: 2, revenue: [{ currency: "EUR", gross_minor: 12000 }], conversion: 2 / 3 },
+      {
+        utm_source: "google",
+        utm_medium: "cpc",
+        utm_campaign: "brand",
+        visits: 2,
+        orders: 2,
+        revenue: [
+          { currency: "EUR", gross_minor: 3000 },
+          { currency: "USD", gross_minor: 3000 },
+        ],
+        conversion: 1,
+      },
+      {
+        utm_source: "newsletter",
+        utm_medium: "email",
+        utm_campaign: "nov",
+        visits: 3,
+        orders: 2,
+        revenue: [{ currency: "EUR", gross_minor: 12000 }],
+        conversion: 2 / 3,
+      },
     ]);
     expect(body.data.unattributed).toEqual({ orders: 1, revenue: [{ currency: "EUR", gross_minor: 4000 }] });
     expect(body.data.next_cursor).toBeNull();
@@ -185,7 +239,15 @@ describe("marketing attribution", () => {
     const { body } = await get("/v1/marketing/attribution", { ...RANGE, window: "P10D" });
     // T4 is 8 days and 2 hours before o3: inside 10 days ⇒ partner gets o3; conversion null (0 visits)
     expect(body.data.window_seconds).toBe(10 * 86_400);
-    expect(body.data.campaigns.at(-1)).toEqual({ utm_source: "partner", utm_medium: null, utm_campaign: null, visits: 0, orders: 1, revenue: [{ currency: "EUR", gross_minor: 4000 }], conversion: null });
+    expect(body.data.campaigns.at(-1)).toEqual({
+      utm_source: "partner",
+      utm_medium: null,
+      utm_campaign: null,
+      visits: 0,
+      orders: 1,
+      revenue: [{ currency: "EUR", gross_minor: 4000 }],
+      conversion: null,
+    });
     expect(body.data.unattributed).toEqual({ orders: 0, revenue: [] });
   });
 
@@ -201,7 +263,15 @@ describe("marketing attribution", () => {
     const { body } = await get("/v1/marketing/attribution", { ...RANGE, currency: "USD" });
     // only o6 (USD) is credited: google 1 order / 2 visits = 0.5
     const google = body.data.campaigns.find((c: { utm_source: string }) => c.utm_source === "google");
-    expect(google).toEqual({ utm_source: "google", utm_medium: "cpc", utm_campaign: "brand", visits: 2, orders: 1, revenue: [{ currency: "USD", gross_minor: 3000 }], conversion: 0.5 });
+    expect(google).toEqual({
+      utm_source: "google",
+      utm_medium: "cpc",
+      utm_campaign: "brand",
+      visits: 2,
+      orders: 1,
+      revenue: [{ currency: "USD", gross_minor: 3000 }],
+      conversion: 0.5,
+    });
     expect(body.data.unattributed).toEqual({ orders: 0, revenue: [] });
   });
 

@@ -27,7 +27,11 @@ let CB = 0;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 const order = (t: string, time: number, currency: string, item: string, quantity: number, price: number) =>
-  orderCompleted(t, { time: iso(time) }, { currency, lines: [{ item_id: item, quantity, unit_price_minor: price }], discount_minor: 0, total_minor: quantity * price });
+  orderCompleted(
+    t,
+    { time: iso(time) },
+    { currency, lines: [{ item_id: item, quantity, unit_price_minor: price }], discount_minor: 0, total_minor: quantity * price },
+  );
 
 const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
@@ -43,7 +47,11 @@ beforeAll(async () => {
     pageViewed(A, { time: iso(CB) }, { session_id: "s-c1", customer_id: "cust-1" }),
     pageViewed(A, { time: iso(CB) }, { session_id: "s-x", ...anon }),
     itemViewed(A, "s-x", "show-1", { time: iso(CB) }, anon),
-    pageViewed(A, { time: iso(CB) }, { session_id: "sx", ip: undefined, user_agent: undefined, utm_source: undefined, referrer: undefined }),
+    pageViewed(
+      A,
+      { time: iso(CB) },
+      { session_id: "sx", ip: undefined, user_agent: undefined, utm_source: undefined, referrer: undefined },
+    ),
     order(A, CB - 4.5 * MIN, "USD", "mug-1", 1, 1000),
     pageViewed(A, { time: iso(CB - 4.5 * MIN) }, { session_id: "s-c1b", customer_id: "cust-1" }),
     order(A, CB - 55 * MIN, "EUR", "tee-1", 3, 100),
@@ -67,13 +75,34 @@ describe("getRealtimeMetrics", () => {
     expect(body.data.bucket_minutes).toBe(5);
     expect(body.data.buckets.map((b: any) => b.bucket_start)).toEqual(Array.from({ length: 12 }, (_, i) => iso(CB - (55 - 5 * i) * MIN)));
     // bucket 0: o3 (300 EUR, 3 units), no visitors ⇒ conversion 0
-    expect(body.data.buckets[0]).toEqual({ bucket_start: iso(CB - 55 * MIN), revenue: [{ currency: "EUR", gross_minor: 300 }], orders: 1, units: 3, visitors: 0, conversion_rate: 0 });
+    expect(body.data.buckets[0]).toEqual({
+      bucket_start: iso(CB - 55 * MIN),
+      revenue: [{ currency: "EUR", gross_minor: 300 }],
+      orders: 1,
+      units: 3,
+      visitors: 0,
+      conversion_rate: 0,
+    });
     for (let i = 1; i <= 9; i++) expect(body.data.buckets[i]).toEqual({ bucket_start: iso(CB - (55 - 5 * i) * MIN), ...zero });
     // bucket 10: o2 (1000 USD, 1 unit), visitor cust-1 ⇒ 1 / 1 = 1
-    expect(body.data.buckets[10]).toEqual({ bucket_start: iso(CB - 5 * MIN), revenue: [{ currency: "USD", gross_minor: 1000 }], orders: 1, units: 1, visitors: 1, conversion_rate: 1 });
+    expect(body.data.buckets[10]).toEqual({
+      bucket_start: iso(CB - 5 * MIN),
+      revenue: [{ currency: "USD", gross_minor: 1000 }],
+      orders: 1,
+      units: 1,
+      visitors: 1,
+      conversion_rate: 1,
+    });
     // bucket 11: o1 (5000 EUR, 2 units); visitors cust-1, X (page + item view: one visitor_id), session sx = 3
     // ⇒ 1 / 3 = 0.3333…  → 0.3333
-    expect(body.data.buckets[11]).toEqual({ bucket_start: iso(CB), revenue: [{ currency: "EUR", gross_minor: 5000 }], orders: 1, units: 2, visitors: 3, conversion_rate: 0.3333 });
+    expect(body.data.buckets[11]).toEqual({
+      bucket_start: iso(CB),
+      revenue: [{ currency: "EUR", gross_minor: 5000 }],
+      orders: 1,
+      units: 2,
+      visitors: 3,
+      conversion_rate: 0.3333,
+    });
     // totals: EUR 5000 + 300 = 5300, USD 1000; orders 3; units 2 + 1 + 3 = 6; visitors distinct over the hour:
     // cust-1 (in two buckets), X, sx = 3 (not 1 + 3 = 4) ⇒ 3 / 3 = 1. o0 and cust-old are 1 s before the window.
     expect(body.data.totals).toEqual({
@@ -103,7 +132,9 @@ describe("getRealtimeMetrics", () => {
   test("a tenant without events gets 12 empty buckets", async () => {
     const body = (await (await app.request("/v1/realtime", { headers: await auth(E) })).json()) as any;
     expect(body.data.buckets).toHaveLength(12);
-    expect(body.data.buckets.every((b: any) => b.orders === 0 && b.visitors === 0 && b.conversion_rate === 0 && b.revenue.length === 0)).toBe(true);
+    expect(
+      body.data.buckets.every((b: any) => b.orders === 0 && b.visitors === 0 && b.conversion_rate === 0 && b.revenue.length === 0),
+    ).toBe(true);
     expect(body.data.totals).toEqual(zero);
     expect(body.watermark).toBeNull();
   });
@@ -124,7 +155,10 @@ describe("streamRealtimeMetrics", () => {
       if (done) break;
       text += decoder.decode(value, { stream: true });
     }
-    const messages = text.split("\n\n").slice(0, 2).map((m) => Object.fromEntries(m.split("\n").map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 2)])));
+    const messages = text
+      .split("\n\n")
+      .slice(0, 2)
+      .map((m) => Object.fromEntries(m.split("\n").map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 2)])));
     expect(messages.map((m) => [m.event, m.id])).toEqual([
       ["metrics", "1"],
       ["metrics", "2"],

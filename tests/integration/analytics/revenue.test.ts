@@ -38,16 +38,36 @@ const A = crypto.randomUUID();
 const B = crypto.randomUUID();
 const E = crypto.randomUUID();
 
-const order = (t: string, id: string, time: string, channel: string, currency: string, lines: Array<[string, number, number]>, discount = 0) => {
+const order = (
+  t: string,
+  id: string,
+  time: string,
+  channel: string,
+  currency: string,
+  lines: Array<[string, number, number]>,
+  discount = 0,
+) => {
   const total = lines.reduce((s, [, q, p]) => s + q * p, 0) - discount;
   return orderCompleted(
     t,
     { time },
-    { order_id: id, channel, currency, lines: lines.map(([item_id, quantity, unit_price_minor]) => ({ item_id, quantity, unit_price_minor })), discount_minor: discount, total_minor: total },
+    {
+      order_id: id,
+      channel,
+      currency,
+      lines: lines.map(([item_id, quantity, unit_price_minor]) => ({ item_id, quantity, unit_price_minor })),
+      discount_minor: discount,
+      total_minor: total,
+    },
   );
 };
 const refund = (t: string, orderId: string, time: string, amount: number, currency = "EUR") =>
-  envelope(t, "order.refunded", { order_id: orderId, refund_id: `rf-${orderId}-${amount}`, amount_minor: amount, currency, reason: "changed_mind" }, { time });
+  envelope(
+    t,
+    "order.refunded",
+    { order_id: orderId, refund_id: `rf-${orderId}-${amount}`, amount_minor: amount, currency, reason: "changed_mind" },
+    { time },
+  );
 
 const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
@@ -73,8 +93,32 @@ beforeAll(async () => {
   ({ app, deps } = await testApp());
   await ingest([
     itemUpserted(A, "show-1", { time: new Date(Date.now() - 600_000).toISOString() }, { category: "concert" }),
-    itemUpserted(A, "tee-1", { time: new Date(Date.now() - 600_000).toISOString() }, { category: "merch", kind: "product", capacity: undefined, starts_at: undefined, base_price_minor: 1999, min_price_minor: 1500, max_price_minor: 2500 }),
-    order(A, "o1", "2026-10-24T21:30:00Z", "web", "EUR", [["show-1", 2, 2500], ["tee-1", 1, 1999]], 499),
+    itemUpserted(
+      A,
+      "tee-1",
+      { time: new Date(Date.now() - 600_000).toISOString() },
+      {
+        category: "merch",
+        kind: "product",
+        capacity: undefined,
+        starts_at: undefined,
+        base_price_minor: 1999,
+        min_price_minor: 1500,
+        max_price_minor: 2500,
+      },
+    ),
+    order(
+      A,
+      "o1",
+      "2026-10-24T21:30:00Z",
+      "web",
+      "EUR",
+      [
+        ["show-1", 2, 2500],
+        ["tee-1", 1, 1999],
+      ],
+      499,
+    ),
     order(A, "o2", "2026-10-25T00:30:00Z", "box_office", "EUR", [["show-1", 1, 2500]]),
     order(A, "o3", "2026-10-25T01:30:00Z", "web", "EUR", [["tee-1", 3, 1999]]),
     order(A, "o6", "2026-10-25T12:00:00Z", "web", "USD", [["mug-1", 2, 1250]]),
@@ -132,9 +176,13 @@ describe("GET /v1/revenue/summary", () => {
       { currency: "USD", gross_minor: 2500, refunds_minor: 0, net_minor: 2500, orders: 1, units: 2, average_order_minor: 2500 },
     ]);
     const box = await get(`/v1/revenue/summary?${qs({ ...BERLIN_DAY, channel: "box_office" })}`);
-    expect(box.body.data).toEqual([{ currency: "EUR", gross_minor: 2500, refunds_minor: 0, net_minor: 2500, orders: 1, units: 1, average_order_minor: 2500 }]);
+    expect(box.body.data).toEqual([
+      { currency: "EUR", gross_minor: 2500, refunds_minor: 0, net_minor: 2500, orders: 1, units: 1, average_order_minor: 2500 },
+    ]);
     const usd = await get(`/v1/revenue/summary?${qs({ ...BERLIN_DAY, currency: "USD" })}`);
-    expect(usd.body.data).toEqual([{ currency: "USD", gross_minor: 2500, refunds_minor: 0, net_minor: 2500, orders: 1, units: 2, average_order_minor: 2500 }]);
+    expect(usd.body.data).toEqual([
+      { currency: "USD", gross_minor: 2500, refunds_minor: 0, net_minor: 2500, orders: 1, units: 2, average_order_minor: 2500 },
+    ]);
   });
 
   test("an empty tenant and an empty range answer 200 with no rows and a null watermark", async () => {
@@ -147,22 +195,58 @@ describe("GET /v1/revenue/summary", () => {
 
   test("tenant B sees only its own order", async () => {
     const { body } = await get(`/v1/revenue/summary?${qs(UTC_DAYS)}`, B);
-    expect(body.data).toEqual([{ currency: "EUR", gross_minor: 99999, refunds_minor: 0, net_minor: 99999, orders: 1, units: 1, average_order_minor: 99999 }]);
+    expect(body.data).toEqual([
+      { currency: "EUR", gross_minor: 99999, refunds_minor: 0, net_minor: 99999, orders: 1, units: 1, average_order_minor: 99999 },
+    ]);
   });
 });
 
 describe("GET /v1/revenue/timeseries", () => {
   test("Berlin day buckets around the October DST change: the 25-hour day holds exactly its own orders", async () => {
-    const { res, body } = await get(`/v1/revenue/timeseries?${qs({ from: "2026-10-24T00:00:00+02:00", to: "2026-10-27T00:00:00+01:00", timezone: "Europe/Berlin", bucket: "day" })}`);
+    const { res, body } = await get(
+      `/v1/revenue/timeseries?${qs({ from: "2026-10-24T00:00:00+02:00", to: "2026-10-27T00:00:00+01:00", timezone: "Europe/Berlin", bucket: "day" })}`,
+    );
     expect(res.status).toBe(200);
     // Oct 24 local (starts 23rd 22:00Z): o1 6500, units 3
     // Oct 25 local (starts 24th 22:00Z, 25 h): EUR o2 + o3 + o4 = 18497, r1 1999, units 8; USD o6 2500
     // Oct 26 local (starts 25th 23:00Z): o5 2500, units 1; r2 1000 → net 1500
     expect(body.data).toEqual([
-      { bucket_start: "2026-10-23T22:00:00.000Z", currency: "EUR", gross_minor: 6500, refunds_minor: 0, net_minor: 6500, orders: 1, units: 3 },
-      { bucket_start: "2026-10-24T22:00:00.000Z", currency: "EUR", gross_minor: 18497, refunds_minor: 1999, net_minor: 16498, orders: 3, units: 8 },
-      { bucket_start: "2026-10-24T22:00:00.000Z", currency: "USD", gross_minor: 2500, refunds_minor: 0, net_minor: 2500, orders: 1, units: 2 },
-      { bucket_start: "2026-10-25T23:00:00.000Z", currency: "EUR", gross_minor: 2500, refunds_minor: 1000, net_minor: 1500, orders: 1, units: 1 },
+      {
+        bucket_start: "2026-10-23T22:00:00.000Z",
+        currency: "EUR",
+        gross_minor: 6500,
+        refunds_minor: 0,
+        net_minor: 6500,
+        orders: 1,
+        units: 3,
+      },
+      {
+        bucket_start: "2026-10-24T22:00:00.000Z",
+        currency: "EUR",
+        gross_minor: 18497,
+        refunds_minor: 1999,
+        net_minor: 16498,
+        orders: 3,
+        units: 8,
+      },
+      {
+        bucket_start: "2026-10-24T22:00:00.000Z",
+        currency: "USD",
+        gross_minor: 2500,
+        refunds_minor: 0,
+        net_minor: 2500,
+        orders: 1,
+        units: 2,
+      },
+      {
+        bucket_start: "2026-10-25T23:00:00.000Z",
+        currency: "EUR",
+        gross_minor: 2500,
+        refunds_minor: 1000,
+        net_minor: 1500,
+        orders: 1,
+        units: 1,
+      },
     ]);
     // the DST day is 25 hours long
     expect(Date.parse("2026-10-25T23:00:00.000Z") - Date.parse("2026-10-24T22:00:00.000Z")).toBe(25 * 3_600_000);
@@ -173,26 +257,86 @@ describe("GET /v1/revenue/timeseries", () => {
     // Oct 25 UTC: EUR o2 2500 + o3 5997 + o4 10000 + o5 2500 = 20997, r1 1999 → 18998, orders 4, units 9
     // Oct 26 UTC: r2 only → gross 0, refunds 1000, net −1000
     expect(body.data).toEqual([
-      { bucket_start: "2026-10-24T00:00:00.000Z", currency: "EUR", gross_minor: 6500, refunds_minor: 0, net_minor: 6500, orders: 1, units: 3 },
-      { bucket_start: "2026-10-25T00:00:00.000Z", currency: "EUR", gross_minor: 20997, refunds_minor: 1999, net_minor: 18998, orders: 4, units: 9 },
-      { bucket_start: "2026-10-25T00:00:00.000Z", currency: "USD", gross_minor: 2500, refunds_minor: 0, net_minor: 2500, orders: 1, units: 2 },
-      { bucket_start: "2026-10-26T00:00:00.000Z", currency: "EUR", gross_minor: 0, refunds_minor: 1000, net_minor: -1000, orders: 0, units: 0 },
+      {
+        bucket_start: "2026-10-24T00:00:00.000Z",
+        currency: "EUR",
+        gross_minor: 6500,
+        refunds_minor: 0,
+        net_minor: 6500,
+        orders: 1,
+        units: 3,
+      },
+      {
+        bucket_start: "2026-10-25T00:00:00.000Z",
+        currency: "EUR",
+        gross_minor: 20997,
+        refunds_minor: 1999,
+        net_minor: 18998,
+        orders: 4,
+        units: 9,
+      },
+      {
+        bucket_start: "2026-10-25T00:00:00.000Z",
+        currency: "USD",
+        gross_minor: 2500,
+        refunds_minor: 0,
+        net_minor: 2500,
+        orders: 1,
+        units: 2,
+      },
+      {
+        bucket_start: "2026-10-26T00:00:00.000Z",
+        currency: "EUR",
+        gross_minor: 0,
+        refunds_minor: 1000,
+        net_minor: -1000,
+        orders: 0,
+        units: 0,
+      },
     ]);
   });
 
   test("Berlin hour buckets across the change show two distinct 02:00 local hours", async () => {
     // o2 at 00:30Z is in local 02:00 CEST (00:00Z); o3 at 01:30Z in local 02:00 CET (01:00Z)
-    const { body } = await get(`/v1/revenue/timeseries?${qs({ from: "2026-10-25T00:00:00Z", to: "2026-10-25T02:00:00Z", timezone: "Europe/Berlin", bucket: "hour" })}`);
+    const { body } = await get(
+      `/v1/revenue/timeseries?${qs({ from: "2026-10-25T00:00:00Z", to: "2026-10-25T02:00:00Z", timezone: "Europe/Berlin", bucket: "hour" })}`,
+    );
     expect(body.data).toEqual([
-      { bucket_start: "2026-10-25T00:00:00.000Z", currency: "EUR", gross_minor: 2500, refunds_minor: 0, net_minor: 2500, orders: 1, units: 1 },
-      { bucket_start: "2026-10-25T01:00:00.000Z", currency: "EUR", gross_minor: 5997, refunds_minor: 0, net_minor: 5997, orders: 1, units: 3 },
+      {
+        bucket_start: "2026-10-25T00:00:00.000Z",
+        currency: "EUR",
+        gross_minor: 2500,
+        refunds_minor: 0,
+        net_minor: 2500,
+        orders: 1,
+        units: 1,
+      },
+      {
+        bucket_start: "2026-10-25T01:00:00.000Z",
+        currency: "EUR",
+        gross_minor: 5997,
+        refunds_minor: 0,
+        net_minor: 5997,
+        orders: 1,
+        units: 3,
+      },
     ]);
   });
 
   test("week and month buckets in Berlin start on Monday and on the 1st, local midnight", async () => {
     const week = await get(`/v1/revenue/timeseries?${qs({ ...BERLIN_DAY, bucket: "week", currency: "EUR" })}`);
     // 2026-10-25 is a Sunday: its week starts Monday Oct 19 00:00 CEST = Oct 18 22:00Z
-    expect(week.body.data).toEqual([{ bucket_start: "2026-10-18T22:00:00.000Z", currency: "EUR", gross_minor: 18497, refunds_minor: 1999, net_minor: 16498, orders: 3, units: 8 }]);
+    expect(week.body.data).toEqual([
+      {
+        bucket_start: "2026-10-18T22:00:00.000Z",
+        currency: "EUR",
+        gross_minor: 18497,
+        refunds_minor: 1999,
+        net_minor: 16498,
+        orders: 3,
+        units: 8,
+      },
+    ]);
     const month = await get(`/v1/revenue/timeseries?${qs({ ...BERLIN_DAY, bucket: "month", currency: "EUR" })}`);
     expect(month.body.data[0].bucket_start).toBe("2026-09-30T22:00:00.000Z");
   });
@@ -203,9 +347,36 @@ describe("GET /v1/revenue/by-channel", () => {
     const { body } = await get(`/v1/revenue/by-channel?${qs(BERLIN_DAY)}`);
     // box_office: o2 2500; web EUR: o3 5997 + o4 10000 = 15997, r1 (o3 is web) 1999, avg 7998.5 → 7999; web USD: o6
     expect(body.data).toEqual([
-      { channel: "box_office", currency: "EUR", gross_minor: 2500, refunds_minor: 0, net_minor: 2500, orders: 1, units: 1, average_order_minor: 2500 },
-      { channel: "web", currency: "EUR", gross_minor: 15997, refunds_minor: 1999, net_minor: 13998, orders: 2, units: 7, average_order_minor: 7999 },
-      { channel: "web", currency: "USD", gross_minor: 2500, refunds_minor: 0, net_minor: 2500, orders: 1, units: 2, average_order_minor: 2500 },
+      {
+        channel: "box_office",
+        currency: "EUR",
+        gross_minor: 2500,
+        refunds_minor: 0,
+        net_minor: 2500,
+        orders: 1,
+        units: 1,
+        average_order_minor: 2500,
+      },
+      {
+        channel: "web",
+        currency: "EUR",
+        gross_minor: 15997,
+        refunds_minor: 1999,
+        net_minor: 13998,
+        orders: 2,
+        units: 7,
+        average_order_minor: 7999,
+      },
+      {
+        channel: "web",
+        currency: "USD",
+        gross_minor: 2500,
+        refunds_minor: 0,
+        net_minor: 2500,
+        orders: 1,
+        units: 2,
+        average_order_minor: 2500,
+      },
     ]);
   });
 });
@@ -228,7 +399,9 @@ describe("GET /v1/revenue/by-category", () => {
   test("category filter keeps one category", async () => {
     const { body } = await get(`/v1/revenue/by-category?${qs({ ...BERLIN_DAY, category: "merch" })}`);
     // Berlin day merch: o3 5997 (3 units), r1 1999
-    expect(body.data).toEqual([{ category: "merch", currency: "EUR", gross_minor: 5997, refunds_minor: 1999, net_minor: 3998, orders: 1, units: 3, lines: 1 }]);
+    expect(body.data).toEqual([
+      { category: "merch", currency: "EUR", gross_minor: 5997, refunds_minor: 1999, net_minor: 3998, orders: 1, units: 3, lines: 1 },
+    ]);
   });
 });
 
@@ -256,7 +429,9 @@ describe("invalid parameters answer 400 naming the field", () => {
   test("a missing token is 401 and an ingest-only token is 403", async () => {
     const res = await app.request(`/v1/revenue/summary?${qs(UTC_DAYS)}`);
     expect(res.status).toBe(401);
-    const ingestOnly = await app.request(`/v1/revenue/summary?${qs(UTC_DAYS)}`, { headers: { authorization: `Bearer ${await token({ tenantId: A, roles: ["ingest"] })}` } });
+    const ingestOnly = await app.request(`/v1/revenue/summary?${qs(UTC_DAYS)}`, {
+      headers: { authorization: `Bearer ${await token({ tenantId: A, roles: ["ingest"] })}` },
+    });
     expect(ingestOnly.status).toBe(403);
   });
 });
@@ -266,10 +441,17 @@ describe("freshness: real-time aggregation, cache and generations", () => {
     const t = crypto.randomUUID();
     const now = Date.now();
     const dayStart = new Date(now - (now % 86_400_000));
-    const range = qs({ from: new Date(dayStart.getTime() - 86_400_000).toISOString(), to: new Date(dayStart.getTime() + 86_400_000).toISOString() });
+    const range = qs({
+      from: new Date(dayStart.getTime() - 86_400_000).toISOString(),
+      to: new Date(dayStart.getTime() + 86_400_000).toISOString(),
+    });
     await ingest([order(t, "early", new Date(now - 3 * 3_600_000).toISOString(), "web", "EUR", [["show-1", 1, 1000]])]);
     // refresh as the policies do: each level up to now − its end_offset (5 min, 1 h, 1 day)
-    for (const [level, endOffset] of [["5m", 300_000], ["1h", 3_600_000], ["1d", 86_400_000]] as const) {
+    for (const [level, endOffset] of [
+      ["5m", 300_000],
+      ["1h", 3_600_000],
+      ["1d", 86_400_000],
+    ] as const) {
       await deps.sql`call refresh_continuous_aggregate(${`agg_events_${level}`}::regclass, ${new Date(now - 3 * 86_400_000)}::timestamptz, ${new Date(now - endOffset)}::timestamptz)`;
     }
     // the early order is materialised in the 5-minute aggregate: its watermark is past it
@@ -278,16 +460,22 @@ describe("freshness: real-time aggregation, cache and generations", () => {
         from _timescaledb_catalog.continuous_agg ca where ca.user_view_name = 'agg_events_5m'`;
     expect((mat!.w as Date).getTime()).toBeGreaterThan(now - 3 * 3_600_000);
     const first = await get(`/v1/revenue/summary?${range}`, t);
-    expect(first.body.data).toEqual([{ currency: "EUR", gross_minor: 1000, refunds_minor: 0, net_minor: 1000, orders: 1, units: 1, average_order_minor: 1000 }]);
+    expect(first.body.data).toEqual([
+      { currency: "EUR", gross_minor: 1000, refunds_minor: 0, net_minor: 1000, orders: 1, units: 1, average_order_minor: 1000 },
+    ]);
     expect((await get(`/v1/revenue/summary?${range}`, t)).body).toEqual(first.body); // cached
 
     // a new order after the refresh: not materialised in any aggregate; its commit bumps the generation
-    const late = order(t, "late", new Date(now - 60_000).toISOString(), "web", "EUR", [["show-1", 2, 1000]]);
+    // (a minute ago, or at the watermark when an earlier test's refresh moved it into the last minute)
+    const lateAt = Math.max(now - 60_000, (mat!.w as Date).getTime());
+    const late = order(t, "late", new Date(lateAt).toISOString(), "web", "EUR", [["show-1", 2, 1000]]);
     await ingest([late]);
     expect(Date.parse(late.time)).toBeGreaterThanOrEqual((mat!.w as Date).getTime()); // only real-time aggregation can show it
     const fresh = await get(`/v1/revenue/summary?${range}`, t);
     // 1000 + 2 × 1000 = 3000; orders 2; units 3; average 1500
-    expect(fresh.body.data).toEqual([{ currency: "EUR", gross_minor: 3000, refunds_minor: 0, net_minor: 3000, orders: 2, units: 3, average_order_minor: 1500 }]);
+    expect(fresh.body.data).toEqual([
+      { currency: "EUR", gross_minor: 3000, refunds_minor: 0, net_minor: 3000, orders: 2, units: 3, average_order_minor: 1500 },
+    ]);
     expect(fresh.body.watermark).toBe(new Date(late.time).toISOString());
   });
 
@@ -346,10 +534,15 @@ describe("freshness: real-time aggregation, cache and generations", () => {
   test("100 concurrent identical HTTP requests run the revenue query once", async () => {
     const t = crypto.randomUUID();
     const count = async () =>
-      (await deps.metrics.analyticsQuerySeconds.get()).values.find((v) => v.metricName === "pulse_analytics_query_seconds_count" && v.labels.operation === "getRevenueSummary" && v.labels.result === "ok")?.value ?? 0;
+      (await deps.metrics.analyticsQuerySeconds.get()).values.find(
+        (v) =>
+          v.metricName === "pulse_analytics_query_seconds_count" && v.labels.operation === "getRevenueSummary" && v.labels.result === "ok",
+      )?.value ?? 0;
     const before = await count();
     const auth = { authorization: `Bearer ${await token({ tenantId: t, roles: ["analyst"] })}` };
-    const responses = await Promise.all(Array.from({ length: 100 }, () => app.request(`/v1/revenue/summary?${qs(UTC_DAYS)}`, { headers: auth })));
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () => app.request(`/v1/revenue/summary?${qs(UTC_DAYS)}`, { headers: auth })),
+    );
     expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
     expect(await count()).toBe(before + 1);
   });
@@ -403,10 +596,15 @@ describe("cache failures and timeouts", () => {
     const probe = new OpenAPIHono<AppEnv>();
     probe.get("/test/slow", async (c) =>
       c.json(
-        await analyticsRead({ deps: slowDeps, tenantId: A, logger: deps.logger }, "testSlow", normaliseParams({ probe: crypto.randomUUID() }), async (tx) => {
-          await tx`select pg_sleep(0.6)`;
-          return 1;
-        }),
+        await analyticsRead(
+          { deps: slowDeps, tenantId: A, logger: deps.logger },
+          "testSlow",
+          normaliseParams({ probe: crypto.randomUUID() }),
+          async (tx) => {
+            await tx`select pg_sleep(0.6)`;
+            return 1;
+          },
+        ),
       ),
     );
     const a = createApp(slowDeps);

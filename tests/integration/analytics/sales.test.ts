@@ -41,12 +41,25 @@ const localDay = (k: number) => {
 const localNoon = (k: number) => new Date(Date.parse(`${localDay(k)}T12:00:00Z`) - OFFSET_H * HOUR).toISOString();
 
 const order = (t: string, id: string, time: string, currency: string, quantity: number, price: number, channel = "web") =>
-  orderCompleted(t, { time }, { order_id: id, channel, currency, lines: [{ item_id: "show-1", quantity, unit_price_minor: price }], discount_minor: 0, total_minor: quantity * price });
+  orderCompleted(
+    t,
+    { time },
+    {
+      order_id: id,
+      channel,
+      currency,
+      lines: [{ item_id: "show-1", quantity, unit_price_minor: price }],
+      discount_minor: 0,
+      total_minor: quantity * price,
+    },
+  );
 
 const ingest = (events: CloudEvent[]) => ingestAccepted(deps, events);
 
 async function get(path: string, params: Record<string, string>, tenantId: string) {
-  const res = await app.request(`${path}?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` } });
+  const res = await app.request(`${path}?${new URLSearchParams(params)}`, {
+    headers: { authorization: `Bearer ${await token({ tenantId, roles: ["viewer"] })}` },
+  });
   return { res, body: (await res.json()) as any };
 }
 
@@ -115,7 +128,9 @@ describe("sales metrics", () => {
   test("a channel filter keeps that channel's orders and the refunds of its orders", async () => {
     const { body } = await get("/v1/sales/metrics", { ...CURRENT, bucket: "day", channel: "mobile" }, S);
     // mobile: c2 only (2500 EUR); previous period has no mobile order ⇒ growth null
-    expect(body.data.buckets).toEqual([{ bucket_start: at(-2, 0), currency: "EUR", orders: 1, units: 1, gross_minor: 2500, refunds_minor: 0, net_minor: 2500 }]);
+    expect(body.data.buckets).toEqual([
+      { bucket_start: at(-2, 0), currency: "EUR", orders: 1, units: 1, gross_minor: 2500, refunds_minor: 0, net_minor: 2500 },
+    ]);
     expect(body.data.totals[0].growth).toEqual({ orders: null, units: null, gross: null, net: null });
   });
 
