@@ -29,7 +29,13 @@ export const CreateExportBody = z
       .openapi({ description: "csv (RFC 4180), xlsx (Excel) or pdf (at most EXPORT_PDF_MAX_ROWS rows)", example: "csv" }),
   })
   .strict()
-  .openapi("CreateExport");
+  .openapi("CreateExport", {
+    example: {
+      operation: "getRevenueTimeseries",
+      params: { from: "2026-03-01T00:00:00+01:00", to: "2026-04-01T00:00:00+02:00", bucket: "day", timezone: "Europe/Berlin" },
+      format: "csv",
+    },
+  });
 
 export const ExportIdParam = z.object({
   id: z
