@@ -108,18 +108,24 @@ export class ExportWorker {
     return n;
   }
 
+  /** claim and run jobs while not stopping; a failing database is retried with backoff (up to 30 s) and logged once per outage */
   private async run(): Promise<void> {
     const cfg = this.deps.config.exports;
+    let failures = 0;
     while (!this.stopping) {
       let ran = false;
       try {
         ran = await this.runOne();
+        if (failures > 0) this.logger.info({ failures }, "export worker: claiming works again");
+        failures = 0;
       } catch (err) {
-        this.logger.error({ err }, "export worker: claiming failed");
+        if (failures === 0) this.logger.warn({ err }, "export worker: claiming failed (retried with backoff)");
+        failures += 1;
       }
       if (!ran && !this.stopping) {
+        const wait = Math.min(30_000, cfg.pollIntervalMs * 2 ** Math.min(failures, 10));
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, cfg.pollIntervalMs);
+          const t = setTimeout(resolve, wait);
           this.wake = () => {
             clearTimeout(t);
             resolve();
