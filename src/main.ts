@@ -5,7 +5,8 @@
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
 import { buildDeps, closeDeps } from "./deps.ts";
-import { ExportSweep, ExportWorker } from "./exports/worker.ts";
+import { ExportSweep } from "./exports/sweep.ts";
+import { ExportWorker } from "./exports/worker.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
 import { createLogger, fatalLine } from "./logger.ts";
 import { onShutdown } from "./shutdown.ts";

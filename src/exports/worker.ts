@@ -9,10 +9,7 @@
  * EXPORT_MAX_ATTEMPTS it fails. A lost lease (the job was deleted, or its lease expired and another
  * worker took it) stops the write and drops the upload; the completion only counts while the lease is
  * ours, so a job completes once. On shutdown the job in hand is given back to the queue.
- *
- * Sweep: every EXPORT_SWEEP_INTERVAL_MS, under a session advisory lock (one replica at a time):
- * fails jobs abandoned after their last attempt, deletes the files of expired jobs and marks them
- * expired, purges rows expired 30 days ago, and sets the gauges (jobs per status, stored bytes).
+ * The expiry sweep is in sweep.ts.
  */
 import { Transform, type TransformCallback } from "node:stream";
 import { findAnalyticsOperation } from "../analytics/registry.ts";
@@ -29,7 +26,6 @@ import { answerPages, layoutOfPage, timezoneOf, validateParams } from "./pages.t
 import { rowsOf } from "./rows.ts";
 import { type ObjectUpload, storageKey } from "./storage/storage.ts";
 
-const SWEEP_LOCK_KEY = 0x65787377; // "exsw"
 /**
  * Above this resident size between two pages the worker runs a full garbage collection (at most once a
  * second): JavaScriptCore otherwise lets the garbage of a long export (page texts, rows, XML) grow to
@@ -42,7 +38,6 @@ function collectIfLarge(): void {
   lastGc = Date.now();
   Bun.gc(true);
 }
-const KEEP_EXPIRED_DAYS = 30;
 const WRITERS = { csv: csvWriter, xlsx: xlsxWriter, pdf: pdfWriter } as const satisfies Record<string, (o: WriterOptions) => ReportWriter>;
 
 /** the job is no longer ours: deleted, or its lease was taken */
@@ -282,63 +277,4 @@ function metaOf(job: q.ExportJobRow, title: string, timezone: string, body: unkn
     scoredAt: "scored_at" in b ? str(b.scored_at) : null,
     generatedAt: new Date().toISOString(),
   };
-}
-
-/** the expiry sweep (one replica at a time) */
-export class ExportSweep {
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private running: Promise<void> | undefined;
-
-  constructor(private readonly deps: Deps) {}
-
-  start(): void {
-    if (this.timer) return;
-    const tick = () => void this.tick().catch((err) => this.deps.logger.error({ err }, "export sweep failed"));
-    this.timer = setInterval(tick, this.deps.config.exports.sweepIntervalMs);
-    tick();
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
-  }
-
-  /** one sweep now; false when another replica holds the sweep lock */
-  tick(): Promise<void> {
-    this.running ??= this.sweep().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async sweep(): Promise<void> {
-    const { deps } = this;
-    const cfg = deps.config.exports;
-    const conn = await deps.sql.reserve();
-    try {
-      if (!(await q.trySweepLock(conn, SWEEP_LOCK_KEY))) return;
-      try {
-        await q.failAbandoned(conn, cfg.maxAttempts, cfg.ttlHours);
-        for (;;) {
-          const due = await q.dueForExpiry(conn, 200);
-          for (const j of due) {
-            await deps.exportStorage.removeJob(j.tenant_id, j.id);
-            await q.markExpired(conn, j.id);
-          }
-          if (due.length > 0) deps.logger.info({ expired: due.length }, "export files expired and deleted");
-          if (due.length < 200) break;
-        }
-        await q.purgeExpired(conn, KEEP_EXPIRED_DAYS);
-        const totals = await q.exportTotals(conn);
-        for (const s of ["queued", "running", "succeeded", "failed", "expired"])
-          deps.metrics.exportJobs.set({ status: s }, totals.byStatus[s] ?? 0);
-        deps.metrics.exportStorageBytes.set(totals.storedBytes);
-      } finally {
-        await q.releaseSweepLock(conn, SWEEP_LOCK_KEY);
-      }
-    } finally {
-      conn.release();
-    }
-  }
 }
