@@ -26,6 +26,7 @@ import { funnelRoutes } from "./analytics/funnel.routes.ts";
 import { itemsRoutes } from "./analytics/items.routes.ts";
 import { realtimeRoutes } from "./analytics/realtime.routes.ts";
 import { customersRoutes } from "./analytics/customers.routes.ts";
+import { pricingRoutes } from "./pricing/pricing.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -84,7 +85,7 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", revenueRoutes).route("/", operationsRoutes).route("/", salesRoutes).route("/", funnelRoutes).route("/", itemsRoutes).route("/", realtimeRoutes).route("/", customersRoutes);
+  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", revenueRoutes).route("/", operationsRoutes).route("/", salesRoutes).route("/", funnelRoutes).route("/", itemsRoutes).route("/", realtimeRoutes).route("/", customersRoutes).route("/", pricingRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -107,6 +108,11 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       { name: "ingest", description: "CloudEvents in (HTTP; NATS JetStream is the other door), dead letters and ingest statistics" },
       { name: "schemas", description: "The event catalog: JSON Schema of every event type and version" },
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
+      {
+        name: "pricing",
+        description:
+          "Demand scores (0–100, explainable), bounded price recommendations and the four-eyes price-change workflow; approvals are published as price.change_approved on NATS (docs/pricing.md).",
+      },
       {
         name: "analytics",
         description:

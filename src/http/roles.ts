@@ -19,6 +19,8 @@ export interface OperationAccess {
 export const READERS = ["viewer", "analyst", "pricing_manager", "admin", "ops"] as const satisfies readonly ApiRole[];
 /** exports (CSV / Excel / PDF): analyst and admin */
 export const EXPORTERS = ["analyst", "admin"] as const satisfies readonly ApiRole[];
+/** proposing a price change, and recomputing the demand scores it starts from */
+export const PRICE_PROPOSERS = ["analyst", "pricing_manager", "admin"] as const satisfies readonly ApiRole[];
 /** approving or rejecting a price change */
 export const PRICE_APPROVERS = ["pricing_manager", "admin"] as const satisfies readonly ApiRole[];
 /** tenant administration (settings, erasure, dashboards of others) */
@@ -67,6 +69,18 @@ export const OPERATIONS = {
   getShippingMetrics: analytics,
   getMarketingAttribution: analytics,
   getRefundMetrics: analytics,
+
+  // pricing (src/pricing/**): readers read, proposers propose, approvers decide (never their own proposals)
+  listPriceRecommendations: analytics,
+  getItemDemand: analytics,
+  refreshDemandScores: read(PRICE_PROPOSERS),
+  listPriceChangeOutcomes: analytics,
+  proposePriceChange: read(PRICE_PROPOSERS),
+  listPriceChanges: analytics,
+  getPriceChange: analytics,
+  approvePriceChange: read(PRICE_APPROVERS),
+  rejectPriceChange: read(PRICE_APPROVERS),
+  getItemPriceHistory: analytics,
 
   // operators: the one cross-tenant read (runs as the owner, explicit tenant_id filter)
   listAllDeadLetters: read(OPERATORS),

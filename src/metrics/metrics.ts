@@ -24,6 +24,13 @@ export interface Metrics {
   memoryCollectionSeconds: Histogram;
   /** rate-limit decisions by budget and result (allowed, limited, error: the backend failed, let through) */
   rateLimit: Counter<"budget" | "result">;
+  /** price.change_approved publishes from the pricing outbox, by result (published, duplicate, failed) */
+  pricingOutboxPublishes: Counter<"result">;
+  /** unpublished pricing outbox rows, and the age of the oldest (seconds) */
+  pricingOutboxBacklog: Gauge;
+  pricingOutboxOldestSeconds: Gauge;
+  /** price changes moved by the pricing worker, by transition (applied, expired) */
+  pricingTransitions: Counter<"to">;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -130,6 +137,28 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: "pulse_ingest_memory_collections_total",
       help: "Full garbage collections run because the process was above INGEST_MEMORY_SOFT_LIMIT_MB, by result (under, over: still above it)",
       labelNames: ["result"],
+      registers: [registry],
+    }),
+    pricingOutboxPublishes: new Counter({
+      name: "pulse_pricing_outbox_publishes_total",
+      help: "price.change_approved publishes from the pricing outbox by result (published, duplicate: dropped by JetStream's window, failed)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    pricingOutboxBacklog: new Gauge({
+      name: "pulse_pricing_outbox_backlog",
+      help: "Approved price changes not yet published on NATS",
+      registers: [registry],
+    }),
+    pricingOutboxOldestSeconds: new Gauge({
+      name: "pulse_pricing_outbox_oldest_seconds",
+      help: "Age of the oldest unpublished approved price change (0 when none)",
+      registers: [registry],
+    }),
+    pricingTransitions: new Counter({
+      name: "pulse_pricing_transitions_total",
+      help: "Price changes moved by the pricing worker, by new state (applied, expired)",
+      labelNames: ["to"],
       registers: [registry],
     }),
     memoryCollectionSeconds: new Histogram({
