@@ -43,30 +43,18 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import type { Deps } from "../../../src/deps.ts";
 import { refreshTenantDemand } from "../../../src/pricing/pricing.queries.ts";
 import { ingestAccepted, testApp, token } from "../../helpers/deps.ts";
-import { type CloudEvent, envelope, itemUpserted, itemViewed, orderCompleted } from "../../helpers/events.ts";
+import { itemUpserted } from "../../helpers/events.ts";
+import { fixtures } from "../../helpers/pricing.ts";
 
 let app: Awaited<ReturnType<typeof testApp>>["app"];
 let deps: Deps;
-const DAY = 86_400_000;
 const S = new Date(Math.floor((Date.now() - 120_000) / 1000) * 1000);
-const at = (daysBefore: number, minutes = 0) => new Date(S.getTime() - daysBefore * DAY - minutes * 60_000).toISOString();
 const T1 = crypto.randomUUID();
 const T2 = crypto.randomUUID();
 const T3 = crypto.randomUUID();
 const T4 = crypto.randomUUID();
 
-function views(t: string, item: string, n: number, fromDaysBefore: number): CloudEvent[] {
-  return Array.from({ length: n }, (_, i) => itemViewed(t, `s-${item}-${i}`, item, { time: at(fromDaysBefore, i) }));
-}
-function orders(t: string, item: string, n: number, qty: number, price: number, daysBefore: number, currency = "EUR"): CloudEvent[] {
-  return Array.from({ length: n }, (_, i) =>
-    orderCompleted(t, { time: at(daysBefore, i) }, { order_id: `o-${item}-${daysBefore}-${i}`, currency, lines: [{ item_id: item, quantity: qty, unit_price_minor: price }], discount_minor: 0, total_minor: qty * price }),
-  );
-}
-const show = (t: string, id: string, capacity: number, startsDays: number, price: number, min: number, max: number) =>
-  itemUpserted(t, id, { time: at(30) }, { capacity, starts_at: new Date(S.getTime() + startsDays * DAY).toISOString(), base_price_minor: price, min_price_minor: min, max_price_minor: max });
-const product = (t: string, id: string, extra: Record<string, unknown> = {}) =>
-  envelope(t, "item.upserted", { item_id: id, name: id, category: "merch", kind: "product", currency: "EUR", base_price_minor: 2000, ...extra }, { time: at(30) });
+const { at, views, orders, show, product } = fixtures(S);
 
 beforeAll(async () => {
   ({ app, deps } = await testApp());
