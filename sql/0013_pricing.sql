@@ -11,7 +11,8 @@
 --                 on_sale_since in days); ratio = min(1, sold / capacity) / elapsed
 --   velocity      (≥ 7 days on sale, units in 28 days > 0): ratio = (units_7d / 7) / (units_28d / min(28, days_on_sale))
 --   conversion    (views_14d > 0): ratio = (orders_14d / views_14d) / (Σ orders_14d / Σ views_14d of the
---                 tenant's catalog items); orders = distinct orders with a line of the item in the currency
+--                 tenant's catalog items); orders = distinct orders with a line of the item, carts =
+--                 cart.item_added of it, both in every currency (views have none)
 --   each ratio r becomes a sub-score 100 · r / (1 + r) (r = 1, as expected ⇒ 50; 0 ⇒ 0; → ∞ ⇒ 100)
 --   scarcity      (capacity > 0): 100 · min(1, sold / capacity)
 --   score         = round(Σ weight · sub-score / Σ weight of the sub-scores that exist, 1);
@@ -209,8 +210,11 @@ CREATE FUNCTION demand_score_rows(t uuid, s timestamptz)
        WHERE e.tenant_id = t AND e.type = 'cart.item_added' AND e.time >= s - interval '14 days' AND e.time < s
        GROUP BY 1, 2
     ), per_item AS (
+      -- an order has one currency, so the per-currency distinct orders add up to the item's
       SELECT it.item_id, it.kind, it.capacity, it.starts_at, coalesce(vw.v14, 0) AS v14,
              coalesce((SELECT sum(ln.sold) FROM ln WHERE ln.item_id = it.item_id), 0)::bigint AS sold_all,
+             coalesce((SELECT sum(ln.o14) FROM ln WHERE ln.item_id = it.item_id), 0)::bigint AS o14,
+             coalesce((SELECT sum(ct.c14) FROM ct WHERE ct.item_id = it.item_id), 0)::bigint AS c14,
              least((SELECT min(ln.first_sale) FROM ln WHERE ln.item_id = it.item_id), vw.first_view) AS on_sale_since
         FROM it LEFT JOIN vw ON vw.item_id = it.item_id
     ), keys AS (
@@ -218,16 +222,15 @@ CREATE FUNCTION demand_score_rows(t uuid, s timestamptz)
       UNION
       SELECT ln.item_id, ln.currency FROM ln WHERE ln.u28 > 0
     ), base AS (
-      SELECT k.item_id, k.currency, p.kind, p.capacity, p.starts_at, p.sold_all, p.on_sale_since, p.v14,
-             coalesce(ln.u7, 0) AS u7, coalesce(ln.u28, 0) AS u28, coalesce(ln.o14, 0) AS o14, coalesce(ct.c14, 0) AS c14,
+      SELECT k.item_id, k.currency, p.kind, p.capacity, p.starts_at, p.sold_all, p.on_sale_since, p.v14, p.o14, p.c14,
+             coalesce(ln.u7, 0) AS u7, coalesce(ln.u28, 0) AS u28,
              extract(epoch FROM s - p.on_sale_since) / 86400 AS age,
              extract(epoch FROM p.starts_at - p.on_sale_since) / 86400 AS window_days
         FROM keys k
         JOIN per_item p ON p.item_id = k.item_id
         LEFT JOIN ln ON ln.item_id = k.item_id AND ln.currency = k.currency
-        LEFT JOIN ct ON ct.item_id = k.item_id AND ct.currency = k.currency
     ), tenant AS (
-      SELECT (SELECT sum(b.o14) FROM base b)::numeric AS orders, (SELECT sum(p.v14) FROM per_item p)::numeric AS views
+      SELECT (SELECT sum(p.o14) FROM per_item p)::numeric AS orders, (SELECT sum(p.v14) FROM per_item p)::numeric AS views
     ), st AS (
       SELECT b.*,
              CASE

@@ -155,7 +155,9 @@ describe("demand scores (refresh_demand_scores) against hand-computed values", (
     expect(pick("brand-new/EUR")).toEqual([null, "brand_new", null, "hold", "brand_new"]);
     expect(pick("dual/EUR")).toEqual([null, "insufficient_data", null, "hold", "insufficient_data"]);
     expect(pick("dual/USD")).toEqual([null, "insufficient_data", null, "hold", "insufficient_data"]);
-    expect(rows["dual/USD"].inputs).toMatchObject({ units_28d: 2, sold: 2, views_14d: 0 });
+    expect(rows["dual/USD"].inputs).toMatchObject({ units_28d: 2, sold: 2, views_14d: 0, orders_14d: 1 });
+    // conversion is the item's: its EUR row counts the USD order too (units stay per currency)
+    expect(rows["dual/EUR"].inputs).toMatchObject({ units_28d: 0, sold: 2, orders_14d: 1 });
     expect(rows["no-data/EUR"].inputs).toMatchObject({ on_sale_since: null, days_on_sale: null, sold: 0 });
     expect(rows["brand-new/EUR"].components.velocity).toEqual({ score: null, weight: 0.25, note: "brand_new" });
     expect(JSON.stringify(rows)).not.toContain("NaN");
