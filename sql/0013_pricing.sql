@@ -159,6 +159,12 @@ GRANT INSERT ON price_change_history TO pulse_app;
 GRANT INSERT ON pricing_outbox TO pulse_app;
 GRANT INSERT, UPDATE, DELETE ON pricing_idempotency TO pulse_app;
 
+-- the clock of the price-change workflow: now() to the millisecond. The API speaks ISO-8601 with
+-- milliseconds, so a time read back (a list cursor, say) is exactly the stored one
+CREATE FUNCTION pricing_clock() RETURNS timestamptz
+  LANGUAGE sql STABLE PARALLEL SAFE
+  AS $$ SELECT date_trunc('milliseconds', now()) $$;
+
 -- the stability of the newest scores (newest first): over the first three, 1 − min(1, (max − min) / 25);
 -- 0.5 with a single score, null with none
 CREATE FUNCTION demand_stability(scores numeric[]) RETURNS numeric
@@ -209,14 +215,20 @@ CREATE FUNCTION demand_score_rows(t uuid, s timestamptz)
         FROM events e
        WHERE e.tenant_id = t AND e.type = 'cart.item_added' AND e.time >= s - interval '14 days' AND e.time < s
        GROUP BY 1, 2
-    ), per_item AS (
+    ), ln_item AS (
       -- an order has one currency, so the per-currency distinct orders add up to the item's
+      SELECT ln.item_id, sum(ln.sold)::bigint AS sold_all, sum(ln.o14)::bigint AS o14, min(ln.first_sale) AS first_sale
+        FROM ln GROUP BY 1
+    ), ct_item AS (
+      SELECT ct.item_id, sum(ct.c14)::bigint AS c14 FROM ct GROUP BY 1
+    ), per_item AS (
       SELECT it.item_id, it.kind, it.capacity, it.starts_at, coalesce(vw.v14, 0) AS v14,
-             coalesce((SELECT sum(ln.sold) FROM ln WHERE ln.item_id = it.item_id), 0)::bigint AS sold_all,
-             coalesce((SELECT sum(ln.o14) FROM ln WHERE ln.item_id = it.item_id), 0)::bigint AS o14,
-             coalesce((SELECT sum(ct.c14) FROM ct WHERE ct.item_id = it.item_id), 0)::bigint AS c14,
-             least((SELECT min(ln.first_sale) FROM ln WHERE ln.item_id = it.item_id), vw.first_view) AS on_sale_since
-        FROM it LEFT JOIN vw ON vw.item_id = it.item_id
+             coalesce(li.sold_all, 0) AS sold_all, coalesce(li.o14, 0) AS o14, coalesce(ci.c14, 0) AS c14,
+             least(li.first_sale, vw.first_view) AS on_sale_since
+        FROM it
+        LEFT JOIN vw ON vw.item_id = it.item_id
+        LEFT JOIN ln_item li ON li.item_id = it.item_id
+        LEFT JOIN ct_item ci ON ci.item_id = it.item_id
     ), keys AS (
       SELECT it.item_id, it.currency::char(3) AS currency FROM it
       UNION

@@ -74,12 +74,12 @@ export async function insertChange(tx: TxSql, c: NewChange): Promise<void> {
     insert into price_changes (id, tenant_id, item_id, currency, status, version, source, old_price_minor, new_price_minor,
                                reason, recommendation, proposed_by, proposed_at, expires_at, updated_at)
     values (${c.id}, app_tenant_id(), ${c.item_id}, ${c.currency}, 'pending', 1, ${c.source}, ${c.old_price_minor},
-            ${c.new_price_minor}, ${c.reason}, ${rec}::text::jsonb, ${c.proposed_by}, now(),
-            now() + make_interval(hours => ${c.ttl_hours}), now())`;
+            ${c.new_price_minor}, ${c.reason}, ${rec}::text::jsonb, ${c.proposed_by}, pricing_clock(),
+            pricing_clock() + make_interval(hours => ${c.ttl_hours}), pricing_clock())`;
   await tx`
     insert into price_change_history (tenant_id, change_id, version, item_id, currency, from_status, to_status, actor, at,
                                       reason, old_price_minor, new_price_minor, recommendation)
-    values (app_tenant_id(), ${c.id}, 1, ${c.item_id}, ${c.currency}, null, 'pending', ${c.proposed_by}, now(), ${c.reason},
+    values (app_tenant_id(), ${c.id}, 1, ${c.item_id}, ${c.currency}, null, 'pending', ${c.proposed_by}, pricing_clock(), ${c.reason},
             ${c.old_price_minor}, ${c.new_price_minor}, ${rec}::text::jsonb)`;
 }
 
@@ -110,9 +110,9 @@ export async function transition(
   const match = "id" in where ? tx`id = ${where.id} and version = ${where.version}` : tx`item_id = ${where.item_id} and currency = ${where.currency}`;
   const rows = await tx<Array<{ id: string; version: number; item_id: string; currency: string; old_price_minor: string; new_price_minor: string }>>`
     update price_changes set
-      status = ${t.to}, version = version + 1, updated_at = now(),
+      status = ${t.to}, version = version + 1, updated_at = pricing_clock(),
       decided_by = ${t.decision ? tx`${t.actor}` : tx`decided_by`},
-      decided_at = ${t.decision ? tx`now()` : tx`decided_at`},
+      decided_at = ${t.decision ? tx`pricing_clock()` : tx`decided_at`},
       decision_reason = ${t.decision ? tx`${t.reason}` : tx`decision_reason`},
       superseded_by = ${t.supersededBy !== undefined ? tx`${t.supersededBy}::uuid` : tx`superseded_by`}
      where ${match} and status = ${from}
@@ -122,7 +122,7 @@ export async function transition(
     await tx`
       insert into price_change_history (tenant_id, change_id, version, item_id, currency, from_status, to_status, actor, at,
                                         reason, old_price_minor, new_price_minor, recommendation)
-      select app_tenant_id(), ${r.id}, ${r.version}, ${r.item_id}, ${r.currency}, ${from}, ${t.to}, ${t.actor}, now(),
+      select app_tenant_id(), ${r.id}, ${r.version}, ${r.item_id}, ${r.currency}, ${from}, ${t.to}, ${t.actor}, pricing_clock(),
              ${t.reason}, ${r.old_price_minor}::bigint, ${r.new_price_minor}::bigint, recommendation
         from price_changes where id = ${r.id}`;
   }

@@ -63,8 +63,8 @@ export async function applyArrivedPrices(sql: Sql): Promise<Moved[]> {
   return sql<Moved[]>`
     with applied as (
       update price_changes c
-         set status = 'applied', version = c.version + 1, updated_at = now(),
-             applied_at = least(now(), greatest(c.decided_at, i.updated_at))
+         set status = 'applied', version = c.version + 1, updated_at = pricing_clock(),
+             applied_at = least(pricing_clock(), greatest(c.decided_at, i.updated_at))
         from items i
        where c.status = 'approved' and i.tenant_id = c.tenant_id and i.item_id = c.item_id
          and i.currency = c.currency and i.base_price_minor = c.new_price_minor
@@ -72,7 +72,7 @@ export async function applyArrivedPrices(sql: Sql): Promise<Moved[]> {
     ), history as (
       insert into price_change_history (tenant_id, change_id, version, item_id, currency, from_status, to_status, actor, at,
                                         reason, old_price_minor, new_price_minor, recommendation)
-      select tenant_id, id, version, item_id, currency, 'approved', 'applied', 'system', now(),
+      select tenant_id, id, version, item_id, currency, 'approved', 'applied', 'system', pricing_clock(),
              'an item.upserted with the new price arrived', old_price_minor, new_price_minor, recommendation
         from applied
     )
@@ -84,13 +84,13 @@ export async function expirePending(sql: Sql): Promise<Moved[]> {
   return sql<Moved[]>`
     with expired as (
       update price_changes
-         set status = 'expired', version = version + 1, updated_at = now()
+         set status = 'expired', version = version + 1, updated_at = pricing_clock()
        where status = 'pending' and expires_at <= now()
       returning *
     ), history as (
       insert into price_change_history (tenant_id, change_id, version, item_id, currency, from_status, to_status, actor, at,
                                         reason, old_price_minor, new_price_minor, recommendation)
-      select tenant_id, id, version, item_id, currency, 'pending', 'expired', 'system', now(),
+      select tenant_id, id, version, item_id, currency, 'pending', 'expired', 'system', pricing_clock(),
              'not decided within PRICING_PENDING_TTL_HOURS', old_price_minor, new_price_minor, recommendation
         from expired
     )

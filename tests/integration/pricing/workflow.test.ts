@@ -232,5 +232,15 @@ describe("GET /v1/pricing/changes and the item's history", () => {
     const pending = await call("GET", "/v1/pricing/changes?status=pending", { tenant: t, sub: "v", roles: ["viewer"] });
     expect(pending.body.data.map((c: any) => c.id)).toEqual([ids[2]]);
     expect((await call("GET", "/v1/pricing/items/nope/history", { tenant: t, sub: "v", roles: ["viewer"] })).status).toBe(404);
+    // the item's history: 3 proposals and 2 supersessions = 5 transitions, newest first, in pages of 2
+    const seen: string[] = [];
+    let cursor = "";
+    for (let page = 0; page < 3; page++) {
+      const h = await call("GET", `/v1/pricing/items/fast-show/history?limit=2${cursor}`, { tenant: t, sub: "v", roles: ["viewer"] });
+      seen.push(...h.body.data.map((x: any) => `${x.id}@${x.version}`));
+      cursor = h.body.next_cursor ? `&cursor=${h.body.next_cursor}` : "";
+    }
+    expect(cursor).toBe("");
+    expect(seen.sort()).toEqual([`${ids[0]}@1`, `${ids[0]}@2`, `${ids[1]}@1`, `${ids[1]}@2`, `${ids[2]}@1`].sort());
   });
 });
