@@ -146,7 +146,8 @@ CREATE INDEX pricing_idempotency_created ON pricing_idempotency (created_at);
 DO $$
 DECLARE t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['demand_scores', 'demand_scores_runs', 'price_changes', 'price_change_history', 'pricing_outbox', 'pricing_idempotency'] LOOP
+  FOREACH t IN ARRAY ARRAY['demand_scores', 'demand_scores_runs', 'price_changes', 'price_change_history', 'pricing_outbox',
+                           'pricing_idempotency'] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
     EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = app_tenant_id()) WITH CHECK (tenant_id = app_tenant_id())', t);

@@ -111,7 +111,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       {
         name: "pricing",
         description:
-          "Demand scores (0–100, explainable), bounded price recommendations and the four-eyes price-change workflow; approvals are published as price.change_approved on NATS (docs/pricing.md).",
+          "Demand scores (0–100, explainable), bounded price recommendations and the four-eyes price-change workflow; " +
+          "approvals are published as price.change_approved on NATS (docs/pricing.md).",
       },
       {
         name: "analytics",

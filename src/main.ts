@@ -27,7 +27,15 @@ async function main(): Promise<void> {
   // approved price changes out (outbox → NATS), arrived prices applied, stale proposals expired
   let pricing: PricingWorker | undefined;
   if (config.role !== "api") {
-    pricing = new PricingWorker({ sql: deps.sql, nats: deps.nats, cache: deps.cache, logger: logger.child({ component: "pricing" }), metrics: deps.metrics, pricing: config.pricing, natsConfig: config.nats });
+    pricing = new PricingWorker({
+      sql: deps.sql,
+      nats: deps.nats,
+      cache: deps.cache,
+      logger: logger.child({ component: "pricing" }),
+      metrics: deps.metrics,
+      pricing: config.pricing,
+      natsConfig: config.nats,
+    });
     await pricing.start();
   }
 

@@ -15,14 +15,20 @@ const grid = z
   .string()
   .default("50")
   .transform((v, ctx) => {
-    const parts = v.split(",").map((p) => p.trim()).filter(Boolean);
+    const parts = v
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean);
     const out: { default: number; byCurrency: Record<string, number> } = { default: 0, byCurrency: {} };
     const amount = (s: string) => (/^\d{1,9}$/.test(s) && Number(s) >= 1 ? Number(s) : undefined);
     for (const p of parts) {
       const [cur, value] = p.includes(":") ? p.split(":", 2) : [undefined, p];
       const n = amount((value ?? "").trim());
       if (n === undefined || (cur !== undefined && !CURRENCY.test(cur.trim()))) {
-        ctx.addIssue({ code: "custom", message: `'${p.slice(0, 40)}' is not <minor units ≥ 1> or <CUR>:<minor units ≥ 1>, e.g. 50,JPY:10` });
+        ctx.addIssue({
+          code: "custom",
+          message: `'${p.slice(0, 40)}' is not <minor units ≥ 1> or <CUR>:<minor units ≥ 1>, e.g. 50,JPY:10`,
+        });
         return z.NEVER;
       }
       if (cur === undefined) out.default = n;
@@ -41,8 +47,14 @@ export const pricing = section({
     PRICING_MIN_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.3),
     PRICING_PENDING_TTL_HOURS: int(1, 24 * 365).default(72),
     PRICING_PRICE_GRID: grid,
-    PRICING_NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default("PRICING"),
-    PRICING_SUBJECT_PREFIX: z.string().regex(/^[a-z0-9_-]+$/, "lowercase letters, digits, _ and - only").default("pricing"),
+    PRICING_NATS_STREAM: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default("PRICING"),
+    PRICING_SUBJECT_PREFIX: z
+      .string()
+      .regex(/^[a-z0-9_-]+$/, "lowercase letters, digits, _ and - only")
+      .default("pricing"),
     PRICING_OUTBOX_POLL_MS: int(100, 600_000).default(1_000),
   },
   read: (e) => ({

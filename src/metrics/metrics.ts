@@ -141,7 +141,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     pricingOutboxPublishes: new Counter({
       name: "pulse_pricing_outbox_publishes_total",
-      help: "price.change_approved publishes from the pricing outbox by result (published, duplicate: dropped by JetStream's window, failed)",
+      help: "price.change_approved publishes from the pricing outbox by result (published; duplicate: dropped by JetStream; failed)",
       labelNames: ["result"],
       registers: [registry],
     }),

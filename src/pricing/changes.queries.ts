@@ -107,8 +107,11 @@ export async function transition(
   from: ChangeStatus,
   t: Transition,
 ): Promise<Array<{ id: string; version: number }>> {
-  const match = "id" in where ? tx`id = ${where.id} and version = ${where.version}` : tx`item_id = ${where.item_id} and currency = ${where.currency}`;
-  const rows = await tx<Array<{ id: string; version: number; item_id: string; currency: string; old_price_minor: string; new_price_minor: string }>>`
+  const match =
+    "id" in where ? tx`id = ${where.id} and version = ${where.version}` : tx`item_id = ${where.item_id} and currency = ${where.currency}`;
+  const rows = await tx<
+    Array<{ id: string; version: number; item_id: string; currency: string; old_price_minor: string; new_price_minor: string }>
+  >`
     update price_changes set
       status = ${t.to}, version = version + 1, updated_at = pricing_clock(),
       decided_by = ${t.decision ? tx`${t.actor}` : tx`decided_by`},
@@ -131,7 +134,9 @@ export async function transition(
 
 /** the approval's CloudEvent, to publish (written in the approval's transaction) */
 export async function insertOutbox(tx: TxSql, changeId: string, event: Record<string, unknown>): Promise<void> {
-  await tx`insert into pricing_outbox (change_id, tenant_id, event) values (${changeId}, app_tenant_id(), ${JSON.stringify(event)}::text::jsonb)`;
+  await tx`
+    insert into pricing_outbox (change_id, tenant_id, event)
+    values (${changeId}, app_tenant_id(), ${JSON.stringify(event)}::text::jsonb)`;
 }
 
 export interface ChangeFilter {
@@ -165,7 +170,12 @@ export async function historyOfChange(tx: TxSql, changeId: string): Promise<Hist
 }
 
 /** every transition of the item's changes, newest first (limit + 1 rows) */
-export async function historyOfItem(tx: TxSql, itemId: string, limit: number, after?: { at: string; id: string; v: number }): Promise<HistoryRow[]> {
+export async function historyOfItem(
+  tx: TxSql,
+  itemId: string,
+  limit: number,
+  after?: { at: string; id: string; v: number },
+): Promise<HistoryRow[]> {
   return tx<HistoryRow[]>`
     ${historySelect(tx)}
      where item_id = ${itemId}
@@ -197,7 +207,8 @@ export async function storedAnswer(tx: TxSql, principal: string, key: string): P
 export async function storeAnswer(tx: TxSql, a: { principal: string; key: string; operation: string } & StoredAnswer): Promise<void> {
   await tx`
     insert into pricing_idempotency (tenant_id, principal, key, operation, request_hash, status, response)
-    values (app_tenant_id(), ${a.principal}, ${a.key}, ${a.operation}, ${a.request_hash}, ${a.status}, ${JSON.stringify(a.response)}::text::jsonb)
+    values (app_tenant_id(), ${a.principal}, ${a.key}, ${a.operation}, ${a.request_hash}, ${a.status},
+            ${JSON.stringify(a.response)}::text::jsonb)
     on conflict (tenant_id, principal, key) do update
       set operation = excluded.operation, request_hash = excluded.request_hash, status = excluded.status,
           response = excluded.response, created_at = now()`;

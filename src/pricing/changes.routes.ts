@@ -47,7 +47,9 @@ const proposeRoute = createRoute({
   operationId: "proposePriceChange",
   tags: ["pricing"],
   summary: "Propose a price change: the current recommendation, or a manual price within the bounds",
-  description: `${WORKFLOW} Idempotency-Key: the same key and body within 24 hours answer the first answer again (Idempotent-Replayed: true); the same key with another body answers 422. A new proposal supersedes the item's pending one. ${MAPPING} ${FORMULA}`,
+  description:
+    `${WORKFLOW} Idempotency-Key: the same key and body within 24 hours answer the first answer again (Idempotent-Replayed: true); ` +
+    `the same key with another body answers 422. A new proposal supersedes the item's pending one. ${MAPPING} ${FORMULA}`,
   request: { headers: ProposeHeaders, body: { content: { "application/json": { schema: ProposeBody } }, required: true } },
   responses: {
     201: withEtag(ChangeSchema, "the pending change"),
@@ -83,9 +85,18 @@ const decisionRoute = (action: "approve" | "reject") =>
     path: `/v1/pricing/changes/{change_id}/${action}`,
     operationId: action === "approve" ? "approvePriceChange" : "rejectPriceChange",
     tags: ["pricing"],
-    summary: action === "approve" ? "Approve a pending price change (four eyes; publishes price.change_approved)" : "Reject a pending price change (four eyes)",
-    description: `${WORKFLOW} Body optional: {reason}. Under concurrent decisions on one change exactly one succeeds; the others answer 412 (their If-Match is stale) or 409.`,
-    request: { params: ChangeParam, headers: DecisionHeaders, body: { content: { "application/json": { schema: DecisionBody } }, required: false } },
+    summary:
+      action === "approve"
+        ? "Approve a pending price change (four eyes; publishes price.change_approved)"
+        : "Reject a pending price change (four eyes)",
+    description:
+      `${WORKFLOW} Body optional: {reason}. Under concurrent decisions on one change exactly one succeeds; ` +
+      "the others answer 412 (their If-Match is stale) or 409.",
+    request: {
+      params: ChangeParam,
+      headers: DecisionHeaders,
+      body: { content: { "application/json": { schema: DecisionBody } }, required: false },
+    },
     responses: { 200: withEtag(ChangeSchema, action === "approve" ? "the approved change" : "the rejected change"), ...decisionProblems },
   });
 
@@ -104,11 +115,20 @@ const TimeCursor = z.object({ t: z.iso.datetime(), i: z.uuid(), v: z.number().in
 function cursorOf(cursor: string | undefined, operation: string) {
   if (cursor === undefined) return undefined;
   const v = decodeCursor(cursor, TimeCursor);
-  if (!v) throw new HttpProblem(400, "cursor: not a cursor of this list", { errors: [{ path: "cursor", message: `not a next_cursor of ${operation}` }] });
+  if (!v)
+    throw new HttpProblem(400, "cursor: not a cursor of this list", {
+      errors: [{ path: "cursor", message: `not a next_cursor of ${operation}` }],
+    });
   return v;
 }
 
-async function decision(c: Context<AppEnv>, to: "approved" | "rejected", changeId: string, ifMatch: string | undefined, reason: string | undefined) {
+async function decision(
+  c: Context<AppEnv>,
+  to: "approved" | "rejected",
+  changeId: string,
+  ifMatch: string | undefined,
+  reason: string | undefined,
+) {
   const deps = c.get("deps");
   const p = c.get("principal");
   const change = await decide(deps, { tenantId: p.tenantId, sub: p.sub, changeId, ifMatch, reason: reason ?? null, to });
@@ -144,7 +164,10 @@ export const changesRoutes = new OpenAPIHono<AppEnv>()
       const change = await changeById(tx, change_id);
       return change ? { change, history: await historyOfChange(tx, change_id) } : undefined;
     });
-    if (!out) throw new HttpProblem(404, "change_id: no such price change in your tenant", { errors: [{ path: "change_id", message: "not found" }] });
+    if (!out)
+      throw new HttpProblem(404, "change_id: no such price change in your tenant", {
+        errors: [{ path: "change_id", message: "not found" }],
+      });
     const body = { ...changeOf(out.change), history: out.history.map(transitionOf) };
     return c.json(body, 200, { ETag: body.etag });
   })
@@ -166,7 +189,10 @@ export const changesRoutes = new OpenAPIHono<AppEnv>()
       if (!(await catalogItem(tx, item_id))) return undefined;
       return historyOfItem(tx, item_id, q.limit, cur ? { at: cur.t, id: cur.i, v: cur.v ?? 2 ** 31 - 1 } : undefined);
     });
-    if (!rows) throw new HttpProblem(404, "item_id: no such item in your catalog", { errors: [{ path: "item_id", message: "not in your catalog" }] });
+    if (!rows)
+      throw new HttpProblem(404, "item_id: no such item in your catalog", {
+        errors: [{ path: "item_id", message: "not in your catalog" }],
+      });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     const next = rows.length > q.limit && last ? encodeCursor({ t: last.at.toISOString(), i: last.change_id, v: last.version }) : null;

@@ -10,8 +10,8 @@ export const FORMULA =
   "refresh_demand_scores and on demand (POST /v1/pricing/scores/refresh); `scored_at` says when. Inputs, from the stored " +
   "events before the scoring instant s: on_sale_since = the item's first stored sale or item view; days_on_sale = s − on_sale_since; " +
   "sold = Σ quantity of its order lines (every currency); units_7d / units_28d = Σ quantity in the last 7 / 28 days (this currency); " +
-  "views_14d = item.viewed, carts_14d = cart.item_added, orders_14d = distinct orders with a line of it, in the last 14 days (every currency: " +
-  "views have none, so conversion is the item's). " +
+  "views_14d = item.viewed, carts_14d = cart.item_added, orders_14d = distinct orders with a line of it, in the last 14 days " +
+  "(every currency: views have none, so conversion is the item's). " +
   "Sub-scores, each a ratio r mapped to 100·r/(1+r) (r = 1 ⇒ 50): pacing (ticketed item with capacity and starts_at) r = " +
   "min(1, sold/capacity) / (days_on_sale / days from on_sale_since to starts_at); velocity (≥ 7 days on sale, units_28d > 0) r = " +
   "(units_7d/7) / (units_28d / min(28, days_on_sale)); conversion (views_14d > 0) r = (orders_14d/views_14d) / (the tenant's " +

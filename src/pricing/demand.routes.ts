@@ -13,7 +13,16 @@ import { decodeCursor, encodeCursor } from "../http/query.ts";
 import { FORMULA, MAPPING, OUTCOME } from "./definitions.ts";
 import { outcomeRows } from "./outcomes.queries.ts";
 import { demandItem, pctChange } from "./present.ts";
-import { catalogItem, countDemandRows, demandKey, demandOfItem, demandRows, demandScoredAt, num, refreshTenantDemand } from "./pricing.queries.ts";
+import {
+  catalogItem,
+  countDemandRows,
+  demandKey,
+  demandOfItem,
+  demandRows,
+  demandScoredAt,
+  num,
+  refreshTenantDemand,
+} from "./pricing.queries.ts";
 import {
   CatalogItemSchema,
   DemandList,
@@ -33,7 +42,9 @@ const listRoute = createRoute({
   operationId: "listPriceRecommendations",
   tags: ["pricing"],
   summary: "Demand scores with their inputs and a bounded price recommendation, per item and currency",
-  description: `${FORMULA} ${MAPPING} Filters: currency, category, kind, reason, item_id, min_score/max_score; sort score (default), confidence or item_id, desc (default) or asc; pages of \`limit\` with \`next_cursor\`.`,
+  description:
+    `${FORMULA} ${MAPPING} Filters: currency, category, kind, reason, item_id, min_score/max_score; sort score (default), ` +
+    "confidence or item_id, desc (default) or asc; pages of `limit` with `next_cursor`.",
   request: { query: RecommendationsQuery },
   responses: { 200: json(DemandList, "one page of scored items"), ...pricingProblems },
 });
@@ -55,7 +66,9 @@ const refreshRoute = createRoute({
   operationId: "refreshDemandScores",
   tags: ["pricing"],
   summary: "Recompute your tenant's demand scores now",
-  description: `Runs the hourly job's procedure (refresh_demand_scores) for your tenant at once; a run counts towards the stability of later ones. ${FORMULA} Roles: analyst, pricing_manager, admin.`,
+  description:
+    "Runs the hourly job's procedure (refresh_demand_scores) for your tenant at once; a run counts towards the stability of " +
+    `later ones. ${FORMULA} Roles: analyst, pricing_manager, admin.`,
   responses: { 200: json(RefreshAnswer, "the scores were computed"), ...pricingProblems },
 });
 
@@ -73,7 +86,9 @@ const outcomesRoute = createRoute({
 const DemandCursor = z.object({ k: z.union([z.number(), z.string().max(300)]), i: z.string().max(300), c: z.string().regex(/^[A-Z]{3}$/) });
 const TimeCursor = z.object({ t: z.iso.datetime(), i: z.uuid() });
 function badCursor(operation: string): never {
-  throw new HttpProblem(400, "cursor: not a cursor of this list", { errors: [{ path: "cursor", message: `not a next_cursor of ${operation}` }] });
+  throw new HttpProblem(400, "cursor: not a cursor of this list", {
+    errors: [{ path: "cursor", message: `not a next_cursor of ${operation}` }],
+  });
 }
 const round = (v: number, places: number) => Math.round(v * 10 ** places) / 10 ** places;
 const DAY_MS = 86_400_000;
@@ -106,7 +121,12 @@ export const demandRoutes = new OpenAPIHono<AppEnv>()
     const last = page.at(-1);
     const next = rows.length > q.limit && last ? encodeCursor({ k: demandKey(last, q.sort), i: last.item_id, c: last.currency }) : null;
     return c.json(
-      { as_of: now.toISOString(), scored_at: scoredAt?.toISOString() ?? null, data: page.map((r) => demandItem(r, deps.config.pricing, now)), next_cursor: next },
+      {
+        as_of: now.toISOString(),
+        scored_at: scoredAt?.toISOString() ?? null,
+        data: page.map((r) => demandItem(r, deps.config.pricing, now)),
+        next_cursor: next,
+      },
       200,
     );
   })
@@ -119,7 +139,10 @@ export const demandRoutes = new OpenAPIHono<AppEnv>()
       if (!item) return undefined;
       return { item, rows: await demandOfItem(tx, item_id), scoredAt: await demandScoredAt(tx) };
     });
-    if (!out) throw new HttpProblem(404, "item_id: no such item in your catalog", { errors: [{ path: "item_id", message: "not in your catalog" }] });
+    if (!out)
+      throw new HttpProblem(404, "item_id: no such item in your catalog", {
+        errors: [{ path: "item_id", message: "not in your catalog" }],
+      });
     const i = out.item;
     const item: z.infer<typeof CatalogItemSchema> = {
       item_id: i.item_id,
@@ -134,7 +157,12 @@ export const demandRoutes = new OpenAPIHono<AppEnv>()
       starts_at: i.starts_at?.toISOString() ?? null,
     };
     return c.json(
-      { as_of: now.toISOString(), scored_at: out.scoredAt?.toISOString() ?? null, item, data: out.rows.map((r) => demandItem(r, deps.config.pricing, now)) },
+      {
+        as_of: now.toISOString(),
+        scored_at: out.scoredAt?.toISOString() ?? null,
+        item,
+        data: out.rows.map((r) => demandItem(r, deps.config.pricing, now)),
+      },
       200,
     );
   })
@@ -144,7 +172,10 @@ export const demandRoutes = new OpenAPIHono<AppEnv>()
     const started = performance.now();
     await refreshTenantDemand(deps.sql, tenantId);
     await bumpGeneration(deps.cache, [tenantId], { logger: c.get("logger") });
-    const out = await withTenant(deps.sql, tenantId, async (tx) => ({ scoredAt: await demandScoredAt(tx), rows: await countDemandRows(tx) }));
+    const out = await withTenant(deps.sql, tenantId, async (tx) => ({
+      scoredAt: await demandScoredAt(tx),
+      rows: await countDemandRows(tx),
+    }));
     c.get("logger").info({ duration_ms: Math.round(performance.now() - started), rows: out.rows }, "demand scores refreshed");
     return c.json({ scored_at: (out.scoredAt ?? new Date()).toISOString(), rows: out.rows }, 200);
   })
@@ -160,7 +191,13 @@ export const demandRoutes = new OpenAPIHono<AppEnv>()
     const data = page.map((r) => {
       const oldPrice = num(r.old_price_minor);
       const newPrice = num(r.new_price_minor);
-      const before = windowOf(new Date(r.applied_at.getTime() - 7 * DAY_MS), r.applied_at, num(r.units_before), num(r.orders_before), num(r.views_before));
+      const before = windowOf(
+        new Date(r.applied_at.getTime() - 7 * DAY_MS),
+        r.applied_at,
+        num(r.units_before),
+        num(r.orders_before),
+        num(r.views_before),
+      );
       const after = windowOf(r.applied_at, r.after_end, num(r.units_after), num(r.orders_after), num(r.views_after));
       const afterDays = (r.after_end.getTime() - r.applied_at.getTime()) / DAY_MS;
       const perDayBefore = num(r.units_before) / 7;

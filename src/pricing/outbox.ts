@@ -20,7 +20,15 @@ import type { Sql } from "../db/client.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { NatsHandle } from "../nats/connection.ts";
-import { applyArrivedPrices, claimOutbox, expirePending, markFailed, markPublished, outboxBacklog, purgeIdempotencyKeys } from "./outbox.queries.ts";
+import {
+  applyArrivedPrices,
+  claimOutbox,
+  expirePending,
+  markFailed,
+  markPublished,
+  outboxBacklog,
+  purgeIdempotencyKeys,
+} from "./outbox.queries.ts";
 
 const encoder = new TextEncoder();
 /** rows claimed per publish round, and how long a claim lasts */
@@ -86,7 +94,10 @@ export class PricingWorker {
   async start(): Promise<void> {
     if (this.timer) return;
     if (this.o.nats) await ensurePricingStream(this.o.nats.jsm, this.o.pricing, this.o.natsConfig);
-    this.timer = setInterval(() => void this.tick().catch((err) => this.o.logger.error({ err }, "pricing worker tick failed")), this.o.pricing.outboxPollMs);
+    this.timer = setInterval(
+      () => void this.tick().catch((err) => this.o.logger.error({ err }, "pricing worker tick failed")),
+      this.o.pricing.outboxPollMs,
+    );
   }
 
   async stop(): Promise<void> {
@@ -165,7 +176,10 @@ export class PricingWorker {
         report.failed += 1;
         this.o.metrics.pricingOutboxPublishes.inc({ result: "failed" });
         const retryMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(10, row.attempts - 1));
-        this.o.logger.warn({ err, change_id: row.change_id, attempts: row.attempts, retry_ms: retryMs }, "price.change_approved publish failed; retried");
+        this.o.logger.warn(
+          { err, change_id: row.change_id, attempts: row.attempts, retry_ms: retryMs },
+          "price.change_approved publish failed; retried",
+        );
         await markFailed(this.o.sql, row.change_id, (err as Error).message, retryMs);
       }
     }

@@ -23,7 +23,10 @@ export interface OutcomeRow {
 }
 
 /** one page (limit + 1 rows) of applied changes, newest applied first, with their windows' figures */
-export async function outcomeRows(tx: TxSql, q: { asOf: Date; itemId?: string; limit: number; after?: { at: string; id: string } }): Promise<OutcomeRow[]> {
+export async function outcomeRows(
+  tx: TxSql,
+  q: { asOf: Date; itemId?: string; limit: number; after?: { at: string; id: string } },
+): Promise<OutcomeRow[]> {
   return tx<OutcomeRow[]>`
     with c as (
       select id, item_id, currency, old_price_minor, new_price_minor, applied_at,

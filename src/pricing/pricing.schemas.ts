@@ -21,7 +21,10 @@ export const pricingProblems = {
 } as const;
 export const proposeProblems = {
   ...pricingProblems,
-  422: problem("price_minor outside the bounds, nothing to propose (the recommendation holds), a started item, or an Idempotency-Key reused with another body"),
+  422: problem(
+    "price_minor outside the bounds, nothing to propose (the recommendation holds), a started item, " +
+      "or an Idempotency-Key reused with another body",
+  ),
 } as const;
 export const decisionProblems = {
   ...pricingProblems,
@@ -32,21 +35,42 @@ export const decisionProblems = {
 
 // ─── parameters ──────────────────────────────────────────────────────────────────────────────────────
 
-export const ItemParam = z.object({ item_id: itemId.openapi({ param: { name: "item_id", in: "path" }, description: "a catalog item_id" }) });
+export const ItemParam = z.object({
+  item_id: itemId.openapi({ param: { name: "item_id", in: "path" }, description: "a catalog item_id" }),
+});
 export const ChangeParam = z.object({
-  change_id: z.uuid().openapi({ param: { name: "change_id", in: "path" }, description: "the change's id", example: "7b0e8a4c-1f0e-4c55-9d8b-3d6f3f0d9c1a" }),
+  change_id: z
+    .uuid()
+    .openapi({ param: { name: "change_id", in: "path" }, description: "the change's id", example: "7b0e8a4c-1f0e-4c55-9d8b-3d6f3f0d9c1a" }),
 });
 
 export const RecommendationsQuery = z
   .object({
-    currency: z.string().regex(/^[A-Z]{3}$/, "an ISO-4217 code: three uppercase letters, e.g. EUR").optional().openapi({ description: "only rows in this currency", example: "EUR" }),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, "an ISO-4217 code: three uppercase letters, e.g. EUR")
+      .optional()
+      .openapi({ description: "only rows in this currency", example: "EUR" }),
     category: z.string().min(1).max(100).optional().openapi({ description: "only items of this catalog category", example: "concert" }),
     kind: z.enum(["ticketed_event", "product"]).optional().openapi({ description: "only items of this kind" }),
     reason: z.enum(SCORE_REASONS).optional().openapi({ description: "only rows whose score has this reason" }),
     item_id: itemId.optional().openapi({ description: "only this item" }),
-    min_score: z.coerce.number().min(0).max(100).optional().openapi({ description: "only scores ≥ this (null scores excluded)", example: 60 }),
-    max_score: z.coerce.number().min(0).max(100).optional().openapi({ description: "only scores ≤ this (null scores excluded)", example: 40 }),
-    sort: z.enum(DEMAND_SORTS).default("score").openapi({ description: "sort key (null scores and confidences sort as −1); ties by item_id, currency", example: "score" }),
+    min_score: z.coerce
+      .number()
+      .min(0)
+      .max(100)
+      .optional()
+      .openapi({ description: "only scores ≥ this (null scores excluded)", example: 60 }),
+    max_score: z.coerce
+      .number()
+      .min(0)
+      .max(100)
+      .optional()
+      .openapi({ description: "only scores ≤ this (null scores excluded)", example: 40 }),
+    sort: z
+      .enum(DEMAND_SORTS)
+      .default("score")
+      .openapi({ description: "sort key (null scores and confidences sort as −1); ties by item_id, currency", example: "score" }),
     order: z.enum(["asc", "desc"]).default("desc").openapi({ description: "sort direction", example: "desc" }),
     limit,
     cursor,
@@ -77,14 +101,23 @@ export const ProposeHeaders = z.object({
     }),
 });
 export const DecisionHeaders = z.object({
-  "if-match": z.string().max(200).optional().openapi({
-    param: { name: "if-match", in: "header" },
-    description: "the change's ETag (from the proposal, GET or list); required: missing ⇒ 428, stale ⇒ 412",
-    example: '"1"',
-  }),
+  "if-match": z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({
+      param: { name: "if-match", in: "header" },
+      description: "the change's ETag (from the proposal, GET or list); required: missing ⇒ 428, stale ⇒ 412",
+      example: '"1"',
+    }),
 });
 
-const reasonText = z.string().min(1).max(500).optional().openapi({ description: "why (kept in the history)", example: "sold faster than planned" });
+const reasonText = z
+  .string()
+  .min(1)
+  .max(500)
+  .optional()
+  .openapi({ description: "why (kept in the history)", example: "sold faster than planned" });
 export const ProposeBody = z
   .object({
     item_id: itemId.openapi({ description: "the catalog item; the change is in its catalog currency" }),
@@ -105,11 +138,14 @@ export const RecommendationSchema = z
     current_price_minor: money("the catalog's base_price_minor"),
     recommended_price_minor: money("the recommended price (the current one on hold)"),
     change_pct: z.number().openapi({ description: "(recommended − current) / current × 100, 2 decimals", example: 10 }),
-    bound: z.enum(["none", "step", "min", "max"]).openapi({ description: "the limit that applied: PRICING_MAX_STEP_PCT, min_price_minor, max_price_minor" }),
+    bound: z
+      .enum(["none", "step", "min", "max"])
+      .openapi({ description: "the limit that applied: PRICING_MAX_STEP_PCT, min_price_minor, max_price_minor" }),
     grid_minor: count("the price grid of the currency (PRICING_PRICE_GRID)"),
     reason: z.string().openapi({
       description:
-        "demand_above_expected, demand_below_expected; holds: started, sold_out, no_data, brand_new, insufficient_data, not_catalog_currency, low_confidence, as_expected, at_bound, below_grid",
+        "demand_above_expected, demand_below_expected; holds: started, sold_out, no_data, brand_new, insufficient_data, " +
+        "not_catalog_currency, low_confidence, as_expected, at_bound, below_grid",
       example: "demand_above_expected",
     }),
   })
@@ -196,7 +232,9 @@ export const ItemDemandAnswer = z
     as_of: ts("when this answer was computed"),
     scored_at: ts("when your tenant's scores were last computed; null when never").nullable(),
     item: CatalogItemSchema,
-    data: z.array(DemandItem).openapi({ description: "one row per scored currency, the catalog currency first; empty before the first scoring" }),
+    data: z
+      .array(DemandItem)
+      .openapi({ description: "one row per scored currency, the catalog currency first; empty before the first scoring" }),
   })
   .openapi("ItemDemandAnswer");
 
@@ -206,7 +244,10 @@ export const RefreshAnswer = z
 
 // ─── changes ─────────────────────────────────────────────────────────────────────────────────────────
 
-const snapshot = z.record(z.string(), z.unknown()).nullable().openapi({ description: "the demand row (score, inputs, recommendation) when proposed" });
+const snapshot = z
+  .record(z.string(), z.unknown())
+  .nullable()
+  .openapi({ description: "the demand row (score, inputs, recommendation) when proposed" });
 
 export const HistoryEntry = z
   .object({
@@ -253,7 +294,9 @@ export const ChangeSchema = z
 
 export const ChangeWithHistory = ChangeSchema.extend({ history: z.array(HistoryEntry) }).openapi("PriceChangeWithHistory");
 export const ChangeList = z.object({ data: z.array(ChangeSchema), next_cursor: nextCursor }).openapi("PriceChangeList");
-export const ItemHistory = z.object({ item_id: z.string(), data: z.array(HistoryEntry), next_cursor: nextCursor }).openapi("ItemPriceHistory");
+export const ItemHistory = z
+  .object({ item_id: z.string(), data: z.array(HistoryEntry), next_cursor: nextCursor })
+  .openapi("ItemPriceHistory");
 
 const Window = z
   .object({
@@ -284,4 +327,6 @@ export const OutcomeSchema = z
     status: z.enum(["too_early", "partial", "complete"]),
   })
   .openapi("PriceChangeOutcome");
-export const OutcomeList = z.object({ as_of: ts("when computed"), data: z.array(OutcomeSchema), next_cursor: nextCursor }).openapi("PriceChangeOutcomes");
+export const OutcomeList = z
+  .object({ as_of: ts("when computed"), data: z.array(OutcomeSchema), next_cursor: nextCursor })
+  .openapi("PriceChangeOutcomes");

@@ -71,7 +71,15 @@ export function priceLimits(current: number, min: number | null, max: number | n
 }
 
 function hold(i: RecommendInput, grid: number, reason: string, bound: Bound = "none"): Recommendation {
-  return { action: "hold", current_price_minor: i.currentPriceMinor, recommended_price_minor: i.currentPriceMinor, change_pct: 0, bound, grid_minor: grid, reason };
+  return {
+    action: "hold",
+    current_price_minor: i.currentPriceMinor,
+    recommended_price_minor: i.currentPriceMinor,
+    change_pct: 0,
+    bound,
+    grid_minor: grid,
+    reason,
+  };
 }
 
 export function recommend(i: RecommendInput, s: RecommendSettings): Recommendation {
@@ -110,7 +118,8 @@ export function recommend(i: RecommendInput, s: RecommendSettings): Recommendati
   else if (rec < BigInt(low)) rec += grid;
   const up = n > 0;
   const moved = up ? rec > current : rec < current;
-  if (!moved || rec < BigInt(low) || rec > BigInt(high)) return hold(i, g, bound === "max" || bound === "min" ? "at_bound" : "below_grid", bound);
+  if (!moved || rec < BigInt(low) || rec > BigInt(high))
+    return hold(i, g, bound === "max" || bound === "min" ? "at_bound" : "below_grid", bound);
   const recommended = Number(rec);
   return {
     action: up ? "raise" : "lower",

@@ -54,7 +54,15 @@ export async function propose(deps: Deps, i: ProposeInput): Promise<{ body: Chan
         if (stored) return { body: stored.response as ChangeBody, replayed: true };
       }
       const body = await proposeIn(tx, deps, i);
-      if (i.key !== undefined) await storeAnswer(tx, { principal: i.sub, key: i.key, operation: "proposePriceChange", request_hash: hash, status: 201, response: body });
+      if (i.key !== undefined)
+        await storeAnswer(tx, {
+          principal: i.sub,
+          key: i.key,
+          operation: "proposePriceChange",
+          request_hash: hash,
+          status: 201,
+          response: body,
+        });
       return { body, replayed: false };
     }),
   );
@@ -91,7 +99,10 @@ async function proposeIn(tx: TxSql, deps: Deps, i: ProposeInput): Promise<Change
     if (max !== null && price > max) throw unprocessable("price_minor", `above max_price_minor ${max}`);
     if (min !== null && price < min) throw unprocessable("price_minor", `below min_price_minor ${min}`);
     if (price > high || price < low) {
-      throw unprocessable("price_minor", `moves more than PRICING_MAX_STEP_PCT (${p.maxStepPct} %) from ${current}: allowed ${low}–${high}`);
+      throw unprocessable(
+        "price_minor",
+        `moves more than PRICING_MAX_STEP_PCT (${p.maxStepPct} %) from ${current}: allowed ${low}–${high}`,
+      );
     }
   }
   const id = crypto.randomUUID();

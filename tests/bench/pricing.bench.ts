@@ -41,6 +41,7 @@ const DATA_DIR_FLAG = (() => {
   return v;
 })();
 const DAY = 86_400_000;
+const fmt = (n: number) => n.toLocaleString("en-US");
 const SPAN_DAYS = 45;
 let TENANT: string = crypto.randomUUID();
 
@@ -115,14 +116,23 @@ async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seco
   let session = 0;
   let lastReport = performance.now();
   const flush = async () => {
-    const msgs: IncomingMessage[] = batch.map((input) => ({ input, expectedTenant: TENANT, transport: "http", subject: null, stream: null, streamSequence: null }));
+    const msgs: IncomingMessage[] = batch.map((input) => ({
+      input,
+      expectedTenant: TENANT,
+      transport: "http",
+      subject: null,
+      stream: null,
+      streamSequence: null,
+    }));
     const outcomes = await deps.ingest.process(msgs);
     for (const o of outcomes) if (o.status === "rejected") rejected += 1;
     events += msgs.length;
     batch = [];
     if (performance.now() - lastReport > 10_000) {
       lastReport = performance.now();
-      console.log(`  … seeded ${events.toLocaleString("en-US")} events (${Math.round(events / ((performance.now() - t0) / 1000)).toLocaleString("en-US")}/s)`);
+      console.log(
+        `  … seeded ${fmt(events)} events (${fmt(Math.round(events / ((performance.now() - t0) / 1000)))}/s)`,
+      );
     }
   };
   while (made < EVENTS) {
@@ -131,7 +141,15 @@ async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seco
     let t = end - Math.floor(r() ** it.trend * (end - start - 3_600_000)) - 3_600_000;
     const ev = (type: string, data: Record<string, unknown>) => {
       t += 5_000 + Math.floor(r() * 60_000);
-      batch.push({ specversion: "1.0", id: `${sid}-${type}`, source: "/bench", type, time: new Date(t).toISOString(), tenantid: TENANT, data });
+      batch.push({
+        specversion: "1.0",
+        id: `${sid}-${type}`,
+        source: "/bench",
+        type,
+        time: new Date(t).toISOString(),
+        tenantid: TENANT,
+        data,
+      });
       made += 1;
     };
     ev("item.viewed", { session_id: sid, item_id: it.id });
@@ -144,7 +162,14 @@ async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seco
         const other = pick();
         if (r() < 0.3 && other.id !== it.id) lines.push({ item_id: other.id, quantity: 1, unit_price_minor: other.price });
         const totalMinor = lines.reduce((a, l) => a + l.quantity * l.unit_price_minor, 0);
-        ev("order.completed", { order_id: `o-${sid}`, customer_id: `c-${Math.floor(r() * 50_000)}`, channel: "web", currency, lines, total_minor: totalMinor });
+        ev("order.completed", {
+          order_id: `o-${sid}`,
+          customer_id: `c-${Math.floor(r() * 50_000)}`,
+          channel: "web",
+          currency,
+          lines,
+          total_minor: totalMinor,
+        });
       }
     }
     if (batch.length >= 1_000) await flush();
@@ -159,27 +184,42 @@ async function main(): Promise<void> {
   const reuse = DATA_DIR_FLAG !== undefined && existsSync(marker);
   if (DATA_DIR_FLAG) mkdirSync(DATA_DIR_FLAG, { recursive: true });
   if (reuse) TENANT = (JSON.parse(readFileSync(marker, "utf8")) as { tenant: string }).tenant;
-  const config = loadConfig({ NODE_ENV: "production", EMBEDDED_DATA_DIR: join(dir, "db"), JWT_SECRET: "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz", LOG_LEVEL: "warn", LOG_FORMAT: "json" });
-  console.log(`bench:pricing — ${ITEMS.toLocaleString("en-US")} items, ${EVENTS.toLocaleString("en-US")} events, one tenant, embedded engine; ${RUNS} timed runs`);
+  const config = loadConfig({
+    NODE_ENV: "production",
+    EMBEDDED_DATA_DIR: join(dir, "db"),
+    JWT_SECRET: "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz",
+    LOG_LEVEL: "warn",
+    LOG_FORMAT: "json",
+  });
+  console.log(
+    `bench:pricing — ${fmt(ITEMS)} items, ${fmt(EVENTS)} events, one tenant, embedded engine; ${RUNS} timed runs`,
+  );
   const deps = await buildDeps(config, { logger: createLogger({ level: "warn", format: "json" }), nats: false, runJobs: false });
   let failed = false;
   try {
     if (reuse) console.log(`reusing the data seeded earlier in ${dir} (tenant ${TENANT})`);
     else {
       const s = await seed(deps);
-      console.log(`seeded ${s.events.toLocaleString("en-US")} events in ${s.seconds.toFixed(1)} s (${Math.round(s.events / s.seconds).toLocaleString("en-US")}/s), ${s.rejected} rejected`);
+      console.log(
+        `seeded ${fmt(s.events)} events in ${s.seconds.toFixed(1)} s (${fmt(Math.round(s.events / s.seconds))}/s), ${s.rejected} rejected`,
+      );
       const j0 = performance.now();
       const tick = await deps.jobs.tick();
-      console.log(`ran the due TimescaleDB jobs once in ${((performance.now() - j0) / 1000).toFixed(1)} s: ${tick.ran.map((x) => `${x.proc.split(".").pop()} ${(x.duration_ms / 1000).toFixed(1)} s${x.succeeded ? "" : " FAILED"}`).join(", ")}`);
+      const ran = tick.ran.map((x) => `${x.proc.split(".").pop()} ${(x.duration_ms / 1000).toFixed(1)} s${x.succeeded ? "" : " FAILED"}`);
+      console.log(`ran the due TimescaleDB jobs once in ${((performance.now() - j0) / 1000).toFixed(1)} s: ${ran.join(", ")}`);
       if (DATA_DIR_FLAG) writeFileSync(marker, JSON.stringify({ tenant: TENANT, seeded_at: new Date().toISOString() }));
     }
-    const [job] = await deps.sql<{ job_id: number }[]>`select job_id from timescaledb_information.jobs where proc_name = 'refresh_demand_scores'`;
+    const [job] = await deps.sql<
+      { job_id: number }[]
+    >`select job_id from timescaledb_information.jobs where proc_name = 'refresh_demand_scores'`;
     if (!job) throw new Error("no refresh_demand_scores job");
     const [size] = await deps.sql<{ events: number; lines: number; compressed: number }[]>`
       select (select count(*) from events where tenant_id = ${TENANT})::int as events,
              (select count(*) from order_lines where tenant_id = ${TENANT})::int as lines,
              (select count(*) from timescaledb_information.chunks where hypertable_name = 'events' and is_compressed)::int as compressed`;
-    console.log(`stored: ${size!.events.toLocaleString("en-US")} events, ${size!.lines.toLocaleString("en-US")} order lines (${size!.compressed} compressed event chunks)`);
+    console.log(
+      `stored: ${fmt(size!.events)} events, ${fmt(size!.lines)} order lines (${size!.compressed} compressed event chunks)`,
+    );
 
     const enginePid = engineChildPid();
     const rows: string[][] = [];
@@ -200,7 +240,7 @@ async function main(): Promise<void> {
         s.toFixed(2),
         ((s * 1000) / ITEMS).toFixed(3),
         cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0).toFixed(1) : "n/a",
-        scored.toLocaleString("en-US"),
+        fmt(scored),
         reasons.map((x) => `${x.reason} ${x.n}`).join(", "),
       ]);
     }
@@ -213,8 +253,14 @@ async function main(): Promise<void> {
     const best = Math.min(...seconds);
     const mean = seconds.reduce((a, b) => a + b, 0) / seconds.length;
     console.log("");
-    console.log(`mean ${mean.toFixed(2)} s a run (${((mean * 1000) / ITEMS).toFixed(3)} ms an item), best ${best.toFixed(2)} s; goal: a full run under 30 s: ${mean < 30 ? "met" : "NOT met"}`);
-    const [sample] = await deps.sql`select item_id, currency, score::text, reason, confidence::text, components from demand_scores where tenant_id = ${TENANT} and reason = 'scored' order by demand_scores.score desc limit 1`;
+    console.log(
+      `mean ${mean.toFixed(2)} s a run (${((mean * 1000) / ITEMS).toFixed(3)} ms an item), best ${best.toFixed(2)} s; ` +
+        `goal: a full run under 30 s: ${mean < 30 ? "met" : "NOT met"}`,
+    );
+    const [sample] =
+      await deps.sql`
+        select item_id, currency, score::text, reason, confidence::text from demand_scores
+         where tenant_id = ${TENANT} and reason = 'scored' order by demand_scores.score desc limit 1`;
     if (sample) console.log(`highest score: ${sample.item_id} ${sample.currency} ${sample.score} (confidence ${sample.confidence})`);
     if (failed) console.log("FAILED: a run scored fewer rows than catalog items");
   } finally {

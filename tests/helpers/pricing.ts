@@ -15,13 +15,35 @@ export function fixtures(S: Date) {
       orderCompleted(
         t,
         { time: at(daysBefore, i) },
-        { order_id: `o-${item}-${daysBefore}-${i}`, currency, lines: [{ item_id: item, quantity: qty, unit_price_minor: price }], discount_minor: 0, total_minor: qty * price },
+        {
+          order_id: `o-${item}-${daysBefore}-${i}`,
+          currency,
+          lines: [{ item_id: item, quantity: qty, unit_price_minor: price }],
+          discount_minor: 0,
+          total_minor: qty * price,
+        },
       ),
     );
   const show = (t: string, id: string, capacity: number, startsDays: number, price: number, min: number, max: number) =>
-    itemUpserted(t, id, { time: at(30) }, { capacity, starts_at: new Date(S.getTime() + startsDays * DAY).toISOString(), base_price_minor: price, min_price_minor: min, max_price_minor: max });
+    itemUpserted(
+      t,
+      id,
+      { time: at(30) },
+      {
+        capacity,
+        starts_at: new Date(S.getTime() + startsDays * DAY).toISOString(),
+        base_price_minor: price,
+        min_price_minor: min,
+        max_price_minor: max,
+      },
+    );
   const product = (t: string, id: string, extra: Record<string, unknown> = {}) =>
-    envelope(t, "item.upserted", { item_id: id, name: id, category: "merch", kind: "product", currency: "EUR", base_price_minor: 2000, ...extra }, { time: at(30) });
+    envelope(
+      t,
+      "item.upserted",
+      { item_id: id, name: id, category: "merch", kind: "product", currency: "EUR", base_price_minor: 2000, ...extra },
+      { time: at(30) },
+    );
   return { at, views, orders, show, product };
 }
 
@@ -31,7 +53,12 @@ export function fixtures(S: Date) {
  * .4·51.3514 + .25·58.6957 + .2·50 + .15·95 = 59.4645 ⇒ 59.5, confidence 0.5 (first run) ⇒ +4.75 % of 5000 =
  * 5237.5 ⇒ grid 50 ⇒ 5250 (halves up). Scored as of S.
  */
-export async function seedFastShow(deps: Deps, t: string, S: Date, itemId = "fast-show"): Promise<{ recommended: number; current: number }> {
+export async function seedFastShow(
+  deps: Deps,
+  t: string,
+  S: Date,
+  itemId = "fast-show",
+): Promise<{ recommended: number; current: number }> {
   const f = fixtures(S);
   await ingestAccepted(deps, [
     f.show(t, itemId, 200, 2, 5000, 4000, 6000),

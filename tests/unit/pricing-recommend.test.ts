@@ -24,7 +24,15 @@ const rec = (over: Partial<RecommendInput>, s: Partial<typeof settings> = {}) =>
 
 describe("recommend", () => {
   test("score 70 raises by (70 − 50)/2 = 10 %: 2000 ⇒ 2200", () => {
-    expect(rec({})).toEqual({ action: "raise", current_price_minor: 2000, recommended_price_minor: 2200, change_pct: 10, bound: "none", grid_minor: 50, reason: "demand_above_expected" });
+    expect(rec({})).toEqual({
+      action: "raise",
+      current_price_minor: 2000,
+      recommended_price_minor: 2200,
+      change_pct: 10,
+      bound: "none",
+      grid_minor: 50,
+      reason: "demand_above_expected",
+    });
   });
 
   test("score 30 lowers by 10 %: 2000 ⇒ 1800", () => {
@@ -71,7 +79,8 @@ describe("recommend", () => {
     expect(rec({ score: "100.0", scoreReason: "sold_out" }).reason).toBe("sold_out");
     expect(rec({ currency: "USD" }).reason).toBe("not_catalog_currency");
     expect(rec({ kind: "ticketed_event", startsAt: new Date(NOW.getTime() - 1) }).reason).toBe("started");
-    for (const r of [rec({ score: "54.9" }), rec({ confidence: 0.1 })]) expect(r).toMatchObject({ action: "hold", recommended_price_minor: 2000, change_pct: 0 });
+    for (const r of [rec({ score: "54.9" }), rec({ confidence: 0.1 })])
+      expect(r).toMatchObject({ action: "hold", recommended_price_minor: 2000, change_pct: 0 });
   });
 
   test("large prices stay exact (no float): 123456789 × 1.1 = 135802467.9 ⇒ grid 50 ⇒ 135802450", () => {

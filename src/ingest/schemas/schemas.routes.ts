@@ -11,8 +11,12 @@ const SchemaListSchema = z
         type: z.string().openapi({ example: "order.completed" }),
         version: z.enum(SCHEMA_VERSIONS).openapi({ description: "the envelope's schemaversion" }),
         description: z.string(),
-        direction: z.enum(["accepted", "emitted"]).openapi({ description: "accepted: publishers send it to Pulse; emitted: Pulse publishes it" }),
-        subject: z.string().openapi({ description: "the NATS subject pattern", example: "<NATS_SUBJECT_PREFIX>.<tenantid>.order.completed" }),
+        direction: z
+          .enum(["accepted", "emitted"])
+          .openapi({ description: "accepted: publishers send it to Pulse; emitted: Pulse publishes it" }),
+        subject: z
+          .string()
+          .openapi({ description: "the NATS subject pattern", example: "<NATS_SUBJECT_PREFIX>.<tenantid>.order.completed" }),
         url: z.string().openapi({ example: "/v1/schemas/order.completed/2" }),
       }),
     ),

@@ -29,11 +29,14 @@ describe("GET /v1/schemas", () => {
       data: Array<{ type: string; version: string; direction: string; subject: string }>;
     };
     const emitted = body.data.filter((e) => e.direction === "emitted");
-    expect(emitted.map((e) => [e.type, e.version, e.subject])).toEqual([["price.change_approved", "1", "<PRICING_SUBJECT_PREFIX>.<tenantid>.price.change_approved"]]);
+    expect(emitted.map((e) => [e.type, e.version, e.subject])).toEqual([
+      ["price.change_approved", "1", "<PRICING_SUBJECT_PREFIX>.<tenantid>.price.change_approved"],
+    ]);
     const doc = await (await app.request("/v1/schemas/price.change_approved/1", { headers: auth })).json();
     expect(doc.properties.type.const).toBe("price.change_approved");
     expect(doc.required).toEqual(expect.arrayContaining(["tenantid", "schemaversion", "data"]));
-    expect(doc.properties.data.required).toEqual(["change_id", "item_id", "currency", "previous_price_minor", "new_price_minor", "approved_at", "reason"]);
+    const fields = ["change_id", "item_id", "currency", "previous_price_minor", "new_price_minor", "approved_at", "reason"];
+    expect(doc.properties.data.required).toEqual(fields);
   });
 
   test("answers 401 problem+json without a token", async () => {

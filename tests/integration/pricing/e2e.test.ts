@@ -37,7 +37,15 @@ beforeAll(async () => {
   }));
   deps = { ...(await getTestDeps()), nats, config };
   app = createApp(deps);
-  worker = new PricingWorker({ sql: deps.sql, nats, cache: deps.cache, logger: testLogger, metrics: deps.metrics, pricing: config.pricing, natsConfig: config.nats });
+  worker = new PricingWorker({
+    sql: deps.sql,
+    nats,
+    cache: deps.cache,
+    logger: testLogger,
+    metrics: deps.metrics,
+    pricing: config.pricing,
+    natsConfig: config.nats,
+  });
   await worker.start();
 });
 
@@ -47,7 +55,14 @@ afterAll(async () => {
   await cleanup();
 });
 
-async function call(method: string, path: string, tenant: string, sub: string, roles: ApiRole[], o: { body?: unknown; headers?: Record<string, string> } = {}) {
+async function call(
+  method: string,
+  path: string,
+  tenant: string,
+  sub: string,
+  roles: ApiRole[],
+  o: { body?: unknown; headers?: Record<string, string> } = {},
+) {
   const headers: Record<string, string> = { authorization: `Bearer ${await token({ tenantId: tenant, roles, sub })}`, ...o.headers };
   if (o.body !== undefined) headers["content-type"] = "application/json";
   const res = await app.request(path, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
@@ -57,13 +72,15 @@ async function call(method: string, path: string, tenant: string, sub: string, r
 async function approved(t: string, body: unknown = { item_id: "fast-show" }) {
   const p = await call("POST", "/v1/pricing/changes", t, "ana", ["analyst"], { body });
   expect(p.status).toBe(201);
-  const a = await call("POST", `/v1/pricing/changes/${p.body.id}/approve`, t, "max", ["pricing_manager"], { headers: { "if-match": p.body.etag } });
+  const a = await call("POST", `/v1/pricing/changes/${p.body.id}/approve`, t, "max", ["pricing_manager"], {
+    headers: { "if-match": p.body.etag },
+  });
   expect(a.status).toBe(200);
   return a.body;
 }
 
 describe("score → propose → approve → publish → item.upserted ⇒ applied", () => {
-  test("the approval is published once on NATS with Nats-Msg-Id = change id and the change becomes applied when the new price arrives", async () => {
+  test("the approval is published on NATS with Nats-Msg-Id = change id; the change is applied when the new price arrives", async () => {
     const t = crypto.randomUUID();
     await seedFastShow(deps, t, S);
     const rec = await call("GET", "/v1/pricing/items/fast-show/demand", t, "v", ["viewer"]);
@@ -77,15 +94,43 @@ describe("score → propose → approve → publish → item.upserted ⇒ applie
     const msg = await nats.jsm.streams.getMessage(config.pricing.natsStream, { last_by_subj: subject });
     expect(msg.header.get("Nats-Msg-Id")).toBe(change.id);
     const event = msg.json<any>();
-    expect(event).toMatchObject({ specversion: "1.0", id: change.id, type: "price.change_approved", tenantid: t, schemaversion: "1", subject: "fast-show" });
-    expect(PriceChangeApprovedData.parse(event.data)).toEqual({ change_id: change.id, item_id: "fast-show", currency: "EUR", previous_price_minor: 5000, new_price_minor: 5250, approved_at: change.decided_at, reason: null });
+    expect(event).toMatchObject({
+      specversion: "1.0",
+      id: change.id,
+      type: "price.change_approved",
+      tenantid: t,
+      schemaversion: "1",
+      subject: "fast-show",
+    });
+    expect(PriceChangeApprovedData.parse(event.data)).toEqual({
+      change_id: change.id,
+      item_id: "fast-show",
+      currency: "EUR",
+      previous_price_minor: 5000,
+      new_price_minor: 5250,
+      approved_at: change.decided_at,
+      reason: null,
+    });
     const published = await call("GET", `/v1/pricing/changes/${change.id}`, t, "v", ["viewer"]);
     expect(published.body).toMatchObject({ status: "approved", version: 2 });
     expect(published.body.published_at).not.toBeNull();
 
     // the upstream catalog applies the price
     const upsertTime = new Date(Date.now() - 1_000).toISOString();
-    await ingestAccepted(deps, [itemUpserted(t, "fast-show", { time: upsertTime }, { capacity: 200, starts_at: new Date(S.getTime() + 2 * DAY).toISOString(), base_price_minor: 5250, min_price_minor: 4000, max_price_minor: 6000 })]);
+    await ingestAccepted(deps, [
+      itemUpserted(
+        t,
+        "fast-show",
+        { time: upsertTime },
+        {
+          capacity: 200,
+          starts_at: new Date(S.getTime() + 2 * DAY).toISOString(),
+          base_price_minor: 5250,
+          min_price_minor: 4000,
+          max_price_minor: 6000,
+        },
+      ),
+    ]);
     const generation = await readGeneration(deps.cache, t);
     const round2 = await worker.tick();
     expect(round2.applied).toBeGreaterThanOrEqual(1);
@@ -94,7 +139,11 @@ describe("score → propose → approve → publish → item.upserted ⇒ applie
     expect(applied.body).toMatchObject({ status: "applied", version: 3 });
     // applied_at = the item.upserted's time (after the approval, not in the future)
     expect(applied.body.applied_at).toBe(new Date(Math.max(Date.parse(upsertTime), Date.parse(change.decided_at))).toISOString());
-    expect(applied.body.history.map((h: any) => [h.from_status, h.to_status, h.actor])).toEqual([[null, "pending", "ana"], ["pending", "approved", "max"], ["approved", "applied", "system"]]);
+    expect(applied.body.history.map((h: any) => [h.from_status, h.to_status, h.actor])).toEqual([
+      [null, "pending", "ana"],
+      ["pending", "approved", "max"],
+      ["approved", "applied", "system"],
+    ]);
   }, 30_000);
 
   test("a republish after a crash between publish and mark is dropped by JetStream: one message in the stream", async () => {
@@ -103,7 +152,8 @@ describe("score → propose → approve → publish → item.upserted ⇒ applie
     const change = await approved(t);
     await worker.tick();
     const subject = `p${suffix}.${t}.price.change_approved`;
-    const count = async () => (await nats.jsm.streams.info(config.pricing.natsStream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
+    const count = async () =>
+      (await nats.jsm.streams.info(config.pricing.natsStream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
     expect(await count()).toBe(1);
     // the worker died after publishing, before marking the row: the row is unpublished again
     await deps.sql`update pricing_outbox set published_at = null, claimed_until = null where change_id = ${change.id}`;
@@ -129,7 +179,15 @@ describe("score → propose → approve → publish → item.upserted ⇒ applie
     const t = crypto.randomUUID();
     await seedFastShow(deps, t, S);
     const change = await approved(t);
-    const offline = new PricingWorker({ sql: deps.sql, nats: undefined, cache: deps.cache, logger: testLogger, metrics: deps.metrics, pricing: config.pricing, natsConfig: config.nats });
+    const offline = new PricingWorker({
+      sql: deps.sql,
+      nats: undefined,
+      cache: deps.cache,
+      logger: testLogger,
+      metrics: deps.metrics,
+      pricing: config.pricing,
+      natsConfig: config.nats,
+    });
     expect((await offline.tick()).published).toBe(0);
     const [waiting] = await deps.sql`select published_at from pricing_outbox where change_id = ${change.id}`;
     expect(waiting!.published_at).toBeNull();
@@ -157,7 +215,10 @@ describe("GET /v1/pricing/outcomes", () => {
       ...f.views(t, "tee", 14, 6),
     ]);
     const change = await approved(t, { item_id: "tee", price_minor: 1800 });
-    await ingestAccepted(deps, [f.product(t, "tee", { base_price_minor: 1800 })].map((e) => ({ ...e, time: new Date(Date.now() - 1_000).toISOString() })));
+    await ingestAccepted(
+      deps,
+      [f.product(t, "tee", { base_price_minor: 1800 })].map((e) => ({ ...e, time: new Date(Date.now() - 1_000).toISOString() })),
+    );
     await worker.tick();
     const A = new Date(S.getTime() - 10 * DAY);
     await deps.sql`update price_changes set applied_at = ${A} where id = ${change.id}`;
@@ -172,8 +233,26 @@ describe("GET /v1/pricing/outcomes", () => {
       new_price_minor: 1800,
       price_change_pct: -10,
       applied_at: A.toISOString(),
-      before: { from: new Date(A.getTime() - 7 * DAY).toISOString(), to: A.toISOString(), days: 7, units: 14, units_per_day: 2, orders: 7, views: 20, conversion: 0.35 },
-      after: { from: A.toISOString(), to: new Date(A.getTime() + 7 * DAY).toISOString(), days: 7, units: 21, units_per_day: 3, orders: 7, views: 14, conversion: 0.5 },
+      before: {
+        from: new Date(A.getTime() - 7 * DAY).toISOString(),
+        to: A.toISOString(),
+        days: 7,
+        units: 14,
+        units_per_day: 2,
+        orders: 7,
+        views: 20,
+        conversion: 0.35,
+      },
+      after: {
+        from: A.toISOString(),
+        to: new Date(A.getTime() + 7 * DAY).toISOString(),
+        days: 7,
+        units: 21,
+        units_per_day: 3,
+        orders: 7,
+        views: 14,
+        conversion: 0.5,
+      },
       units_per_day_change_pct: 50,
       elasticity: -5,
       status: "complete",

@@ -94,7 +94,11 @@ beforeAll(async () => {
     product(T2, "dual"),
     ...orders(T2, "dual", 1, 2, 2500, 3, "USD"),
   ]);
-  await ingestAccepted(deps, [product(T4, "quiet"), ...[10, 9, 8, 7, 6].flatMap((d) => views(T4, "quiet", 1, d)), ...orders(T4, "quiet", 1, 2, 2000, 8)]);
+  await ingestAccepted(deps, [
+    product(T4, "quiet"),
+    ...[10, 9, 8, 7, 6].flatMap((d) => views(T4, "quiet", 1, d)),
+    ...orders(T4, "quiet", 1, 2, 2000, 8),
+  ]);
   for (const t of [T1, T2, T3, T4]) await refreshTenantDemand(deps.sql, t, S);
 }, 60_000);
 
@@ -111,20 +115,52 @@ async function rowsOf(tenantId: string) {
 describe("demand scores (refresh_demand_scores) against hand-computed values", () => {
   test("a fast-selling show close to its date scores 62.4 from all four sub-scores and is raised to 5300", async () => {
     const r = (await rowsOf(T1))["fast-show/EUR"];
-    expect(r.inputs).toMatchObject({ days_on_sale: 18, selling_window_days: 20, sold: 190, capacity: 200, remaining: 10, units_7d: 105, units_28d: 190, views_14d: 40, orders_14d: 21, tenant_conversion_14d: 0.2875, evidence: 1, stability: 0.5, recent_scores: [62.4] });
+    expect(r.inputs).toMatchObject({
+      days_on_sale: 18,
+      selling_window_days: 20,
+      sold: 190,
+      capacity: 200,
+      remaining: 10,
+      units_7d: 105,
+      units_28d: 190,
+      views_14d: 40,
+      orders_14d: 21,
+      tenant_conversion_14d: 0.2875,
+      evidence: 1,
+      stability: 0.5,
+      recent_scores: [62.4],
+    });
     expect(r.inputs.on_sale_since).toBe(at(18));
     expect(r.components.pacing).toEqual({ score: 51.35, weight: 0.4, ratio: 1.0556, elapsed_share: 0.9, sold_share: 0.95 });
     expect(r.components.velocity).toEqual({ score: 58.7, weight: 0.25, ratio: 1.4211, per_day_7d: 15, per_day_28d: 10.5556 });
     expect(r.components.conversion).toEqual({ score: 64.62, weight: 0.2, ratio: 1.8261, rate: 0.525, tenant_rate: 0.2875 });
     expect(r.components.scarcity).toEqual({ score: 95, weight: 0.15, sold_share: 0.95 });
     expect([r.score, r.reason, r.confidence]).toEqual([62.4, "scored", 0.5]);
-    expect(r.recommendation).toEqual({ action: "raise", current_price_minor: 5000, recommended_price_minor: 5300, change_pct: 6, bound: "none", grid_minor: 50, reason: "demand_above_expected" });
+    expect(r.recommendation).toEqual({
+      action: "raise",
+      current_price_minor: 5000,
+      recommended_price_minor: 5300,
+      change_pct: 6,
+      bound: "none",
+      grid_minor: 50,
+      reason: "demand_above_expected",
+    });
   });
 
   test("a slow show far from its date scores 16.8 and is lowered by the 15 % step limit to 2550", async () => {
     const r = (await rowsOf(T1))["slow-show/EUR"];
-    expect(r.inputs).toMatchObject({ days_on_sale: 20, selling_window_days: 60, sold: 24, units_7d: 4, units_28d: 24, views_14d: 40, orders_14d: 2 });
-    expect([r.components.pacing.score, r.components.velocity.score, r.components.conversion.score, r.components.scarcity.score]).toEqual([12.59, 32.26, 14.81, 4.8]);
+    expect(r.inputs).toMatchObject({
+      days_on_sale: 20,
+      selling_window_days: 60,
+      sold: 24,
+      units_7d: 4,
+      units_28d: 24,
+      views_14d: 40,
+      orders_14d: 2,
+    });
+    expect([r.components.pacing.score, r.components.velocity.score, r.components.conversion.score, r.components.scarcity.score]).toEqual([
+      12.59, 32.26, 14.81, 4.8,
+    ]);
     expect([r.score, r.reason, r.confidence]).toEqual([16.8, "scored", 0.5]);
     expect(r.recommendation).toMatchObject({ action: "lower", recommended_price_minor: 2550, change_pct: -15, bound: "step" });
   });
@@ -147,7 +183,13 @@ describe("demand scores (refresh_demand_scores) against hand-computed values", (
   test("sold out, started, no data, brand new and a second currency each have a defined answer, never a crash or NaN", async () => {
     const rows = await rowsOf(T2);
     expect(Object.keys(rows).sort()).toEqual(["brand-new/EUR", "dual/EUR", "dual/USD", "no-data/EUR", "sold-out/EUR", "started/EUR"]);
-    const pick = (k: string) => [rows[k].score, rows[k].reason, rows[k].confidence, rows[k].recommendation.action, rows[k].recommendation.reason];
+    const pick = (k: string) => [
+      rows[k].score,
+      rows[k].reason,
+      rows[k].confidence,
+      rows[k].recommendation.action,
+      rows[k].recommendation.reason,
+    ];
     // sold-out: evidence (10 + 1/10)/20 = 0.505, × 0.5 = 0.2525 ⇒ 0.25
     expect(pick("sold-out/EUR")).toEqual([100, "sold_out", 0.25, "hold", "sold_out"]);
     expect(pick("started/EUR")).toEqual([null, "started", null, "hold", "started"]);
@@ -171,7 +213,12 @@ describe("demand scores (refresh_demand_scores) against hand-computed values", (
 
   test("a second run with the same score is stable: stability 1 and confidence = evidence", async () => {
     const t = crypto.randomUUID();
-    await ingestAccepted(deps, [product(t, "steady"), ...views(t, "steady", 30, 1), ...views(t, "steady", 1, 10), ...orders(t, "steady", 10, 2, 2000, 2)]);
+    await ingestAccepted(deps, [
+      product(t, "steady"),
+      ...views(t, "steady", 30, 1),
+      ...views(t, "steady", 1, 10),
+      ...orders(t, "steady", 10, 2, 2000, 2),
+    ]);
     await refreshTenantDemand(deps.sql, t, S);
     const first = (await rowsOf(t))["steady/EUR"];
     await refreshTenantDemand(deps.sql, t, S);
@@ -182,7 +229,8 @@ describe("demand scores (refresh_demand_scores) against hand-computed values", (
   });
 
   test("stability over the last three scores: 1 − (max − min)/25, 0.5 alone, at least 0", async () => {
-    const [r] = await deps.sql`select demand_stability('{70,60,50,10}'::numeric[])::float8 as a, demand_stability('{70}'::numeric[])::float8 as b,
+    const [r] =
+      await deps.sql`select demand_stability('{70,60,50,10}'::numeric[])::float8 as a, demand_stability('{70}'::numeric[])::float8 as b,
                                       demand_stability('{90,50}'::numeric[])::float8 as c, demand_stability('{}'::numeric[]) as d`;
     // {70,60,50}: 1 − 20/25 = 0.2 (the 4th is older than the three); {90,50}: 1 − min(1, 40/25) = 0
     expect(r).toEqual({ a: 0.2, b: 0.5, c: 0, d: null });
@@ -204,11 +252,17 @@ describe("GET /v1/pricing/recommendations", () => {
     expect((await get(T2, "/v1/pricing/recommendations?reason=sold_out")).body.data.map((r: any) => r.item_id)).toEqual(["sold-out"]);
     const all = (await get(T2, "/v1/pricing/recommendations")).body.data.map((r: any) => r.item_id);
     expect(all[0]).toBe("sold-out");
-    expect((await get(T2, "/v1/pricing/recommendations?kind=ticketed_event&sort=item_id&order=asc")).body.data.map((r: any) => r.item_id)).toEqual(["sold-out", "started"]);
+    expect(
+      (await get(T2, "/v1/pricing/recommendations?kind=ticketed_event&sort=item_id&order=asc")).body.data.map((r: any) => r.item_id),
+    ).toEqual(["sold-out", "started"]);
   });
 
   test("answers 400 naming the field for a bad sort, a bad cursor or min_score above max_score", async () => {
-    for (const [q, field] of [["sort=price", "sort"], ["cursor=nope", "cursor"], ["min_score=70&max_score=20", "min_score"]] as const) {
+    for (const [q, field] of [
+      ["sort=price", "sort"],
+      ["cursor=nope", "cursor"],
+      ["min_score=70&max_score=20", "min_score"],
+    ] as const) {
       const { res, body } = await get(T1, `/v1/pricing/recommendations?${q}`);
       expect(res.status).toBe(400);
       expect(body.errors.map((e: any) => e.path)).toContain(field);
@@ -236,12 +290,18 @@ describe("POST /v1/pricing/scores/refresh", () => {
   test("recomputes the tenant's scores now (analyst) and refuses a viewer", async () => {
     const t = crypto.randomUUID();
     await ingestAccepted(deps, [product(t, "p-1"), product(t, "p-2")]);
-    const res = await app.request("/v1/pricing/scores/refresh", { method: "POST", headers: { authorization: `Bearer ${await token({ tenantId: t, roles: ["analyst"] })}` } });
+    const res = await app.request("/v1/pricing/scores/refresh", {
+      method: "POST",
+      headers: { authorization: `Bearer ${await token({ tenantId: t, roles: ["analyst"] })}` },
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
     expect(body.rows).toBe(2);
     expect(Math.abs(Date.parse(body.scored_at) - Date.now())).toBeLessThan(60_000);
-    const viewer = await app.request("/v1/pricing/scores/refresh", { method: "POST", headers: { authorization: `Bearer ${await token({ tenantId: t, roles: ["viewer"] })}` } });
+    const viewer = await app.request("/v1/pricing/scores/refresh", {
+      method: "POST",
+      headers: { authorization: `Bearer ${await token({ tenantId: t, roles: ["viewer"] })}` },
+    });
     expect(viewer.status).toBe(403);
   });
 });

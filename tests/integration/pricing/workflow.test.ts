@@ -19,17 +19,31 @@ beforeAll(async () => {
   ({ app, deps } = await testApp());
 });
 
-async function call(method: string, path: string, o: { tenant: string; sub: string; roles: ApiRole[]; body?: unknown; headers?: Record<string, string> }) {
-  const headers: Record<string, string> = { authorization: `Bearer ${await token({ tenantId: o.tenant, roles: o.roles, sub: o.sub })}`, ...o.headers };
+async function call(
+  method: string,
+  path: string,
+  o: { tenant: string; sub: string; roles: ApiRole[]; body?: unknown; headers?: Record<string, string> },
+) {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${await token({ tenantId: o.tenant, roles: o.roles, sub: o.sub })}`,
+    ...o.headers,
+  };
   if (o.body !== undefined) headers["content-type"] = "application/json";
   const res = await app.request(path, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
   return { res, status: res.status, body: (await res.json()) as any };
 }
 const analyst = (tenant: string) => ({ tenant, sub: "ana", roles: ["analyst"] as ApiRole[] });
 const manager = (tenant: string, sub = "max") => ({ tenant, sub, roles: ["pricing_manager"] as ApiRole[] });
-const propose = (tenant: string, body: unknown, who = analyst(tenant), headers?: Record<string, string>) => call("POST", "/v1/pricing/changes", { ...who, body, headers });
-const decide = (tenant: string, id: string, action: "approve" | "reject", etag: string | undefined, who = manager(tenant), body?: unknown) =>
-  call("POST", `/v1/pricing/changes/${id}/${action}`, { ...who, body, headers: etag === undefined ? {} : { "if-match": etag } });
+const propose = (tenant: string, body: unknown, who = analyst(tenant), headers?: Record<string, string>) =>
+  call("POST", "/v1/pricing/changes", { ...who, body, headers });
+const decide = (
+  tenant: string,
+  id: string,
+  action: "approve" | "reject",
+  etag: string | undefined,
+  who = manager(tenant),
+  body?: unknown,
+) => call("POST", `/v1/pricing/changes/${id}/${action}`, { ...who, body, headers: etag === undefined ? {} : { "if-match": etag } });
 
 async function seeded() {
   const t = crypto.randomUUID();
@@ -38,26 +52,51 @@ async function seeded() {
 }
 
 describe("POST /v1/pricing/changes (proposePriceChange)", () => {
-  test("proposes the recommendation: 201 pending at 5250 with ETag \"1\", Location, the snapshot and one history row", async () => {
+  test('proposes the recommendation: 201 pending at 5250 with ETag "1", Location, the snapshot and one history row', async () => {
     const t = await seeded();
     const { res, status, body } = await propose(t, { item_id: "fast-show", reason: "selling fast" });
     expect(status).toBe(201);
     expect(res.headers.get("etag")).toBe('"1"');
     expect(res.headers.get("location")).toBe(`/v1/pricing/changes/${body.id}`);
-    expect(body).toMatchObject({ status: "pending", version: 1, etag: '"1"', source: "recommendation", old_price_minor: 5000, new_price_minor: 5250, change_pct: 5, proposed_by: "ana", reason: "selling fast", decided_by: null, published_at: null });
-    expect(body.recommendation).toMatchObject({ item_id: "fast-show", score: 59.5, confidence: 0.5, recommendation: { action: "raise", recommended_price_minor: 5250 } });
+    expect(body).toMatchObject({
+      status: "pending",
+      version: 1,
+      etag: '"1"',
+      source: "recommendation",
+      old_price_minor: 5000,
+      new_price_minor: 5250,
+      change_pct: 5,
+      proposed_by: "ana",
+      reason: "selling fast",
+      decided_by: null,
+      published_at: null,
+    });
+    expect(body.recommendation).toMatchObject({
+      item_id: "fast-show",
+      score: 59.5,
+      confidence: 0.5,
+      recommendation: { action: "raise", recommended_price_minor: 5250 },
+    });
     // expires PRICING_PENDING_TTL_HOURS (72) after the proposal
     expect(Date.parse(body.expires_at) - Date.parse(body.proposed_at)).toBe(72 * 3_600_000);
     const got = await call("GET", `/v1/pricing/changes/${body.id}`, { tenant: t, sub: "v", roles: ["viewer"] });
     expect(got.status).toBe(200);
     expect(got.res.headers.get("etag")).toBe('"1"');
-    expect(got.body.history.map((h: any) => [h.version, h.from_status, h.to_status, h.actor, h.old_price_minor, h.new_price_minor])).toEqual([[1, null, "pending", "ana", 5000, 5250]]);
+    expect(
+      got.body.history.map((h: any) => [h.version, h.from_status, h.to_status, h.actor, h.old_price_minor, h.new_price_minor]),
+    ).toEqual([[1, null, "pending", "ana", 5000, 5250]]);
   });
 
   test("a manual price inside the bounds is accepted; outside them 422 names price_minor", async () => {
     const t = await seeded();
     expect((await propose(t, { item_id: "fast-show", price_minor: 5750 })).body).toMatchObject({ source: "manual", new_price_minor: 5750 });
-    for (const [price, words] of [[6100, "above max_price_minor 6000"], [3900, "below min_price_minor 4000"], [5800, "allowed 4250–5750"], [4200, "allowed 4250–5750"], [5000, "equals the current price"]] as const) {
+    for (const [price, words] of [
+      [6100, "above max_price_minor 6000"],
+      [3900, "below min_price_minor 4000"],
+      [5800, "allowed 4250–5750"],
+      [4200, "allowed 4250–5750"],
+      [5000, "equals the current price"],
+    ] as const) {
       const { status, body } = await propose(t, { item_id: "fast-show", price_minor: price });
       expect(status, String(price)).toBe(422);
       expect(body.errors).toEqual([{ path: "price_minor", message: expect.stringContaining(words) }]);
@@ -70,7 +109,10 @@ describe("POST /v1/pricing/changes (proposePriceChange)", () => {
     await deps.sql`update demand_scores set confidence = 0.1 where tenant_id = ${t}`;
     const low = await propose(t, { item_id: "fast-show" });
     expect(low.status).toBe(422);
-    expect(low.body.errors[0]).toEqual({ path: "price_minor", message: "the recommendation is to hold (low_confidence): give a manual price_minor" });
+    expect(low.body.errors[0]).toEqual({
+      path: "price_minor",
+      message: "the recommendation is to hold (low_confidence): give a manual price_minor",
+    });
     await deps.sql`delete from demand_scores where tenant_id = ${t}`;
     expect((await propose(t, { item_id: "fast-show" })).body.errors[0].message).toContain("no demand score yet");
   });
@@ -162,8 +204,23 @@ describe("deciding: four eyes, If-Match and state", () => {
     // the approval's CloudEvent waits in the outbox (same transaction)
     const [row] = await deps.sql`select event, published_at from pricing_outbox where change_id = ${p.body.id}`;
     expect(row!.published_at).toBeNull();
-    expect(row!.event).toMatchObject({ id: p.body.id, type: "price.change_approved", tenantid: t, schemaversion: "1", subject: "fast-show", source: "/pulse/pricing" });
-    expect(row!.event.data).toEqual({ change_id: p.body.id, item_id: "fast-show", currency: "EUR", previous_price_minor: 5000, new_price_minor: 5250, approved_at: ok.body.decided_at, reason: null });
+    expect(row!.event).toMatchObject({
+      id: p.body.id,
+      type: "price.change_approved",
+      tenantid: t,
+      schemaversion: "1",
+      subject: "fast-show",
+      source: "/pulse/pricing",
+    });
+    expect(row!.event.data).toEqual({
+      change_id: p.body.id,
+      item_id: "fast-show",
+      currency: "EUR",
+      previous_price_minor: 5000,
+      new_price_minor: 5250,
+      approved_at: ok.body.decided_at,
+      reason: null,
+    });
   });
 
   test("reject: 200 rejected, no outbox row; history pending → rejected with who and why", async () => {
@@ -173,7 +230,10 @@ describe("deciding: four eyes, If-Match and state", () => {
     expect(r.body).toMatchObject({ status: "rejected", decided_by: "max", decision_reason: "too early" });
     expect(await deps.sql`select 1 from pricing_outbox where change_id = ${p.body.id}`).toHaveLength(0);
     const h = await call("GET", "/v1/pricing/items/fast-show/history", { tenant: t, sub: "v", roles: ["viewer"] });
-    expect(h.body.data.map((x: any) => [x.from_status, x.to_status, x.actor, x.reason])).toEqual([["pending", "rejected", "max", "too early"], [null, "pending", "ana", null]]);
+    expect(h.body.data.map((x: any) => [x.from_status, x.to_status, x.actor, x.reason])).toEqual([
+      ["pending", "rejected", "max", "too early"],
+      [null, "pending", "ana", null],
+    ]);
   });
 
   test("a pending change past its expiry answers 409 and becomes expired", async () => {
@@ -226,7 +286,11 @@ describe("GET /v1/pricing/changes and the item's history", () => {
     for (const price of [5100, 5200, 5300]) ids.push((await propose(t, { item_id: "fast-show", price_minor: price })).body.id);
     const page1 = await call("GET", "/v1/pricing/changes?limit=2", { tenant: t, sub: "v", roles: ["viewer"] });
     expect(page1.body.data.map((c: any) => c.id)).toEqual([ids[2], ids[1]]);
-    const page2 = await call("GET", `/v1/pricing/changes?limit=2&cursor=${page1.body.next_cursor}`, { tenant: t, sub: "v", roles: ["viewer"] });
+    const page2 = await call("GET", `/v1/pricing/changes?limit=2&cursor=${page1.body.next_cursor}`, {
+      tenant: t,
+      sub: "v",
+      roles: ["viewer"],
+    });
     expect(page2.body.data.map((c: any) => c.id)).toEqual([ids[0]]);
     expect(page2.body.next_cursor).toBeNull();
     const pending = await call("GET", "/v1/pricing/changes?status=pending", { tenant: t, sub: "v", roles: ["viewer"] });
