@@ -63,7 +63,9 @@ const listRoute = createRoute({
   operationId: "listPriceChanges",
   tags: ["pricing"],
   summary: "Price changes, newest proposal first",
-  description: `${WORKFLOW} Filters status, item_id; pages of \`limit\` with \`next_cursor\`. Each change carries its ETag.`,
+  description:
+    `${WORKFLOW} Filters status, item_id; pages of \`limit\` with \`next_cursor\`. Each change carries its ETag. ` +
+    `${FORMULA} ${MAPPING}`,
   request: { query: ChangesQuery },
   responses: { 200: json(ChangeList, "one page of changes"), ...pricingProblems },
 });
@@ -74,7 +76,7 @@ const getRoute = createRoute({
   operationId: "getPriceChange",
   tags: ["pricing"],
   summary: "One price change with every transition (who, when, why, prices, the recommendation snapshot)",
-  description: `${WORKFLOW} The ETag header is the change's version.`,
+  description: `${WORKFLOW} The ETag header is the change's version. ${FORMULA} ${MAPPING}`,
   request: { params: ChangeParam },
   responses: { 200: withEtag(ChangeWithHistory, "the change and its history"), ...pricingProblems },
 });
@@ -91,7 +93,7 @@ const decisionRoute = (action: "approve" | "reject") =>
         : "Reject a pending price change (four eyes)",
     description:
       `${WORKFLOW} Body optional: {reason}. Under concurrent decisions on one change exactly one succeeds; ` +
-      "the others answer 412 (their If-Match is stale) or 409.",
+      `the others answer 412 (their If-Match is stale) or 409. ${FORMULA} ${MAPPING}`,
     request: {
       params: ChangeParam,
       headers: DecisionHeaders,
@@ -106,7 +108,7 @@ const historyRoute = createRoute({
   operationId: "getItemPriceHistory",
   tags: ["pricing"],
   summary: "The price history of an item: every transition of every change, newest first",
-  description: `${WORKFLOW} 404 when the item is not in your catalog. Pages of \`limit\` with \`next_cursor\`.`,
+  description: `${WORKFLOW} 404 when the item is not in your catalog. Pages of \`limit\` with \`next_cursor\`. ${FORMULA} ${MAPPING}`,
   request: { params: ItemParam, query: PageQuery },
   responses: { 200: json(ItemHistory, "one page of transitions"), ...pricingProblems },
 });

@@ -68,7 +68,7 @@ const refreshRoute = createRoute({
   summary: "Recompute your tenant's demand scores now",
   description:
     "Runs the hourly job's procedure (refresh_demand_scores) for your tenant at once; a run counts towards the stability of " +
-    `later ones. ${FORMULA} Roles: analyst, pricing_manager, admin.`,
+    `later ones. ${FORMULA} ${MAPPING} Roles: analyst, pricing_manager, admin.`,
   responses: { 200: json(RefreshAnswer, "the scores were computed"), ...pricingProblems },
 });
 
@@ -78,7 +78,9 @@ const outcomesRoute = createRoute({
   operationId: "listPriceChangeOutcomes",
   tags: ["pricing"],
   summary: "Did past price changes work? Units per day and conversion before vs after each applied change",
-  description: `${OUTCOME} Applied changes, newest applied first; filter item_id; pages of \`limit\` with \`next_cursor\`.`,
+  description:
+    `${OUTCOME} Applied changes, newest applied first; filter item_id; pages of \`limit\` with \`next_cursor\`. ` +
+    `${FORMULA} ${MAPPING}`,
   request: { query: OutcomesQuery },
   responses: { 200: json(OutcomeList, "one page of outcomes"), ...pricingProblems },
 });

@@ -305,3 +305,18 @@ describe("POST /v1/pricing/scores/refresh", () => {
     expect(viewer.status).toBe(403);
   });
 });
+
+describe("the spec", () => {
+  test("every pricing operation's description states the score formula with its weights and the recommendation mapping", async () => {
+    type Spec = { paths: Record<string, Record<string, { tags?: string[]; description?: string }>> };
+    const spec = (await (await app.request("/openapi.json")).json()) as Spec;
+    const ops = Object.values(spec.paths)
+      .flatMap((p) => Object.values(p))
+      .filter((o) => o.tags?.includes("pricing"));
+    expect(ops).toHaveLength(10);
+    for (const o of ops) {
+      expect(o.description).toContain("weights pacing 0.40, velocity 0.25, conversion 0.20, scarcity 0.15");
+      expect(o.description).toContain("change % = (score − 50) / 2");
+    }
+  });
+});
