@@ -13,19 +13,16 @@ import type { AppEnv } from "../http/env.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { decodeCursor, encodeCursor } from "../http/query.ts";
 import { changeById, historyOfChange, historyOfItem, listChanges } from "./changes.queries.ts";
+import { ChangeList, ChangeSchema, ChangeWithHistory, ItemHistory } from "./changes.schemas.ts";
 import { FORMULA, MAPPING, WORKFLOW } from "./definitions.ts";
 import { changeOf, transitionOf } from "./present.ts";
 import { catalogItem } from "./pricing.queries.ts";
 import {
-  ChangeList,
   ChangeParam,
   ChangesQuery,
-  ChangeSchema,
-  ChangeWithHistory,
   DecisionBody,
   DecisionHeaders,
   decisionProblems,
-  ItemHistory,
   ItemParam,
   json,
   PageQuery,

@@ -11,6 +11,7 @@ import type { AppEnv } from "../http/env.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { decodeCursor, encodeCursor } from "../http/query.ts";
 import { FORMULA, MAPPING, OUTCOME } from "./definitions.ts";
+import { OutcomeList } from "./changes.schemas.ts";
 import { outcomeRows } from "./outcomes.queries.ts";
 import { demandItem, pctChange } from "./present.ts";
 import {
@@ -29,7 +30,6 @@ import {
   ItemDemandAnswer,
   ItemParam,
   json,
-  OutcomeList,
   OutcomesQuery,
   pricingProblems,
   RecommendationsQuery,

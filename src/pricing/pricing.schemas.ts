@@ -1,13 +1,13 @@
-/** Request and response shapes of the pricing operations (zod: the types and the spec). */
+/** Request shapes of the pricing operations and the demand answers (zod: the types and the spec); changes.schemas.ts has the rest. */
 import { z } from "@hono/zod-openapi";
 import { PROBLEM_CONTENT_TYPE, ProblemSchema, problemResponses } from "../http/problem.ts";
 import { CHANGE_STATUSES, DEMAND_SORTS, SCORE_REASONS } from "./pricing.queries.ts";
 
-const ts = (description: string) => z.string().openapi({ description, example: "2026-11-21T12:00:00.000Z" });
-const money = (description: string) => z.number().int().openapi({ description, example: 2500 });
-const count = (description: string) => z.number().int().openapi({ description, example: 12 });
-const ratio = (description: string) => z.number().nullable().openapi({ description, example: 0.42 });
-const currency = z.string().openapi({ description: "ISO-4217", example: "EUR" });
+export const ts = (description: string) => z.string().openapi({ description, example: "2026-11-21T12:00:00.000Z" });
+export const money = (description: string) => z.number().int().openapi({ description, example: 2500 });
+export const count = (description: string) => z.number().int().openapi({ description, example: 12 });
+export const ratio = (description: string) => z.number().nullable().openapi({ description, example: 0.42 });
+export const currency = z.string().openapi({ description: "ISO-4217", example: "EUR" });
 const itemId = z.string().min(1).max(128).openapi({ example: "show-1" });
 const cursor = z.string().max(512).optional().openapi({ description: "next_cursor of the previous page" });
 const limit = z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "page size (1–500)", example: 50 });
@@ -241,92 +241,3 @@ export const ItemDemandAnswer = z
 export const RefreshAnswer = z
   .object({ scored_at: ts("when the scores were computed"), rows: count("(item, currency) rows scored") })
   .openapi("DemandScoresRefresh");
-
-// ─── changes ─────────────────────────────────────────────────────────────────────────────────────────
-
-const snapshot = z
-  .record(z.string(), z.unknown())
-  .nullable()
-  .openapi({ description: "the demand row (score, inputs, recommendation) when proposed" });
-
-export const HistoryEntry = z
-  .object({
-    id: z.string().openapi({ description: "the change" }),
-    version: count("the change's version after this transition"),
-    item_id: z.string(),
-    currency,
-    from_status: z.enum(CHANGE_STATUSES).nullable(),
-    to_status: z.enum(CHANGE_STATUSES),
-    actor: z.string().openapi({ description: "the token subject, or system (applied, expired)", example: "manager-1" }),
-    at: ts("when"),
-    reason: z.string().nullable(),
-    old_price_minor: money("the price when proposed"),
-    new_price_minor: money("the proposed price"),
-    recommendation: snapshot,
-  })
-  .openapi("PriceChangeTransition");
-
-export const ChangeSchema = z
-  .object({
-    id: z.string().openapi({ description: "the change id (uuid)" }),
-    etag: z.string().openapi({ description: "the ETag (also in the ETag header): send it as If-Match to decide", example: '"1"' }),
-    version: count("+1 on every transition"),
-    item_id: z.string(),
-    currency,
-    status: z.enum(CHANGE_STATUSES),
-    source: z.enum(["recommendation", "manual"]),
-    old_price_minor: money("the catalog price when proposed"),
-    new_price_minor: money("the proposed price"),
-    change_pct: z.number().openapi({ description: "(new − old) / old × 100, 2 decimals", example: 10 }),
-    reason: z.string().nullable(),
-    recommendation: snapshot,
-    proposed_by: z.string(),
-    proposed_at: ts("when proposed"),
-    expires_at: ts("a pending change expires then"),
-    decided_by: z.string().nullable(),
-    decided_at: ts("when approved or rejected").nullable(),
-    decision_reason: z.string().nullable(),
-    applied_at: ts("when the new price arrived in the catalog").nullable(),
-    published_at: ts("when price.change_approved was published on NATS").nullable(),
-    superseded_by: z.string().nullable().openapi({ description: "the change that superseded it" }),
-  })
-  .openapi("PriceChange");
-
-export const ChangeWithHistory = ChangeSchema.extend({ history: z.array(HistoryEntry) }).openapi("PriceChangeWithHistory");
-export const ChangeList = z.object({ data: z.array(ChangeSchema), next_cursor: nextCursor }).openapi("PriceChangeList");
-export const ItemHistory = z
-  .object({ item_id: z.string(), data: z.array(HistoryEntry), next_cursor: nextCursor })
-  .openapi("ItemPriceHistory");
-
-const Window = z
-  .object({
-    from: ts("start (inclusive)"),
-    to: ts("end (exclusive)"),
-    days: z.number().openapi({ description: "length in days (2 decimals)", example: 7 }),
-    units: count("Σ quantity"),
-    units_per_day: z.number().nullable().openapi({ description: "units / days (4 decimals); null for an empty window", example: 4.2857 }),
-    orders: count("distinct orders"),
-    views: count("item.viewed"),
-    conversion: ratio("orders / views (4 decimals); null without views"),
-  })
-  .openapi("OutcomeWindow");
-
-export const OutcomeSchema = z
-  .object({
-    id: z.string().openapi({ description: "the change" }),
-    item_id: z.string(),
-    currency,
-    old_price_minor: money("price before"),
-    new_price_minor: money("price after"),
-    price_change_pct: z.number().openapi({ example: 10 }),
-    applied_at: ts("when the new price arrived"),
-    before: Window,
-    after: Window,
-    units_per_day_change_pct: z.number().nullable().openapi({ description: "2 decimals; null without units before", example: -5 }),
-    elasticity: z.number().nullable().openapi({ description: "units_per_day_change_pct / price_change_pct (4 decimals)", example: -0.5 }),
-    status: z.enum(["too_early", "partial", "complete"]),
-  })
-  .openapi("PriceChangeOutcome");
-export const OutcomeList = z
-  .object({ as_of: ts("when computed"), data: z.array(OutcomeSchema), next_cursor: nextCursor })
-  .openapi("PriceChangeOutcomes");
