@@ -26,6 +26,8 @@ import { funnelRoutes } from "./analytics/funnel.routes.ts";
 import { itemsRoutes } from "./analytics/items.routes.ts";
 import { realtimeRoutes } from "./analytics/realtime.routes.ts";
 import { customersRoutes } from "./analytics/customers.routes.ts";
+import { reconciliationRoutes } from "./recovery/reconciliation/reconciliation.routes.ts";
+import { replayRoutes } from "./recovery/replay/replay.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -74,8 +76,9 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
   app.use("*", publicRateLimit(limiter, deps.config.security.trustedProxies));
   app.use("/v1/*", bodyLimits(deps.config, operationOf));
   app.use("/v1/*", authenticate);
-  app.use("/v1/*", authorize(operationOf, limiter));
+  // the request's shape before the role check: a malformed body is a 400 whatever the caller's roles (hardening.ts)
   app.use("/v1/*", inputBounds(deps.config, operationOf));
+  app.use("/v1/*", authorize(operationOf, limiter));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -84,7 +87,9 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", revenueRoutes).route("/", operationsRoutes).route("/", salesRoutes).route("/", funnelRoutes).route("/", itemsRoutes).route("/", realtimeRoutes).route("/", customersRoutes);
+  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", revenueRoutes).route("/", operationsRoutes).route("/", salesRoutes).route("/", funnelRoutes).route("/", itemsRoutes).route("/", realtimeRoutes).route("/", customersRoutes)
+    .route("/", reconciliationRoutes)
+    .route("/", replayRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -107,6 +112,10 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       { name: "ingest", description: "CloudEvents in (HTTP; NATS JetStream is the other door), dead letters and ingest statistics" },
       { name: "schemas", description: "The event catalog: JSON Schema of every event type and version" },
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
+      {
+        name: "recovery",
+        description: "Proving and repairing completeness: daily reconciliation against upstream, and replays of a range from the stream (ops)",
+      },
       {
         name: "analytics",
         description:

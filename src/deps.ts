@@ -17,6 +17,8 @@ import { createPrivacy } from "./ingest/privacy/privacy.ts";
 import { DbBreaker } from "./ingest/breaker.ts";
 import { DedupCache } from "./ingest/dedup.ts";
 import { publishDeadLetter } from "./ingest/dead-letters/publish.ts";
+import { deadLetterDepth } from "./ingest/dead-letters/dead-letters.queries.ts";
+import { mismatchDays } from "./recovery/reconciliation/reconciliation.queries.ts";
 import { MemoryGuard } from "./ingest/memory-guard.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 
@@ -62,6 +64,10 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   });
 
   const { sql, engine } = await connectDatabase(config.db, logger, { max: config.db.poolMax });
+  // gauges read at scrape time (src/metrics/metrics.ts)
+  metrics.scrape.deadLetterDepth = () => deadLetterDepth(sql);
+  metrics.scrape.reconciliationMismatchDays = () =>
+    mismatchDays(sql, { lookbackDays: config.recovery.reconciliationLookbackDays, maxTenants: config.recovery.reconciliationMetricTenants });
 
   const closeSoFar = async () => {
     await sql.end({ timeout: 5 }).catch(() => undefined);
@@ -100,7 +106,11 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   return { config, logger, sql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest };
 }
 
-/** the ingest pipeline over a database handle (also used by tests with their own engine) */
+/**
+ * The ingest pipeline over a database handle (also used by tests with their own engine). `share`: a
+ * second pipeline over the same database (replays) uses the live one's breaker and recent-id cache; it
+ * publishes no dead letters when `nats` is undefined.
+ */
 export function buildIngest(d: {
   config: Config;
   logger: Logger;
@@ -108,14 +118,17 @@ export function buildIngest(d: {
   metrics: Metrics;
   nats: NatsHandle | undefined;
   cache?: Cache;
+  share?: { breaker: DbBreaker; dedup: DedupCache };
 }) {
-  const breaker = new DbBreaker({
-    failures: d.config.ingest.breakerFailures,
-    halfOpenMs: d.config.ingest.breakerHalfOpenMs,
-    logger: d.logger.child({ component: "ingest" }),
-    metrics: d.metrics,
-  });
-  const dedup = new DedupCache({ size: d.config.ingest.dedupSize, ttlMs: d.config.ingest.dedupTtlMs }, d.metrics);
+  const breaker =
+    d.share?.breaker ??
+    new DbBreaker({
+      failures: d.config.ingest.breakerFailures,
+      halfOpenMs: d.config.ingest.breakerHalfOpenMs,
+      logger: d.logger.child({ component: "ingest" }),
+      metrics: d.metrics,
+    });
+  const dedup = d.share?.dedup ?? new DedupCache({ size: d.config.ingest.dedupSize, ttlMs: d.config.ingest.dedupTtlMs }, d.metrics);
   const nats = d.nats;
   const cache = d.cache;
   const ingest = new IngestPipeline({

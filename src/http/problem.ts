@@ -37,6 +37,7 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   409: ["conflict", "Conflict"],
   413: ["payload-too-large", "Payload too large"],
   415: ["unsupported-media-type", "Unsupported media type"],
+  422: ["unprocessable", "Unprocessable request"],
   429: ["rate-limited", "Too many requests"],
   500: ["internal", "Internal server error"],
   503: ["unavailable", "Service unavailable"],
