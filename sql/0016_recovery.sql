@@ -106,7 +106,7 @@ GRANT UPDATE (status, attempts, last_attempt_at, redriven_at, redriven_event_id,
 -- reconcile_orders: a TimescaleDB user-defined action. config:
 --   {"tenant_id": uuid?, "lookback_days": int?, "from_date": date?, "to_date": date?}
 -- The days checked are [from_date, to_date) when given, else the last lookback_days (default 14) up to
--- today: every expectation of those days, and every local day with stored orders but no expectation yet
+-- today (in every zone): every expectation of those days, and every local day with stored orders but no expectation yet
 -- (pending, in the time zone of the tenant's latest expectation, UTC without one). So a late event or a
 -- new expectation for a day in the window changes its report on the next run; a replay or a redrive runs
 -- it for the days it touched. Reports of days outside the window stay as they were. Runs as the owner;
@@ -118,7 +118,8 @@ CREATE PROCEDURE reconcile_orders(job_id integer, config jsonb)
 DECLARE
   lookback integer := greatest(1, coalesce((config ->> 'lookback_days')::integer, 14));
   d_from date := coalesce((config ->> 'from_date')::date, current_date - lookback);
-  d_to date := coalesce((config ->> 'to_date')::date, current_date + 1);
+  -- up to today in every zone: a zone ahead of UTC is already on tomorrow's date
+  d_to date := coalesce((config ->> 'to_date')::date, current_date + 2);
   -- an expectation is published during or after its day; a day is at most 14 hours ahead of UTC
   t_from timestamptz := d_from::timestamptz - interval '2 days';
   t_to timestamptz := d_to::timestamptz + interval '2 days';
