@@ -108,8 +108,9 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
 
 /**
  * The ingest pipeline over a database handle (also used by tests with their own engine). `share`: a
- * second pipeline over the same database (replays) uses the live one's breaker and recent-id cache; it
- * publishes no dead letters when `nats` is undefined.
+ * second pipeline over the same database (replays) uses the live one's breaker and NO recent-id cache:
+ * it tells duplicates by the table's key alone (a replay restores events deleted after they were last
+ * seen, which the live cache would call duplicates). Without `nats` it publishes no dead letters.
  */
 export function buildIngest(d: {
   config: Config;
@@ -118,7 +119,7 @@ export function buildIngest(d: {
   metrics: Metrics;
   nats: NatsHandle | undefined;
   cache?: Cache;
-  share?: { breaker: DbBreaker; dedup: DedupCache };
+  share?: { breaker: DbBreaker };
 }) {
   const breaker =
     d.share?.breaker ??
@@ -128,7 +129,7 @@ export function buildIngest(d: {
       logger: d.logger.child({ component: "ingest" }),
       metrics: d.metrics,
     });
-  const dedup = d.share?.dedup ?? new DedupCache({ size: d.config.ingest.dedupSize, ttlMs: d.config.ingest.dedupTtlMs }, d.metrics);
+  const dedup = new DedupCache({ size: d.share ? 0 : d.config.ingest.dedupSize, ttlMs: d.config.ingest.dedupTtlMs }, d.metrics);
   const nats = d.nats;
   const cache = d.cache;
   const ingest = new IngestPipeline({

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     consumer = new IngestConsumer({ nats: deps.nats, pipeline: deps.ingest, cfg: config.ingest, logger: logger.child({ component: "consumer" }), metrics: deps.metrics });
     await consumer.start();
     // replay jobs (POST /v1/admin/replays): the same pipeline, without republishing dead letters
-    const replayIngest = buildIngest({ ...deps, nats: undefined, share: { breaker: deps.breaker, dedup: deps.dedup } });
+    const replayIngest = buildIngest({ ...deps, nats: undefined, share: { breaker: deps.breaker } });
     replays = new ReplayRunner({
       sql: deps.sql,
       nats: deps.nats,

@@ -63,6 +63,8 @@ export function eventOf(m: Pick<JsMsg, "data" | "subject" | "info">, prefix: str
 
 export class ReplayRunner {
   private running = false;
+  /** stop() was called: a job in progress is released after its batch */
+  private stopping = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private liveCheckedAt = 0;
@@ -73,6 +75,7 @@ export class ReplayRunner {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
     this.loop = this.poll();
   }
 
@@ -80,6 +83,7 @@ export class ReplayRunner {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.stopping = true;
     this.wake?.();
     await this.loop;
   }
@@ -170,7 +174,7 @@ export class ReplayRunner {
       const saved = await saveProgress(this.o.sql, job.id, this.owner, progress, recovery.replayLeaseMs);
       if (!saved) return "lost";
       if (saved.cancel) return "cancelled";
-      if (!this.running) return "released";
+      if (this.stopping) return "released";
       await this.pace(batch.length, started);
     }
     return "succeeded";
@@ -182,7 +186,7 @@ export class ReplayRunner {
       try {
         return (await this.o.pipeline.process(work)).map((o) => o.status);
       } catch (err) {
-        if (!(err instanceof DatabaseUnavailableError) || !this.running) throw err;
+        if (!(err instanceof DatabaseUnavailableError) || this.stopping) throw err;
         this.o.logger.warn({ retry_ms: err.retryAfterMs }, "replay: database unavailable; the batch waits");
         await Bun.sleep(err.retryAfterMs);
       }
@@ -196,7 +200,7 @@ export class ReplayRunner {
     if (left > 0) await Bun.sleep(left);
     const limit = this.o.recovery.replayYieldPending;
     if (limit === 0) return;
-    while (this.running && Date.now() - this.liveCheckedAt >= 1_000) {
+    while (!this.stopping && Date.now() - this.liveCheckedAt >= 1_000) {
       this.liveCheckedAt = Date.now();
       const pending = await this.livePending();
       if (pending <= limit) return;

@@ -62,12 +62,12 @@ export async function* readBatches(nats: NatsHandle, pos: ReadPosition, max: num
       let atEnd = false;
       const messages = await consumer.fetch({ max_messages: max, expires: 2_000 });
       for await (const m of messages) {
-        if (m.seq > pos.endSeq) {
+        if (m.seq <= pos.endSeq) batch.push(m);
+        // past the end, or nothing more matches now: leave the fetch at once instead of waiting for it to expire
+        if (m.seq >= pos.endSeq || m.info.pending === 0) {
           atEnd = true;
-          continue;
+          break;
         }
-        batch.push(m);
-        if (m.seq === pos.endSeq || m.info.pending === 0) atEnd = true;
       }
       if (batch.length > 0) yield batch;
       if (atEnd || batch.length === 0) return;
