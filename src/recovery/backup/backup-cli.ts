@@ -1,20 +1,24 @@
 /**
- * The backup commands of the embedded engine (EMBEDDED_DATA_DIR), package scripts:
+ * The backup commands, package scripts. The embedded engine (EMBEDDED_DATA_DIR):
  *   bun run backup -- --out FILE               back the data dir up (the service must be stopped)
  *   bun run restore -- --in FILE [--force]     restore it into EMBEDDED_DATA_DIR (--force: move a database there aside)
  *   bun run backup:verify -- --in FILE         restore into a temporary engine, compare, remove it
- * Each prints a table; restore and verify compare every table's row count, the checksums of events and
- * order_lines and the chunks with what the backup recorded. Exit codes: 0 done and equal; 1 a difference
- * or a damaged file; 2 usage; 3 refused (the data dir is in use, no database, a target that is not empty).
- * With DATABASE_URL (a real TimescaleDB server) these refuse: use pg_dump / pg_restore (docs/recovery.md).
+ * Any database (DATABASE_URL, or the embedded data dir), for the pg_dump procedure of a real server:
+ *   bun run backup:figures -- [--out FILE]     print (and record) its figures
+ *   bun run backup:verify -- --figures FILE    compare its figures with those recorded
+ * Restore and verify compare every table's row count, the checksums of events and order_lines and the
+ * chunks, and print a table. Exit codes: 0 done and equal; 1 a difference or a damaged file; 2 usage;
+ * 3 refused (the data dir is in use, no database, a target that is not empty, backup/restore with
+ * DATABASE_URL: a real server is backed up with pg_dump, docs/recovery.md).
  */
 import { parseArgs } from "node:util";
 import { loadConfigOrExit } from "../../config.ts";
-import { fatalLine } from "../../logger.ts";
+import { createLogger, fatalLine } from "../../logger.ts";
 import { BackupFileError } from "./archive.ts";
-import { backup, BackupRefusal, comparisonTable, DataDirInUseError, manifestTable, restore, verify } from "./backup.ts";
+import { backup, BackupRefusal, comparisonTable, DataDirInUseError, figuresOf, manifestTable, recordFigures, restore, verify, verifyFigures } from "./backup.ts";
 
-const USAGE = "usage: backup-cli.ts backup --out FILE | restore --in FILE [--force] | verify --in FILE";
+const USAGE =
+  "usage: backup-cli.ts backup --out FILE | restore --in FILE [--force] | verify --in FILE | figures [--out FILE] | verify --figures FILE";
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
@@ -22,15 +26,30 @@ const err = (s: string) => process.stderr.write(`${s}\n`);
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { out: { type: "string" }, in: { type: "string" }, force: { type: "boolean", default: false } },
+    options: { out: { type: "string" }, in: { type: "string" }, figures: { type: "string" }, force: { type: "boolean", default: false } },
   });
   const command = positionals[0];
   const config = loadConfigOrExit(fatalLine, (code) => process.exit(code));
+  const dataDir = config.db.embedded.dataDir;
+  const db = { url: config.db.url, dataDir, logger: createLogger(config.log) };
+  const where = config.db.url ? "the server of DATABASE_URL" : dataDir;
+  if (command === "figures") {
+    const figures = values.out ? await recordFigures({ ...db, out: values.out }) : await figuresOf(db);
+    out(`figures of ${where}${values.out ? `, recorded in ${values.out}` : ""}`);
+    out(manifestTable(figures));
+    return 0;
+  }
+  if (command === "verify" && values.figures) {
+    const r = await verifyFigures({ ...db, file: values.figures });
+    out(`figures of ${where} against ${values.figures} (recorded ${r.recordedAt})`);
+    out(comparisonTable(r.rows));
+    out(r.ok ? "verify: every figure is equal" : "verify: DIFFERENCES (rows marked DIFF)");
+    return r.ok ? 0 : 1;
+  }
   if (config.db.url) {
     err(`${command ?? "backup"}: DATABASE_URL is set (a real TimescaleDB server): use pg_dump and pg_restore as docs/recovery.md describes`);
     return 3;
   }
-  const dataDir = config.db.embedded.dataDir;
   if (command === "backup" && values.out) {
     const r = await backup({ dataDir, out: values.out });
     out(`backup of ${r.manifest.data_dir} written to ${r.file} (${r.manifest.payload.bytes} bytes, sha256 ${r.manifest.payload.sha256})`);

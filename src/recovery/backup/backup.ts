@@ -11,14 +11,20 @@
  * A restore creates a data dir from the payload (PGlite's loadDataDir) and reads the manifest back from
  * the restored engine; verify does so into a temporary dir and removes it. Either compares every
  * figure with what the backup recorded.
+ *
+ * For a real TimescaleDB server (pg_dump / pg_restore, docs/recovery.md) the same figures are recorded
+ * from the source before the dump (recordFigures) and compared with the restored server's
+ * (verifyFigures), both over DATABASE_URL.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import lockfile from "proper-lockfile";
+import { createSql } from "../../db/client.ts";
 import { openPglite } from "../../db/embedded/open.ts";
+import type { Logger } from "../../logger.ts";
 import { BackupFileError, type BackupManifest, type ReadArchive, readArchive, writeArchive } from "./archive.ts";
-import { type Manifest, readManifest } from "./backup.queries.ts";
+import { type Manifest, pgliteFigures, serverFigures } from "./backup.queries.ts";
 
 /** the data dir is open elsewhere: what to stop (exit code 3 of the commands) */
 export class DataDirInUseError extends Error {
@@ -63,7 +69,7 @@ export async function backup(o: { dataDir: string; out: string }): Promise<Backu
   try {
     const db = await openPglite(dataDir);
     try {
-      const manifest = await readManifest(db);
+      const manifest = await pgliteFigures(db);
       const dump = await db.dumpDataDir("gzip");
       const payload = new Uint8Array(await dump.arrayBuffer());
       const file = resolve(o.out);
@@ -84,7 +90,7 @@ async function loadInto(archive: ReadArchive, dataDir: string): Promise<Manifest
   try {
     const db = await openPglite(dataDir, { load: new Blob([archive.payload]) });
     try {
-      return await readManifest(db);
+      return await pgliteFigures(db);
     } finally {
       await db.close();
     }
@@ -142,6 +148,56 @@ export async function verify(o: { file: string }): Promise<Comparison> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const FIGURES_FORMAT = "PULSE-FIGURES 1";
+
+/** the figures of the configured database: a server (DATABASE_URL) over one connection, or the embedded data dir opened here */
+export async function figuresOf(o: { url: string | undefined; dataDir: string; logger: Logger }): Promise<Manifest> {
+  if (o.url) {
+    const sql = createSql(o.url, { max: 1, statementTimeoutMs: 3_600_000, logger: o.logger, embedded: false });
+    try {
+      return await serverFigures(sql);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  }
+  const dataDir = resolve(o.dataDir);
+  if (!existsSync(join(dataDir, "PG_VERSION"))) throw new BackupRefusal(`there is no embedded database at ${dataDir} (EMBEDDED_DATA_DIR)`);
+  const release = await lock(dataDir);
+  try {
+    const db = await openPglite(dataDir);
+    try {
+      return await pgliteFigures(db);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await release();
+  }
+}
+
+/** record the configured database's figures in `out` (JSON; no connection string in it) */
+export async function recordFigures(o: { url: string | undefined; dataDir: string; logger: Logger; out: string }): Promise<Manifest> {
+  const figures = await figuresOf(o);
+  writeFileSync(resolve(o.out), `${JSON.stringify({ format: FIGURES_FORMAT, recorded_at: new Date().toISOString(), ...figures })}\n`);
+  return figures;
+}
+
+/** the configured database's figures against those recorded in `file` */
+export async function verifyFigures(o: { url: string | undefined; dataDir: string; logger: Logger; file: string }): Promise<Omit<Comparison, "manifest"> & { recordedAt: string }> {
+  let recorded: Manifest & { format?: string; recorded_at?: string };
+  try {
+    recorded = JSON.parse(readFileSync(o.file, "utf8")) as typeof recorded;
+  } catch (err) {
+    throw new BackupFileError(`${o.file} cannot be read as figures (${(err as Error).message})`);
+  }
+  if (recorded.format !== FIGURES_FORMAT || !recorded.tables || !recorded.checksums) {
+    throw new BackupFileError(`${o.file} is not a figures file of bun run backup:figures`);
+  }
+  const current = await figuresOf(o);
+  const rows = compare(recorded, current);
+  return { file: o.file, restored: current, rows, ok: rows.every((r) => r.ok), recordedAt: recorded.recorded_at ?? "?" };
 }
 
 export interface ComparisonRow {

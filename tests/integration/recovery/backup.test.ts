@@ -14,10 +14,11 @@ const ROOT = new URL("../../../", import.meta.url).pathname;
 const DAY_MS = 86_400_000;
 const oneLine = (minor: number) => ({ lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: minor }], discount_minor: 0, total_minor: minor });
 
-/** `bun run <script> -- <args>` with EMBEDDED_DATA_DIR = dataDir, as an operator runs it */
-async function run(script: string, args: string[], dataDir: string) {
+/** `bun run <script> -- <args>` with EMBEDDED_DATA_DIR = dataDir (or a DATABASE_URL), as an operator runs it */
+async function run(script: string, args: string[], dataDir: string, databaseUrl?: string) {
   const env = childEnv({ NODE_ENV: "test", EMBEDDED_DATA_DIR: dataDir, LOG_LEVEL: "warn" });
   delete env.DATABASE_URL;
+  if (databaseUrl) env.DATABASE_URL = databaseUrl;
   const proc = Bun.spawn([process.execPath, "run", script, "--", ...args], { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
@@ -27,6 +28,7 @@ describe("backup, restore and verify of the embedded engine", () => {
   const dir = tempDir("backup");
   const source = join(dir, "source");
   const file = join(dir, "pulse.backup");
+  const figures = join(dir, "figures.json");
   const T = crypto.randomUUID();
   let engine: EmbeddedEngine;
 
@@ -75,6 +77,13 @@ describe("backup, restore and verify of the embedded engine", () => {
     expect(r.stderr).toContain(`the embedded data dir ${source} is in use`);
     expect(r.stderr).toContain("Stop it first");
     expect(existsSync(file)).toBe(false);
+    // a server is backed up with pg_dump; its figures are recorded over DATABASE_URL (here: the running engine)
+    const refused = await run("backup", ["--out", file], source, engine.url);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain("pg_dump");
+    const f = await run("backup:figures", ["--out", figures], source, engine.url);
+    expect(f.code).toBe(0);
+    expect(f.stdout).toMatch(/rows events\s+23\n/);
   }, 30_000);
 
   test("backup → verify → restore: every table's rows, the checksums and the compressed chunks come back", async () => {
@@ -108,6 +117,19 @@ describe("backup, restore and verify of the embedded engine", () => {
       expect(c!.n).toBe(2);
       const [l] = await sql`select count(*)::int as n, sum(net_line_minor)::int as net from order_lines where tenant_id = ${T}`;
       expect(l).toEqual({ n: 15, net: 15_300 });
+      await sql.end({ timeout: 5 }); // the engine serves one connection at a time: the commands below need it
+      // the figures recorded from the source over the wire (postgres.js) equal the restored server's, and the
+      // backup's own (read in-process): one definition of the checksums whatever reads them
+      const fv = await run("backup:verify", ["--figures", figures], target, restored.url);
+      expect(fv.code).toBe(0);
+      expect(fv.stdout).toContain("verify: every figure is equal");
+      const recorded = JSON.parse(readFileSync(figures, "utf8"));
+      expect(recorded.checksums.events.sum).toBe(JSON.parse(readFileSync(file).subarray(0, 200_000).toString("utf8").split("\n")[1]!).checksums.events.sum);
+      recorded.checksums.order_lines.sum = "1";
+      writeFileSync(`${figures}.altered`, JSON.stringify(recorded));
+      const fa = await run("backup:verify", ["--figures", `${figures}.altered`], target, restored.url);
+      expect(fa.code).toBe(1);
+      expect(fa.stdout).toMatch(/DIFF\s+checksum order_lines\s+1\s+\d+\n/);
     } finally {
       await sql.end({ timeout: 5 });
       await restored.stop();
