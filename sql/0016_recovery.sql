@@ -120,9 +120,11 @@ DECLARE
   d_from date := coalesce((config ->> 'from_date')::date, current_date - lookback);
   -- up to today in every zone: a zone ahead of UTC is already on tomorrow's date
   d_to date := coalesce((config ->> 'to_date')::date, current_date + 2);
-  -- an expectation is published during or after its day; a day is at most 14 hours ahead of UTC
+  -- the orders of the days: a local day is at most 14 hours off its UTC date
   t_from timestamptz := d_from::timestamptz - interval '2 days';
   t_to timestamptz := d_to::timestamptz + interval '2 days';
+  -- their expectations: published during or after the day, up to now (upstream may re-send an old day's)
+  x_to timestamptz := greatest(t_to, now() + interval '1 day');
   tenants uuid[];
   t uuid;
   tz text;
@@ -136,7 +138,8 @@ BEGIN
   ELSE
     SELECT coalesce(array_agg(DISTINCT e.tenant_id), '{}') INTO tenants
       FROM events e
-     WHERE e.type IN ('order.completed', 'reconciliation.expected') AND e.time >= t_from AND e.time < t_to;
+     WHERE e.time >= t_from
+       AND ((e.type = 'order.completed' AND e.time < t_to) OR (e.type = 'reconciliation.expected' AND e.time < x_to));
   END IF;
 
   FOREACH t IN ARRAY tenants LOOP
@@ -160,7 +163,7 @@ BEGIN
              (e.props ->> 'date')::date AS day, e.currency, e.props ->> 'timezone' AS timezone,
              e.quantity AS orders, e.amount_minor AS gross, e.event_id
         FROM events e
-       WHERE e.tenant_id = t AND e.type = 'reconciliation.expected' AND e.time >= t_from AND e.time < t_to
+       WHERE e.tenant_id = t AND e.type = 'reconciliation.expected' AND e.time >= t_from AND e.time < x_to
          AND (e.props ->> 'date')::date >= d_from AND (e.props ->> 'date')::date < d_to
        ORDER BY (e.props ->> 'date')::date, e.currency, e.time DESC, e.received_at DESC, e.event_id DESC
     ), checked AS (
