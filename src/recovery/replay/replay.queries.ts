@@ -83,15 +83,15 @@ export async function requestCancel(sql: Sql, id: string): Promise<ReplayJobRow 
   return row;
 }
 
-/** take the oldest runnable job (queued, or running with an expired lease) for leaseMs */
-export async function claimReplayJob(sql: Sql, owner: string, leaseMs: number): Promise<ReplayJobRow | undefined> {
+/** take the oldest runnable job of this stream (queued, or running with an expired lease) for leaseMs */
+export async function claimReplayJob(sql: Sql, stream: string, owner: string, leaseMs: number): Promise<ReplayJobRow | undefined> {
   const [row] = await sql<ReplayJobRow[]>`
     update replay_jobs
        set status = 'running', lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${leaseMs / 1000}),
            started_at = coalesce(started_at, now())
      where id = (
        select id from replay_jobs
-        where status = 'queued' or (status = 'running' and (lease_until is null or lease_until < now()))
+        where stream = ${stream} and (status = 'queued' or (status = 'running' and (lease_until is null or lease_until < now())))
         order by created_at
         limit 1
         for update skip locked)

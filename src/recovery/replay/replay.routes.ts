@@ -89,7 +89,9 @@ export const replayRoutes = new OpenAPIHono<AppEnv>()
     const b = c.req.valid("json");
     const deps = c.get("deps");
     if (!deps.nats) throw new HttpProblem(503, "NATS_URL is not set: there is no stream to replay from");
-    const window = await readWindow(deps.nats);
+    const window = await readWindow(deps.nats).catch((err: Error) => {
+      throw new HttpProblem(503, `NATS is unavailable (${err.message}): the stream cannot be read now; retry later`);
+    });
     if (window.earliest && Date.parse(b.from) < window.earliest.getTime()) {
       const why = window.removed ? "older messages were removed (age or size limits, or a purge)" : `it keeps ${window.maxAgeMs} ms (NATS_STREAM_MAX_AGE_MS)`;
       const message = `the stream ${window.stream} holds events from ${window.earliest.toISOString()} on: ${why}`;

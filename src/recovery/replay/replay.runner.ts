@@ -110,7 +110,7 @@ export class ReplayRunner {
 
   /** take one runnable job and run it to its end; its id, or undefined when there was none */
   async runOnce(): Promise<string | undefined> {
-    const job = await claimReplayJob(this.o.sql, this.owner, this.o.recovery.replayLeaseMs);
+    const job = await claimReplayJob(this.o.sql, this.o.nats.stream, this.owner, this.o.recovery.replayLeaseMs);
     if (!job) return undefined;
     const log = this.o.logger.child({ replay: job.id });
     log.info({ tenant_id: job.tenant_id, from: job.range_from, to: job.range_to, types: job.types }, "replay started");
