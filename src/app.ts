@@ -114,7 +114,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
       {
         name: "recovery",
-        description: "Proving and repairing completeness: daily reconciliation against upstream, and replays of a range from the stream (ops)",
+        description:
+          "Proving and repairing completeness: daily reconciliation against upstream, and replays of a range from the stream (ops)",
       },
       {
         name: "analytics",

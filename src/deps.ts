@@ -67,7 +67,10 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   // gauges read at scrape time (src/metrics/metrics.ts)
   metrics.scrape.deadLetterDepth = () => deadLetterDepth(sql);
   metrics.scrape.reconciliationMismatchDays = () =>
-    mismatchDays(sql, { lookbackDays: config.recovery.reconciliationLookbackDays, maxTenants: config.recovery.reconciliationMetricTenants });
+    mismatchDays(sql, {
+      lookbackDays: config.recovery.reconciliationLookbackDays,
+      maxTenants: config.recovery.reconciliationMetricTenants,
+    });
 
   const closeSoFar = async () => {
     await sql.end({ timeout: 5 }).catch(() => undefined);

@@ -70,12 +70,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     scrape,
     reconciliationMismatchDays: new Gauge({
       name: "pulse_reconciliation_mismatch_days",
-      help: "Days of the reconciliation window reported missing or surplus against upstream, per tenant (the worst RECONCILIATION_METRIC_TENANTS by name, the rest as tenant=\"other\")",
+      help:
+        "Days of the reconciliation window reported missing or surplus against upstream, per tenant " +
+        '(the worst RECONCILIATION_METRIC_TENANTS by name, the rest as tenant="other")',
       labelNames: ["tenant"],
       registers: [registry],
       async collect() {
         const read = scrape.reconciliationMismatchDays;
-        await refresh(this, read && (async () => (await read()).map((r) => [{ tenant: r.tenant }, r.days] as [{ tenant: string }, number])));
+        await refresh(
+          this,
+          read && (async () => (await read()).map((r) => [{ tenant: r.tenant }, r.days] as [{ tenant: string }, number])),
+        );
       },
     }),
     deadLetterDepth: new Gauge({
@@ -85,7 +90,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       registers: [registry],
       async collect() {
         const read = scrape.deadLetterDepth;
-        await refresh(this, read && (async () => (await read()).map((r) => [{ reason: r.reason }, r.depth] as [{ reason: string }, number])));
+        await refresh(
+          this,
+          read && (async () => (await read()).map((r) => [{ reason: r.reason }, r.depth] as [{ reason: string }, number])),
+        );
       },
     }),
     rateLimit: new Counter({

@@ -9,7 +9,14 @@ import type { AppEnv } from "../../http/env.ts";
 import { HttpProblem, problemResponses } from "../../http/problem.ts";
 import { decodeCursor } from "../../http/query.ts";
 import { type DeadLetterFilter, listDeadLetters } from "./dead-letters.queries.ts";
-import { DeadLetterCursor, deadLetterPage, DeadLetterQuery, DeadLetterSchema, RedriveRequest, RedriveResultSchema } from "./dead-letters.schemas.ts";
+import {
+  DeadLetterCursor,
+  deadLetterPage,
+  DeadLetterQuery,
+  DeadLetterSchema,
+  RedriveRequest,
+  RedriveResultSchema,
+} from "./dead-letters.schemas.ts";
 import { REDACTED_DATA_FIELDS, redriveDeadLetters } from "./redrive.ts";
 
 /** the position after which a page starts; a cursor that is not ours ⇒ 400 naming `cursor` */

@@ -97,9 +97,15 @@ export const RedriveResultSchema = z
     tenant_id: z.uuid(),
     attempted: z.number().int(),
     stored: z.number().int().openapi({ description: "events stored now; their dead letters are redriven" }),
-    duplicates: z.number().int().openapi({ description: "events already stored (sent again, or redriven before); their dead letters are redriven" }),
+    duplicates: z
+      .number()
+      .int()
+      .openapi({ description: "events already stored (sent again, or redriven before); their dead letters are redriven" }),
     still_rejected: z.number().int().openapi({ description: "still invalid: attempts + 1, with the new reason and issues" }),
-    without_payload: z.number().int().openapi({ description: "pending dead letters of the filter with no payload to re-validate (unparseable, too large)" }),
+    without_payload: z
+      .number()
+      .int()
+      .openapi({ description: "pending dead letters of the filter with no payload to re-validate (unparseable, too large)" }),
     next_after_id: z.string().nullable().openapi({ description: "set when `limit` dead letters were taken: pass it as after_id to go on" }),
     results: z.array(
       z.object({

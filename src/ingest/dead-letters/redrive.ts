@@ -75,7 +75,12 @@ export function redrivableInput(payload: unknown): unknown {
 }
 
 /** redrive up to `limit` pending dead letters of one tenant that match the filter, oldest first */
-export async function redriveDeadLetters(o: RedriveOptions, tenantId: string, filter: RedriveFilter, limit: number): Promise<RedriveResult> {
+export async function redriveDeadLetters(
+  o: RedriveOptions,
+  tenantId: string,
+  filter: RedriveFilter,
+  limit: number,
+): Promise<RedriveResult> {
   const tenant = <T>(fn: (tx: TxSql) => Promise<T>) => withTenant(o.sql, tenantId, fn);
   const claimed = await tenant((tx) => claimDeadLetters(tx, filter, limit, CLAIM_S));
   const withoutPayload = await tenant((tx) => countWithoutPayload(tx, filter));
@@ -95,7 +100,12 @@ export async function redriveDeadLetters(o: RedriveOptions, tenantId: string, fi
     try {
       outcomes = await revalidate(o.pipeline, tenantId, part);
     } catch (err) {
-      await tenant((tx) => releaseClaims(tx, claimed.slice(i).map((d) => d.id)));
+      await tenant((tx) =>
+        releaseClaims(
+          tx,
+          claimed.slice(i).map((d) => d.id),
+        ),
+      );
       throw err;
     }
     const marks: RedriveMark[] = part.map((d, j) => {
@@ -115,7 +125,13 @@ export async function redriveDeadLetters(o: RedriveOptions, tenantId: string, fi
     result.attempted += part.length;
   }
   o.logger.info(
-    { tenant_id: tenantId, attempted: result.attempted, stored: result.stored, duplicates: result.duplicates, still_rejected: result.still_rejected },
+    {
+      tenant_id: tenantId,
+      attempted: result.attempted,
+      stored: result.stored,
+      duplicates: result.duplicates,
+      still_rejected: result.still_rejected,
+    },
     "dead letters redriven",
   );
   return result;

@@ -34,7 +34,11 @@ export function sha256(bytes: Uint8Array): string {
 
 /** write the file atomically (a temporary file, then a rename): a crash never leaves half a backup under the name */
 export function writeArchive(path: string, manifest: Omit<BackupManifest, "format" | "payload">, payload: Uint8Array): BackupManifest {
-  const full: BackupManifest = { format: MAGIC, ...manifest, payload: { bytes: payload.byteLength, sha256: sha256(payload), encoding: "tar+gzip" } };
+  const full: BackupManifest = {
+    format: MAGIC,
+    ...manifest,
+    payload: { bytes: payload.byteLength, sha256: sha256(payload), encoding: "tar+gzip" },
+  };
   const head = new TextEncoder().encode(`${MAGIC}\n${JSON.stringify(full)}\n`);
   const out = new Uint8Array(head.byteLength + payload.byteLength);
   out.set(head, 0);
@@ -73,7 +77,8 @@ export function readArchive(path: string): ReadArchive {
   }
   const payload = bytes.slice(second + 1);
   const damage: string[] = [];
-  if (payload.byteLength !== manifest.payload.bytes) damage.push(`payload is ${payload.byteLength} bytes; the manifest says ${manifest.payload.bytes}`);
+  if (payload.byteLength !== manifest.payload.bytes)
+    damage.push(`payload is ${payload.byteLength} bytes; the manifest says ${manifest.payload.bytes}`);
   const actual = sha256(payload);
   if (actual !== manifest.payload.sha256) damage.push(`payload SHA-256 is ${actual}; the manifest says ${manifest.payload.sha256}`);
   return { manifest, payload, damage };

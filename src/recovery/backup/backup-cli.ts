@@ -15,7 +15,18 @@ import { parseArgs } from "node:util";
 import { loadConfigOrExit } from "../../config.ts";
 import { createLogger, fatalLine } from "../../logger.ts";
 import { BackupFileError } from "./archive.ts";
-import { backup, BackupRefusal, comparisonTable, DataDirInUseError, figuresOf, manifestTable, recordFigures, restore, verify, verifyFigures } from "./backup.ts";
+import {
+  backup,
+  BackupRefusal,
+  comparisonTable,
+  DataDirInUseError,
+  figuresOf,
+  manifestTable,
+  recordFigures,
+  restore,
+  verify,
+  verifyFigures,
+} from "./backup.ts";
 
 const USAGE =
   "usage: backup-cli.ts backup --out FILE | restore --in FILE [--force] | verify --in FILE | figures [--out FILE] | verify --figures FILE";
@@ -47,7 +58,9 @@ async function main(): Promise<number> {
     return r.ok ? 0 : 1;
   }
   if (config.db.url) {
-    err(`${command ?? "backup"}: DATABASE_URL is set (a real TimescaleDB server): use pg_dump and pg_restore as docs/recovery.md describes`);
+    err(
+      `${command ?? "backup"}: DATABASE_URL is set (a real TimescaleDB server): use pg_dump and pg_restore as docs/recovery.md describes`,
+    );
     return 3;
   }
   if (command === "backup" && values.out) {

@@ -29,7 +29,8 @@ async function readFigures(q: Query): Promise<Manifest> {
   await q`select set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true), set_config('row_security', 'off', true)`;
   const counts = await q<{ name: string; n: number | bigint | string }>`
     select name,
-           (xpath('/row/n/text()', query_to_xml(format('select count(*) as n from %I.%I', schema, rel), false, true, '')))[1]::text::bigint as n
+           (xpath('/row/n/text()',
+                  query_to_xml(format('select count(*) as n from %I.%I', schema, rel), false, true, '')))[1]::text::bigint as n
       from (
         select c.relname::text as name, n.nspname::text as schema, c.relname::text as rel
           from pg_class c join pg_namespace n on n.oid = c.relnamespace

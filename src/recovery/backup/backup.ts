@@ -122,7 +122,8 @@ export async function restore(o: { file: string; dataDir: string; force: boolean
   const dataDir = resolve(o.dataDir);
   let movedAside: string | null = null;
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
-    if (!o.force) throw new BackupRefusal(`${dataDir} is not empty; pass --force to move it aside (to ${dataDir}.before-restore-<time>) and restore`);
+    if (!o.force)
+      throw new BackupRefusal(`${dataDir} is not empty; pass --force to move it aside (to ${dataDir}.before-restore-<time>) and restore`);
     const release = await lock(dataDir); // nobody may have it open while it is moved
     try {
       movedAside = `${dataDir}.before-restore-${new Date().toISOString().replaceAll(/[:.]/g, "-")}`;
@@ -185,7 +186,12 @@ export async function recordFigures(o: { url: string | undefined; dataDir: strin
 }
 
 /** the configured database's figures against those recorded in `file` */
-export async function verifyFigures(o: { url: string | undefined; dataDir: string; logger: Logger; file: string }): Promise<Omit<Comparison, "manifest"> & { recordedAt: string }> {
+export async function verifyFigures(o: {
+  url: string | undefined;
+  dataDir: string;
+  logger: Logger;
+  file: string;
+}): Promise<Omit<Comparison, "manifest"> & { recordedAt: string }> {
   let recorded: Manifest & { format?: string; recorded_at?: string };
   try {
     recorded = JSON.parse(readFileSync(o.file, "utf8")) as typeof recorded;
@@ -211,7 +217,12 @@ export interface ComparisonRow {
 export function compare(expected: Manifest, actual: Manifest): ComparisonRow[] {
   const rows: ComparisonRow[] = [];
   const add = (what: string, a: string | number | undefined, b: string | number | undefined) =>
-    rows.push({ what, backup: a === undefined ? "(none)" : String(a), restored: b === undefined ? "(none)" : String(b), ok: a !== undefined && a === b });
+    rows.push({
+      what,
+      backup: a === undefined ? "(none)" : String(a),
+      restored: b === undefined ? "(none)" : String(b),
+      ok: a !== undefined && a === b,
+    });
   for (const name of [...new Set([...Object.keys(expected.tables), ...Object.keys(actual.tables)])].sort()) {
     add(`rows ${name}`, expected.tables[name], actual.tables[name]);
   }
@@ -229,16 +240,26 @@ export function compare(expected: Manifest, actual: Manifest): ComparisonRow[] {
 /** an aligned text table */
 function textTable(head: string[], body: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
 /** the comparison, differences marked DIFF */
 export function comparisonTable(rows: ComparisonRow[]): string {
-  return textTable(["", "figure", "backup", "restored"], rows.map((r) => [r.ok ? "ok" : "DIFF", r.what, r.backup, r.restored]));
+  return textTable(
+    ["", "figure", "backup", "restored"],
+    rows.map((r) => [r.ok ? "ok" : "DIFF", r.what, r.backup, r.restored]),
+  );
 }
 
 /** what a backup recorded */
 export function manifestTable(m: Manifest): string {
-  return textTable(["figure", "value"], compare(m, m).map((r) => [r.what, r.backup]));
+  return textTable(
+    ["figure", "value"],
+    compare(m, m).map((r) => [r.what, r.backup]),
+  );
 }

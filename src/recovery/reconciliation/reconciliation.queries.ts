@@ -81,7 +81,9 @@ export async function runReconciliation(sql: Sql, scope: ReconcileScope): Promis
  * as the service's connection role outside withTenant, read-only.
  */
 export async function mismatchDays(sql: Sql, o: { lookbackDays: number; maxTenants: number }) {
-  return sql.begin("read only", (tx) => tx<Array<{ tenant: string; days: number }>>`
+  return sql.begin(
+    "read only",
+    (tx) => tx<Array<{ tenant: string; days: number }>>`
     with d as (
       select tenant_id::text as t, count(*)::int as n
         from reconciliation_reports
@@ -92,5 +94,6 @@ export async function mismatchDays(sql: Sql, o: { lookbackDays: number; maxTenan
     )
     select case when rn <= ${o.maxTenants} then t else 'other' end as tenant, sum(n)::int as days
       from r
-     group by 1`);
+     group by 1`,
+  );
 }

@@ -30,7 +30,9 @@ const route = createRoute({
   responses: {
     200: {
       description: "a page of reports",
-      content: { "application/json": { schema: z.object({ data: z.array(ReconciliationReportSchema), next_cursor: z.string().nullable() }) } },
+      content: {
+        "application/json": { schema: z.object({ data: z.array(ReconciliationReportSchema), next_cursor: z.string().nullable() }) },
+      },
     },
     ...problemResponses,
   },

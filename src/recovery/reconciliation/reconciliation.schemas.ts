@@ -14,12 +14,19 @@ export const ReconciliationQuery = PageQuery.extend({
     .openapi({ description: "only this currency (ISO 4217)", example: "EUR" }),
   from_date: dateOnly.optional().openapi({ description: "first local day (inclusive, YYYY-MM-DD)", example: "2026-11-01" }),
   to_date: dateOnly.optional().openapi({ description: "end local day (exclusive, YYYY-MM-DD)", example: "2026-12-01" }),
-}).refine((q) => !q.from_date || !q.to_date || q.from_date < q.to_date, { message: "from_date must be before to_date", path: ["from_date"] });
+}).refine((q) => !q.from_date || !q.to_date || q.from_date < q.to_date, {
+  message: "from_date must be before to_date",
+  path: ["from_date"],
+});
 
 /** what a reconciliation page's next_cursor holds: the last row's day and currency */
 export const ReconciliationCursor = z.object({ d: z.iso.date(), c: z.string().regex(/^[A-Z0-9 ]{3}$/) });
 
-const minor = (description: string) => z.number().int().openapi({ description: `${description} (integer minor units of currency)` });
+const minor = (description: string) =>
+  z
+    .number()
+    .int()
+    .openapi({ description: `${description} (integer minor units of currency)` });
 
 export const ReconciliationReportSchema = z
   .object({

@@ -118,7 +118,13 @@ export interface ReplayProgress {
  * Add a batch's counts, move resume_seq and renew the lease, while this runner holds the job. Returns
  * whether the job was asked to stop, or undefined when the lease was lost (another runner has the job).
  */
-export async function saveProgress(sql: Sql, id: string, owner: string, p: ReplayProgress, leaseMs: number): Promise<{ cancel: boolean } | undefined> {
+export async function saveProgress(
+  sql: Sql,
+  id: string,
+  owner: string,
+  p: ReplayProgress,
+  leaseMs: number,
+): Promise<{ cancel: boolean } | undefined> {
   const [row] = await sql<Array<{ cancel_requested: boolean }>>`
     update replay_jobs
        set read = read + ${p.read}, in_range = in_range + ${p.inRange}, stored = stored + ${p.stored},
@@ -131,7 +137,13 @@ export async function saveProgress(sql: Sql, id: string, owner: string, p: Repla
 }
 
 /** the end of a job's run: succeeded, failed (with the error), cancelled; or released for another runner (null) */
-export async function finishReplayJob(sql: Sql, id: string, owner: string, status: "succeeded" | "failed" | "cancelled" | null, error?: string): Promise<void> {
+export async function finishReplayJob(
+  sql: Sql,
+  id: string,
+  owner: string,
+  status: "succeeded" | "failed" | "cancelled" | null,
+  error?: string,
+): Promise<void> {
   if (status === null) {
     await sql`update replay_jobs set lease_until = now() where id = ${id} and lease_owner = ${owner} and status = 'running'`;
     return;

@@ -13,7 +13,10 @@ import { CreateReplayRequest, ReplayCursor, ReplayIdParam, ReplayJobSchema, repl
 import { readWindow } from "./replay.stream.ts";
 
 const jobContent = { "application/json": { schema: ReplayJobSchema } };
-const problem422 = { description: "The range starts before what the stream keeps (`errors` names `from` and what is available)", content: problemResponses[400].content };
+const problem422 = {
+  description: "The range starts before what the stream keeps (`errors` names `from` and what is available)",
+  content: problemResponses[400].content,
+};
 const problem404 = { description: "No replay job with this id", content: problemResponses[400].content };
 
 const createRoute_ = createRoute({
@@ -93,7 +96,9 @@ export const replayRoutes = new OpenAPIHono<AppEnv>()
       throw new HttpProblem(503, `NATS is unavailable (${err.message}): the stream cannot be read now; retry later`);
     });
     if (window.earliest && Date.parse(b.from) < window.earliest.getTime()) {
-      const why = window.removed ? "older messages were removed (age or size limits, or a purge)" : `it keeps ${window.maxAgeMs} ms (NATS_STREAM_MAX_AGE_MS)`;
+      const why = window.removed
+        ? "older messages were removed (age or size limits, or a purge)"
+        : `it keeps ${window.maxAgeMs} ms (NATS_STREAM_MAX_AGE_MS)`;
       const message = `the stream ${window.stream} holds events from ${window.earliest.toISOString()} on: ${why}`;
       throw new HttpProblem(422, `from is before what the stream keeps: ${message}`, { errors: [{ path: "from", message }] });
     }
@@ -106,7 +111,10 @@ export const replayRoutes = new OpenAPIHono<AppEnv>()
       requestedBy: c.get("principal").sub,
       stream: window.stream,
     });
-    c.get("logger").info({ operator: c.get("principal").sub, replay: job.id, tenant_id: job.tenant_id, from: b.from, to: b.to }, "replay requested");
+    c.get("logger").info(
+      { operator: c.get("principal").sub, replay: job.id, tenant_id: job.tenant_id, from: b.from, to: b.to },
+      "replay requested",
+    );
     return c.json(replayJson(job), 202, { Location: `/v1/admin/replays/${job.id}` });
   })
   .openapi(listRoute, async (c) => {

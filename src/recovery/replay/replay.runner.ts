@@ -25,7 +25,14 @@ import type { IncomingMessage, IngestPipeline } from "../../ingest/pipeline.ts";
 import type { Logger } from "../../logger.ts";
 import type { NatsHandle } from "../../nats/connection.ts";
 import { runReconciliation } from "../reconciliation/reconciliation.queries.ts";
-import { claimReplayJob, finishReplayJob, type ReplayJobRow, type ReplayProgress, saveProgress, setStreamBounds } from "./replay.queries.ts";
+import {
+  claimReplayJob,
+  finishReplayJob,
+  type ReplayJobRow,
+  type ReplayProgress,
+  saveProgress,
+  setStreamBounds,
+} from "./replay.queries.ts";
 import { readBatches, readWindow } from "./replay.stream.ts";
 
 export interface ReplayRunnerOptions {
@@ -155,13 +162,27 @@ export class ReplayRunner {
     );
     for await (const batch of batches) {
       const started = performance.now();
-      const progress: ReplayProgress = { read: batch.length, inRange: 0, stored: 0, duplicates: 0, deadLettered: 0, resumeSeq: batch.at(-1)!.seq };
+      const progress: ReplayProgress = {
+        read: batch.length,
+        inRange: 0,
+        stored: 0,
+        duplicates: 0,
+        deadLettered: 0,
+        resumeSeq: batch.at(-1)!.seq,
+      };
       const work: IncomingMessage[] = [];
       for (const m of batch) {
         if (m.subject.startsWith(`${prefix}.dlq.`)) continue; // our own dead letters share the stream
         const e = eventOf(m, prefix);
         if (e.time < from || e.time >= to || (types && !types.has(e.type))) continue;
-        work.push({ input: m.data, expectedTenant: e.tenant || null, transport: "nats", subject: m.subject, stream: nats.stream, streamSequence: m.seq });
+        work.push({
+          input: m.data,
+          expectedTenant: e.tenant || null,
+          transport: "nats",
+          subject: m.subject,
+          stream: nats.stream,
+          streamSequence: m.seq,
+        });
       }
       progress.inRange = work.length;
       if (work.length > 0) {

@@ -26,7 +26,13 @@ export function streamWindow(info: StreamInfo, now: Date): StreamWindow {
     const head = info.state.messages > 0 ? Date.parse(info.state.first_ts) : now.getTime();
     earliest = earliest === null ? head : Math.max(earliest, head);
   }
-  return { stream: info.config.name, earliest: earliest === null ? null : new Date(earliest), maxAgeMs, removed, lastSeq: info.state.last_seq };
+  return {
+    stream: info.config.name,
+    earliest: earliest === null ? null : new Date(earliest),
+    maxAgeMs,
+    removed,
+    lastSeq: info.state.last_seq,
+  };
 }
 
 export async function readWindow(nats: NatsHandle, now = new Date()): Promise<StreamWindow> {

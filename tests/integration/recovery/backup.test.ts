@@ -12,7 +12,11 @@ import { tempDir } from "../../helpers/tmp.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const DAY_MS = 86_400_000;
-const oneLine = (minor: number) => ({ lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: minor }], discount_minor: 0, total_minor: minor });
+const oneLine = (minor: number) => ({
+  lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: minor }],
+  discount_minor: 0,
+  total_minor: minor,
+});
 
 /** `bun run <script> -- <args>` with EMBEDDED_DATA_DIR = dataDir (or a DATABASE_URL), as an operator runs it */
 async function run(script: string, args: string[], dataDir: string, databaseUrl?: string) {
@@ -48,7 +52,16 @@ describe("backup, restore and verify of the embedded engine", () => {
         ...Array.from({ length: 8 }, (_, i) => pageViewed(T, { time: old(i) })),
         ...Array.from({ length: 3 }, () => orderCompleted(T, { time: new Date(Date.now() - 3_600_000).toISOString() }, oneLine(2500))),
       ];
-      const out = await ingest.process(events.map((e) => ({ input: JSON.stringify(e), expectedTenant: T, transport: "http" as const, subject: null, stream: null, streamSequence: null })));
+      const out = await ingest.process(
+        events.map((e) => ({
+          input: JSON.stringify(e),
+          expectedTenant: T,
+          transport: "http" as const,
+          subject: null,
+          stream: null,
+          streamSequence: null,
+        })),
+      );
       expect(out.every((o) => o.status === "accepted")).toBe(true);
       for (const table of ["events", "order_lines"]) {
         await sql`select compress_chunk(c) from show_chunks(${table}::regclass, older_than => now() - interval '5 days') c`;
@@ -109,11 +122,14 @@ describe("backup, restore and verify of the embedded engine", () => {
     await restored.start();
     const sql = createSql(restored.url, { max: 1, statementTimeoutMs: 30_000, logger: testLogger, embedded: true });
     try {
-      const [e] = await sql`select count(*)::int as n, sum(amount_minor) filter (where type = 'order.completed')::int as gross from events where tenant_id = ${T}`;
+      const [e] =
+        await sql`select count(*)::int as n, sum(amount_minor) filter (where type = 'order.completed')::int as gross
+                                from events where tenant_id = ${T}`;
       expect(e).toEqual({ n: 23, gross: 7800 + 7500 });
       const [old] = await sql`select count(*)::int as n from events where tenant_id = ${T} and time < now() - interval '5 days'`;
       expect(old!.n).toBe(20);
-      const [c] = await sql`select count(*)::int as n from timescaledb_information.chunks where hypertable_name = 'events' and is_compressed`;
+      const [c] =
+        await sql`select count(*)::int as n from timescaledb_information.chunks where hypertable_name = 'events' and is_compressed`;
       expect(c!.n).toBe(2);
       const [l] = await sql`select count(*)::int as n, sum(net_line_minor)::int as net from order_lines where tenant_id = ${T}`;
       expect(l).toEqual({ n: 15, net: 15_300 });
@@ -124,7 +140,9 @@ describe("backup, restore and verify of the embedded engine", () => {
       expect(fv.code).toBe(0);
       expect(fv.stdout).toContain("verify: every figure is equal");
       const recorded = JSON.parse(readFileSync(figures, "utf8"));
-      expect(recorded.checksums.events.sum).toBe(JSON.parse(readFileSync(file).subarray(0, 200_000).toString("utf8").split("\n")[1]!).checksums.events.sum);
+      expect(recorded.checksums.events.sum).toBe(
+        JSON.parse(readFileSync(file).subarray(0, 200_000).toString("utf8").split("\n")[1]!).checksums.events.sum,
+      );
       recorded.checksums.order_lines.sum = "1";
       writeFileSync(`${figures}.altered`, JSON.stringify(recorded));
       const fa = await run("backup:verify", ["--figures", `${figures}.altered`], target, restored.url);
@@ -164,7 +182,10 @@ describe("backup, restore and verify of the embedded engine", () => {
     const nl2 = bytes.indexOf(0x0a, nl1 + 1);
     const manifest = JSON.parse(bytes.subarray(nl1 + 1, nl2).toString("utf8"));
     manifest.tables.events += 1;
-    writeFileSync(`${file}.altered`, Buffer.concat([bytes.subarray(0, nl1 + 1), Buffer.from(`${JSON.stringify(manifest)}\n`), bytes.subarray(nl2 + 1)]));
+    writeFileSync(
+      `${file}.altered`,
+      Buffer.concat([bytes.subarray(0, nl1 + 1), Buffer.from(`${JSON.stringify(manifest)}\n`), bytes.subarray(nl2 + 1)]),
+    );
     const a = await run("backup:verify", ["--in", `${file}.altered`], source);
     expect(a.code).toBe(1);
     expect(a.stdout).toMatch(/DIFF\s+rows events\s+24\s+23\n/);

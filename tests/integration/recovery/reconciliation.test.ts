@@ -12,15 +12,24 @@ const D = new Date(Date.now() - 3 * DAY_MS).toISOString().slice(0, 10);
 const prev = new Date(Date.parse(`${D}T00:00:00Z`) - DAY_MS).toISOString().slice(0, 10);
 const next = new Date(Date.parse(`${D}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
 const at = (iso: string) => ({ time: iso });
-const oneLine = (minor: number) => ({ lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: minor }], discount_minor: 0, total_minor: minor });
+const oneLine = (minor: number) => ({
+  lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: minor }],
+  discount_minor: 0,
+  total_minor: minor,
+});
 
 function expectation(tenant: string, date: string, orders: number, gross: number, time: string, currency = "EUR") {
   return envelope(tenant, "reconciliation.expected", { date, timezone: "Asia/Tokyo", orders, gross_minor: gross, currency }, { time });
 }
 
 async function reports(app: App, tenant: string, query = "") {
-  const res = await app.request(`/v1/reconciliation${query}`, { headers: { authorization: `Bearer ${await token({ tenantId: tenant, roles: ["viewer"] })}` } });
-  return { status: res.status, body: (await res.json()) as { data: Array<Record<string, unknown>>; next_cursor: string | null; errors?: Array<{ path: string }> } };
+  const res = await app.request(`/v1/reconciliation${query}`, {
+    headers: { authorization: `Bearer ${await token({ tenantId: tenant, roles: ["viewer"] })}` },
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { data: Array<Record<string, unknown>>; next_cursor: string | null; errors?: Array<{ path: string }> },
+  };
 }
 
 describe("reconciliation against upstream's reconciliation.expected", () => {
@@ -46,7 +55,15 @@ describe("reconciliation against upstream's reconciliation.expected", () => {
   test("a day whose stored orders equal the expectation is ok; orders outside the local day or currency are not counted", async () => {
     const { status, body } = await reports(app, T);
     expect(status).toBe(200);
-    const rows = body.data.map((r) => [r.date, r.currency, r.status, r.expected_orders, r.expected_gross_minor, r.stored_orders, r.stored_gross_minor]);
+    const rows = body.data.map((r) => [
+      r.date,
+      r.currency,
+      r.status,
+      r.expected_orders,
+      r.expected_gross_minor,
+      r.stored_orders,
+      r.stored_gross_minor,
+    ]);
     // newest day first, then currency; days without an expectation are pending, in the tenant's zone (Asia/Tokyo)
     expect(rows).toEqual([
       [next, "EUR", "pending", null, null, 1, 9999],
@@ -55,7 +72,13 @@ describe("reconciliation against upstream's reconciliation.expected", () => {
       [prev, "EUR", "pending", null, null, 1, 7777],
     ]);
     const ok = body.data[1]!;
-    expect(ok).toMatchObject({ timezone: "Asia/Tokyo", missing_orders: 0, surplus_orders: 0, gross_diff_minor: 0, expectation_event_id: expect.any(String) });
+    expect(ok).toMatchObject({
+      timezone: "Asia/Tokyo",
+      missing_orders: 0,
+      surplus_orders: 0,
+      gross_diff_minor: 0,
+      expectation_event_id: expect.any(String),
+    });
   });
 
   test("events deleted through the owner connection: the next run reports exactly the missing count and amount", async () => {
@@ -64,7 +87,18 @@ describe("reconciliation against upstream's reconciliation.expected", () => {
     await runReconciliation(deps.sql, { tenantId: T });
     const { body } = await reports(app, T, `?from_date=${D}&to_date=${next}`);
     // stored: o1 + o3 = 2 orders, 6500 + 2500 = 9000; missing 3 − 2 = 1 order, gross 9000 − 10000 = −1000
-    expect(body.data.map((r) => [r.date, r.currency, r.status, r.stored_orders, r.stored_gross_minor, r.missing_orders, r.surplus_orders, r.gross_diff_minor])).toEqual([
+    expect(
+      body.data.map((r) => [
+        r.date,
+        r.currency,
+        r.status,
+        r.stored_orders,
+        r.stored_gross_minor,
+        r.missing_orders,
+        r.surplus_orders,
+        r.gross_diff_minor,
+      ]),
+    ).toEqual([
       [D, "EUR", "missing", 2, 9000, 1, 0, -1000],
       [D, "USD", "pending", 1, 4000, 0, 0, null],
     ]);
@@ -84,9 +118,9 @@ describe("reconciliation against upstream's reconciliation.expected", () => {
     await runReconciliation(deps.sql, { tenantId: E });
     const { body } = await reports(app, E);
     // stored 2 orders, 2000; expected 1, 1000 ⇒ surplus 1, gross +1000
-    expect(body.data.map((r) => [r.date, r.status, r.expected_orders, r.stored_orders, r.surplus_orders, r.missing_orders, r.gross_diff_minor])).toEqual([
-      [D, "surplus", 1, 2, 1, 0, 1000],
-    ]);
+    expect(
+      body.data.map((r) => [r.date, r.status, r.expected_orders, r.stored_orders, r.surplus_orders, r.missing_orders, r.gross_diff_minor]),
+    ).toEqual([[D, "surplus", 1, 2, 1, 0, 1000]]);
   });
 
   test("a day that is not over yet is pending, even when its figures already agree", async () => {
@@ -129,10 +163,14 @@ describe("reconciliation against upstream's reconciliation.expected", () => {
   });
 
   test("the hourly TimescaleDB job is registered with the lookback window and reports every tenant when run", async () => {
-    const [job] = await deps.sql`select job_id, config, schedule_interval from timescaledb_information.jobs where proc_name = 'reconcile_orders'`;
+    const [job] =
+      await deps.sql`select job_id, config, schedule_interval from timescaledb_information.jobs where proc_name = 'reconcile_orders'`;
     expect(job!.config).toEqual({ lookback_days: 14 });
     const J = crypto.randomUUID();
-    await ingestAccepted(deps, [orderCompleted(J, at(`${D}T04:00:00.000Z`), oneLine(500)), expectation(J, D, 1, 500, `${D}T16:00:00.000Z`)]);
+    await ingestAccepted(deps, [
+      orderCompleted(J, at(`${D}T04:00:00.000Z`), oneLine(500)),
+      expectation(J, D, 1, 500, `${D}T16:00:00.000Z`),
+    ]);
     await deps.sql`call run_job(${job!.job_id})`;
     const { body } = await reports(app, J);
     expect(body.data.map((r) => [r.date, r.status, r.stored_orders, r.stored_gross_minor])).toEqual([[D, "ok", 1, 500]]);

@@ -49,7 +49,13 @@ describe("POST /v1/dead-letters/redrive", () => {
 
   beforeAll(async () => {
     ({ app, deps } = await testApp());
-    strict = buildIngest({ config: testConfig({ INGEST_MAX_FUTURE_MS: "60000" }), logger: testLogger, sql: deps.sql, metrics: deps.metrics, nats: undefined }).ingest;
+    strict = buildIngest({
+      config: testConfig({ INGEST_MAX_FUTURE_MS: "60000" }),
+      logger: testLogger,
+      sql: deps.sql,
+      metrics: deps.metrics,
+      nats: undefined,
+    }).ingest;
     a = pageViewed(T, { time: soon() });
     b = orderCompleted(T, { time: soon() });
     c = customerRegistered(T, `cust-${crypto.randomUUID().slice(0, 6)}`, { time: soon() });
@@ -96,7 +102,14 @@ describe("POST /v1/dead-letters/redrive", () => {
     // a, b, c stored; g already stored; d and e still invalid
     expect(r.body).toMatchObject({ tenant_id: T, attempted: 6, stored: 3, duplicates: 1, still_rejected: 2, without_payload: 0 });
     const byEvent = Object.fromEntries(r.body.results.map((x: { event_id: string; outcome: string }) => [x.event_id, x.outcome]));
-    expect(byEvent).toEqual({ [a.id]: "stored", [b.id]: "stored", [c.id]: "stored", [g.id]: "duplicate", [d.id]: "rejected", [e.id]: "rejected" });
+    expect(byEvent).toEqual({
+      [a.id]: "stored",
+      [b.id]: "stored",
+      [c.id]: "stored",
+      [g.id]: "duplicate",
+      [d.id]: "rejected",
+      [e.id]: "rejected",
+    });
     const rows = await letters();
     const state = Object.fromEntries(rows.map((x) => [x.event_id, [x.status, x.attempts, x.redriven_event_id]]));
     // d: tried by the reason filter, then here; e: by the first invalid_data call (limit 1), then here
@@ -132,7 +145,12 @@ describe("POST /v1/dead-letters/redrive", () => {
     await deps.ingest.process([http(ta, T), http(tb, T)]);
     const ev = async (id: string) => (await deps.sql`select * from events where tenant_id = ${T} and event_id = ${id}`)[0]!;
     const [ra, rta, rb, rtb] = [await ev(a.id), await ev(ta.id), await ev(b.id), await ev(tb.id)];
-    expect([rta.visitor_id !== null, rta.ip_prefix, rta.ua_family !== null, rta.ua_hash !== null]).toEqual([true, "198.51.100.0/24", true, true]);
+    expect([rta.visitor_id !== null, rta.ip_prefix, rta.ua_family !== null, rta.ua_hash !== null]).toEqual([
+      true,
+      "198.51.100.0/24",
+      true,
+      true,
+    ]);
     expect([ra.visitor_id, ra.ip_prefix, ra.ua_family, ra.ua_hash]).toEqual([null, null, null, null]);
     expect(ra.session_id).toBe(rta.session_id);
     expect(ra.props).toEqual(rta.props); // url, referrer, utm_source
@@ -141,21 +159,29 @@ describe("POST /v1/dead-letters/redrive", () => {
     const { email_hash: _h, ...twinProps } = rtb.props;
     expect(rb.props).toEqual(twinProps); // lines, discount, total: as published
     expect([rb.customer_id, rb.amount_minor, rb.currency, rb.channel, rb.quantity]).toEqual(["c-1", "6500", "EUR", "web", 3]);
-    const lines = await deps.sql`select line_no, item_id, quantity, net_line_minor::int as net from order_lines where tenant_id = ${T} and event_id = ${b.id} order by line_no`;
+    const lines =
+      await deps.sql`select line_no, item_id, quantity, net_line_minor::int as net from order_lines
+                               where tenant_id = ${T} and event_id = ${b.id} order by line_no`;
     // lines 2 × 2500 = 5000 and 1 × 1999; discount 499 shared by line value over 6999: 499·5000/6999 = 356 r 3356,
     // 499·1999/6999 = 142 r 3643; the one unit left goes to the larger remainder ⇒ 356 and 143 ⇒ nets 4644 and 1856 (Σ 6500)
     expect(lines.map((l) => [l.line_no, l.item_id, l.quantity, l.net])).toEqual([
       [1, "show-1", 2, 4644],
       [2, "tee-1", 1, 1856],
     ]);
-    const [customer] = await deps.sql`select email_hash, registered_at from customers where tenant_id = ${T} and customer_id = ${c.data.customer_id as string}`;
+    const [customer] =
+      await deps.sql`select email_hash, registered_at from customers
+                                  where tenant_id = ${T} and customer_id = ${c.data.customer_id as string}`;
     expect(customer!.email_hash).toBeNull();
     expect(customer!.registered_at.toISOString()).toBe(new Date(c.time).toISOString());
   });
 
   test("GET /v1/dead-letters filters on status and shows the redrive's outcome", async () => {
     const get = async (q: string) =>
-      (await (await app.request(`/v1/dead-letters?${q}`, { headers: { authorization: `Bearer ${await token({ tenantId: T, roles: ["viewer"] })}` } })).json()) as any;
+      (await (
+        await app.request(`/v1/dead-letters?${q}`, {
+          headers: { authorization: `Bearer ${await token({ tenantId: T, roles: ["viewer"] })}` },
+        })
+      ).json()) as any;
     const redriven = await get("status=redriven");
     expect(redriven.data.map((x: { event_id: string }) => x.event_id).sort()).toEqual([a.id, b.id, c.id, g.id].sort());
     for (const x of redriven.data) {
@@ -163,7 +189,12 @@ describe("POST /v1/dead-letters/redrive", () => {
       expect(x.redriven_at).toBeString();
     }
     const pending = await get("status=pending");
-    expect(pending.data.map((x: { event_id: string; attempts: number }) => [x.event_id, x.attempts]).sort()).toEqual([[d.id, 3], [e.id, 3]].sort());
+    expect(pending.data.map((x: { event_id: string; attempts: number }) => [x.event_id, x.attempts]).sort()).toEqual(
+      [
+        [d.id, 3],
+        [e.id, 3],
+      ].sort(),
+    );
     expect((await get("status=nope")).errors.map((x: { path: string }) => x.path)).toEqual(["status"]);
   });
 

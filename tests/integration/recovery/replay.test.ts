@@ -17,7 +17,11 @@ const D = new Date(Date.now() - 2 * DAY_MS).toISOString().slice(0, 10);
 const D1 = new Date(Date.parse(`${D}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
 const RANGE = { from: `${D}T00:00:00.000Z`, to: `${D1}T00:00:00.000Z` };
 const hour = (h: number, day = D) => `${day}T${String(h).padStart(2, "0")}:00:00.000Z`;
-const oneLine = (minor: number) => ({ lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: minor }], discount_minor: 0, total_minor: minor });
+const oneLine = (minor: number) => ({
+  lines: [{ item_id: "show-1", quantity: 1, unit_price_minor: minor }],
+  discount_minor: 0,
+  total_minor: minor,
+});
 
 describe("replays of a range from the JetStream stream", () => {
   let app: App;
@@ -34,12 +38,18 @@ describe("replays of a range from the JetStream stream", () => {
   const views = Array.from({ length: 3 }, (_, i) => pageViewed(T, { time: hour(i + 12) }));
   const invalid = orderCompleted(T, { time: hour(20) }, { total_minor: 1 });
   const later = [orderCompleted(T, { time: hour(3, D1) }), orderCompleted(T, { time: hour(4, D1) })];
-  const expected = envelope(T, "reconciliation.expected", { date: D, timezone: "UTC", orders: 10, gross_minor: 5500, currency: "EUR" }, { time: hour(1, D1) });
+  const expected = envelope(
+    T,
+    "reconciliation.expected",
+    { date: D, timezone: "UTC", orders: 10, gross_minor: 5500, currency: "EUR" },
+    { time: hour(1, D1) },
+  );
   const other = orderCompleted(U, { time: hour(5) });
   // deleted below: orders of 300, 500, 700 and 900 (Σ 2400) and the second page view
   const deleted = [orders[2]!, orders[4]!, orders[6]!, orders[8]!, views[1]!];
 
-  const publish = (e: CloudEvent) => nats.js.publish(`${nats.subjectPrefix}.${e.tenantid}.${e.type}`, enc.encode(JSON.stringify(e)), { msgID: e.id });
+  const publish = (e: CloudEvent) =>
+    nats.js.publish(`${nats.subjectPrefix}.${e.tenantid}.${e.type}`, enc.encode(JSON.stringify(e)), { msgID: e.id });
   const stored = async (t: string) => Number((await deps.sql`select count(*)::int as n from events where tenant_id = ${t}`)[0]!.n);
   const ids = async (t: string) => (await deps.sql`select event_id from events where tenant_id = ${t}`).map((r) => r.event_id as string);
   const ops = () => token({ tenantId: crypto.randomUUID(), roles: ["ops"], sub: "operator" });
@@ -52,8 +62,23 @@ describe("replays of a range from the JetStream stream", () => {
     return { status: res.status, body: (await res.json()) as any, headers: res.headers };
   }
   function runner(recovery: Config["recovery"] = config.recovery) {
-    const pipeline = buildIngest({ config, logger: testLogger, sql: deps.sql, metrics: deps.metrics, nats: undefined, share: { breaker: deps.breaker } }).ingest;
-    const r = new ReplayRunner({ sql: deps.sql, nats, pipeline, recovery, maxFutureMs: config.ingest.maxFutureMs, liveConsumer: config.ingest.consumer, logger: testLogger });
+    const pipeline = buildIngest({
+      config,
+      logger: testLogger,
+      sql: deps.sql,
+      metrics: deps.metrics,
+      nats: undefined,
+      share: { breaker: deps.breaker },
+    }).ingest;
+    const r = new ReplayRunner({
+      sql: deps.sql,
+      nats,
+      pipeline,
+      recovery,
+      maxFutureMs: config.ingest.maxFutureMs,
+      liveConsumer: config.ingest.consumer,
+      logger: testLogger,
+    });
     runners.push(r);
     return r;
   }
@@ -64,12 +89,19 @@ describe("replays of a range from the JetStream stream", () => {
   }
   async function report() {
     await runReconciliation(deps.sql, { tenantId: T });
-    const [r] = await deps.sql`select status, stored_orders, stored_gross_minor::int as gross, missing_orders from reconciliation_reports where tenant_id = ${T} and day = ${D}`;
+    const [r] =
+      await deps.sql`select status, stored_orders, stored_gross_minor::int as gross, missing_orders
+                             from reconciliation_reports where tenant_id = ${T} and day = ${D}`;
     return r;
   }
 
   beforeAll(async () => {
-    ({ nats, config, cleanup } = await privateNats({ INGEST_FLUSH_MS: "50", REPLAY_BATCH_SIZE: "4", REPLAY_RATE_PER_SEC: "100000", REPLAY_POLL_MS: "100" }));
+    ({ nats, config, cleanup } = await privateNats({
+      INGEST_FLUSH_MS: "50",
+      REPLAY_BATCH_SIZE: "4",
+      REPLAY_RATE_PER_SEC: "100000",
+      REPLAY_POLL_MS: "100",
+    }));
     const shared = (await testApp()).deps;
     const ingest = buildIngest({ config, logger: testLogger, sql: shared.sql, metrics: shared.metrics, nats });
     ({ deps, app } = await testApp({ nats, ...ingest }));
@@ -78,7 +110,9 @@ describe("replays of a range from the JetStream stream", () => {
     for (const e of [...orders, ...views, invalid, ...later, expected, other]) await publish(e);
     // 10 + 3 + 2 + 1 of T stored, the invalid one dead-lettered
     expect(await until(async () => (await stored(T)) === 16 && (await stored(U)) === 1, 15_000)).toBe(true);
-    expect(await until(async () => (await deps.sql`select 1 from dead_letter_events where tenant_id = ${T}`).length === 1, 5_000)).toBe(true);
+    expect(await until(async () => (await deps.sql`select 1 from dead_letter_events where tenant_id = ${T}`).length === 1, 5_000)).toBe(
+      true,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -102,13 +136,19 @@ describe("replays of a range from the JetStream stream", () => {
     const job = await call("GET", `/v1/admin/replays/${created.body.id}`);
     // read: every message of T (17); in range: 10 orders + 3 views + the invalid one (14); stored: the 5 deleted;
     // duplicates: 14 − 5 − 1 = 8; dead-lettered: the invalid one (its dead letter was filed when first ingested)
-    expect(job.body).toMatchObject({ status: "succeeded", progress: { read: 17, in_range: 14, stored: 5, duplicates: 8, dead_lettered: 1 } });
+    expect(job.body).toMatchObject({
+      status: "succeeded",
+      progress: { read: 17, in_range: 14, stored: 5, duplicates: 8, dead_lettered: 1 },
+    });
     expect(await stored(T)).toBe(16);
     expect(await ids(T)).toEqual(expect.arrayContaining(deleted.map((e) => e.id)));
-    const [lines] = await deps.sql`select count(*)::int as n from order_lines where tenant_id = ${T} and event_id = any(${deleted.map((e) => e.id)})`;
+    const [lines] =
+      await deps.sql`select count(*)::int as n from order_lines where tenant_id = ${T} and event_id = any(${deleted.map((e) => e.id)})`;
     expect(lines!.n).toBe(4);
     // the runner re-ran reconciliation for the replayed days
-    const [r] = await deps.sql`select status, stored_orders, stored_gross_minor::int as gross from reconciliation_reports where tenant_id = ${T} and day = ${D}`;
+    const [r] =
+      await deps.sql`select status, stored_orders, stored_gross_minor::int as gross
+                             from reconciliation_reports where tenant_id = ${T} and day = ${D}`;
     expect(r).toEqual({ status: "ok", stored_orders: 10, gross: 5500 });
   }, 30_000);
 
@@ -137,7 +177,13 @@ describe("replays of a range from the JetStream stream", () => {
     const all = await call("POST", "/v1/admin/replays", { tenant_id: null, ...RANGE, types: ["order.completed"] });
     expect(all.body.tenant_id).toBeNull();
     await runner().runOnce();
-    expect((await call("GET", `/v1/admin/replays/${all.body.id}`)).body.progress).toEqual({ read: 19, in_range: 12, stored: 2, duplicates: 9, dead_lettered: 1 });
+    expect((await call("GET", `/v1/admin/replays/${all.body.id}`)).body.progress).toEqual({
+      read: 19,
+      in_range: 12,
+      stored: 2,
+      duplicates: 9,
+      dead_lettered: 1,
+    });
     expect(await stored(U)).toBe(1);
     expect(await ids(T)).toContain(orders[0]!.id);
   }, 30_000);
@@ -198,7 +244,10 @@ describe("replays of a range from the JetStream stream", () => {
     await runner().runOnce(); // takes the released job over and goes on after resume_seq
     const finished = await progress();
     // across both runners: every message of T read once, the 5 deleted stored once
-    expect(finished).toMatchObject({ status: "succeeded", progress: { read: 17, in_range: 14, stored: 5, duplicates: 8, dead_lettered: 1 } });
+    expect(finished).toMatchObject({
+      status: "succeeded",
+      progress: { read: 17, in_range: 14, stored: 5, duplicates: 8, dead_lettered: 1 },
+    });
 
     await remove(deleted);
     const second = await call("POST", "/v1/admin/replays", { tenant_id: T, ...RANGE });
@@ -206,7 +255,9 @@ describe("replays of a range from the JetStream stream", () => {
     b.start();
     expect(await until(async () => (await call("GET", `/v1/admin/replays/${second.body.id}`)).body.progress.read >= 2, 10_000)).toBe(true);
     expect((await call("POST", `/v1/admin/replays/${second.body.id}/cancel`)).body.cancel_requested).toBe(true);
-    expect(await until(async () => (await call("GET", `/v1/admin/replays/${second.body.id}`)).body.status === "cancelled", 10_000)).toBe(true);
+    expect(await until(async () => (await call("GET", `/v1/admin/replays/${second.body.id}`)).body.status === "cancelled", 10_000)).toBe(
+      true,
+    );
     const cancelled = (await call("GET", `/v1/admin/replays/${second.body.id}`)).body;
     expect(cancelled.progress.read).toBeLessThan(17);
     expect(cancelled.finished_at).toBeString();
