@@ -175,16 +175,21 @@ function redriveWhere(tx: TxSql, f: RedriveFilter) {
  * never take the same row.
  */
 export async function claimDeadLetters(tx: TxSql, f: RedriveFilter, limit: number, leaseS: number) {
+  // the rows are picked once (a materialised CTE): an IN (subquery … FOR UPDATE) may be run again for each
+  // row and, skipping the rows this statement already updated, pick more than `limit`
   const rows = await tx<ClaimedDeadLetter[]>`
+    with picked as materialized (
+      select id from dead_letter_events
+       where ${redriveWhere(tx, f)}
+         and payload is not null and (claimed_until is null or claimed_until < now())
+       order by id
+       limit ${limit}
+       for update skip locked
+    )
     update dead_letter_events d
        set claimed_until = now() + make_interval(secs => ${leaseS})
-     where d.id in (
-       select id from dead_letter_events
-        where ${redriveWhere(tx, f)}
-          and payload is not null and (claimed_until is null or claimed_until < now())
-        order by id
-        limit ${limit}
-        for update skip locked)
+      from picked
+     where d.id = picked.id
     returning d.id::text as id, d.payload, d.transport, d.subject`;
   return rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
 }

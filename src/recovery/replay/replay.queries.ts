@@ -86,15 +86,18 @@ export async function requestCancel(sql: Sql, id: string): Promise<ReplayJobRow 
 /** take the oldest runnable job of this stream (queued, or running with an expired lease) for leaseMs */
 export async function claimReplayJob(sql: Sql, stream: string, owner: string, leaseMs: number): Promise<ReplayJobRow | undefined> {
   const [row] = await sql<ReplayJobRow[]>`
-    update replay_jobs
+    with picked as materialized (
+      select id as picked_id from replay_jobs
+       where stream = ${stream} and (status = 'queued' or (status = 'running' and (lease_until is null or lease_until < now())))
+       order by created_at
+       limit 1
+       for update skip locked
+    )
+    update replay_jobs j
        set status = 'running', lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${leaseMs / 1000}),
-           started_at = coalesce(started_at, now())
-     where id = (
-       select id from replay_jobs
-        where stream = ${stream} and (status = 'queued' or (status = 'running' and (lease_until is null or lease_until < now())))
-        order by created_at
-        limit 1
-        for update skip locked)
+           started_at = coalesce(j.started_at, now())
+      from picked
+     where j.id = picked.picked_id
     returning ${COLUMNS(sql)}`;
   return row;
 }

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
+import { withTenant } from "../../../src/db/tenant.ts";
 import { buildIngest, type Deps } from "../../../src/deps.ts";
 import type { ApiRole } from "../../../src/http/auth.ts";
+import { claimDeadLetters, releaseClaims } from "../../../src/ingest/dead-letters/dead-letters.queries.ts";
 import type { IncomingMessage } from "../../../src/ingest/pipeline.ts";
 import { testApp, testConfig, testLogger, token } from "../../helpers/deps.ts";
 import { type CloudEvent, customerRegistered, envelope, orderCompleted, pageViewed } from "../../helpers/events.ts";
@@ -210,6 +212,23 @@ describe("POST /v1/dead-letters/redrive", () => {
     expect(r.body).toMatchObject({ tenant_id: U, attempted: 1, stored: 1, without_payload: 1 });
     const [row] = await deps.sql`select count(*)::int as n from events where tenant_id = ${U} and event_id = ${late.id}`;
     expect(row!.n).toBe(1);
+  });
+
+  test("a redrive skips dead letters another redrive holds; they are free again once released", async () => {
+    const V = crypto.randomUUID();
+    const late = Array.from({ length: 6 }, () => pageViewed(V, { time: soon() }));
+    await strict.process(late.map((x) => http(x, V)));
+    // a redrive in flight holds the 4 oldest
+    const held = await withTenant(deps.sql, V, (tx) => claimDeadLetters(tx, {}, 4, 300));
+    expect(held.length).toBe(4);
+    const first = await post({}, ["admin"], V);
+    expect(first.body).toMatchObject({ attempted: 2, stored: 2 });
+    expect(first.body.results.map((x: { id: string }) => x.id)).not.toContain(held[0]!.id);
+    await withTenant(deps.sql, V, (tx) => releaseClaims(tx, held.map((h) => h.id)));
+    const second = await post({}, ["admin"], V);
+    expect(second.body).toMatchObject({ attempted: 4, stored: 4 });
+    const rows = await deps.sql`select attempts, status from dead_letter_events where tenant_id = ${V}`;
+    expect(rows.map((x) => [x.status, x.attempts])).toEqual(late.map(() => ["redriven", 1]));
   });
 
   test("a body that is not valid JSON is a 400 for every caller, even one without the role", async () => {

@@ -199,6 +199,28 @@ describe("replays of a range from the JetStream stream", () => {
     const backwards = await call("POST", "/v1/admin/replays", { tenant_id: T, from: RANGE.to, to: RANGE.from });
     expect(backwards.status).toBe(400);
     expect(backwards.body.errors.map((e: { path: string }) => e.path)).toEqual(["from"]);
+    // a stream whose oldest messages were removed (a purge here; age or size limits alike): nothing before its first message
+    const small = await privateNats();
+    try {
+      const { app: other } = await testApp({ nats: small.nats });
+      for (const e of [pageViewed(T), pageViewed(T), pageViewed(T)]) {
+        await small.nats.js.publish(`${small.nats.subjectPrefix}.${T}.page.viewed`, enc.encode(JSON.stringify(e)), { msgID: e.id });
+      }
+      await small.nats.jsm.streams.purge(small.config.nats.stream, { keep: 1 });
+      const info = await small.nats.jsm.streams.info(small.config.nats.stream);
+      expect(info.state.first_seq).toBe(3);
+      const res = await other.request("/v1/admin/replays", {
+        method: "POST",
+        headers: { authorization: `Bearer ${await ops()}`, "content-type": "application/json" },
+        body: JSON.stringify({ tenant_id: T, ...RANGE }),
+      });
+      expect(res.status).toBe(422);
+      const body = (await res.json()) as { detail: string };
+      expect(body.detail).toContain(`holds events from ${new Date(Date.parse(info.state.first_ts)).toISOString()} on`);
+      expect(body.detail).toContain("older messages were removed");
+    } finally {
+      await small.cleanup();
+    }
     const viewer = await app.request("/v1/admin/replays", {
       method: "POST",
       headers: { authorization: `Bearer ${await token({ tenantId: T, roles: ["admin"] })}`, "content-type": "application/json" },
