@@ -132,8 +132,14 @@ export class ReplayRunner {
         if (end === "succeeded") await this.reconcile(job, log);
       }
     } catch (err) {
-      log.error({ err: (err as Error).message }, "replay failed");
-      await finishReplayJob(this.o.sql, job.id, this.owner, "failed", (err as Error).message);
+      if (this.stopping) {
+        // stopped while waiting for the database: another runner goes on from the last batch saved
+        log.warn({ err: (err as Error).message }, "replay released (runner stopping) after an error");
+        await finishReplayJob(this.o.sql, job.id, this.owner, null).catch(() => undefined);
+      } else {
+        log.error({ err: (err as Error).message }, "replay failed");
+        await finishReplayJob(this.o.sql, job.id, this.owner, "failed", (err as Error).message);
+      }
     }
     return job.id;
   }
