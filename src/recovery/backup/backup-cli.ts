@@ -57,7 +57,14 @@ async function main(): Promise<number> {
     out(r.ok ? "verify: every figure is equal" : "verify: DIFFERENCES (rows marked DIFF)");
     return r.ok ? 0 : 1;
   }
-  if (config.db.url) {
+  if (command === "verify" && values.in) {
+    const r = await verify({ file: values.in });
+    out(`verify ${values.in} (backup of ${r.manifest.created_at}, ${r.manifest.payload.bytes} bytes): restored into a temporary engine`);
+    out(comparisonTable(r.rows));
+    out(r.ok ? "verify: every figure is equal" : "verify: DIFFERENCES (rows marked DIFF)");
+    return r.ok ? 0 : 1;
+  }
+  if (config.db.url && (command === "backup" || command === "restore")) {
     err(
       `${command ?? "backup"}: DATABASE_URL is set (a real TimescaleDB server): use pg_dump and pg_restore as docs/recovery.md describes`,
     );
@@ -75,13 +82,6 @@ async function main(): Promise<number> {
     out(`restored ${values.in} (backup of ${r.manifest.created_at}) into ${dataDir}`);
     out(comparisonTable(r.rows));
     if (!r.ok) err("restore: the restored database differs from what the backup recorded (DIFF rows above)");
-    return r.ok ? 0 : 1;
-  }
-  if (command === "verify" && values.in) {
-    const r = await verify({ file: values.in });
-    out(`verify ${values.in} (backup of ${r.manifest.created_at}, ${r.manifest.payload.bytes} bytes): restored into a temporary engine`);
-    out(comparisonTable(r.rows));
-    out(r.ok ? "verify: every figure is equal" : "verify: DIFFERENCES (rows marked DIFF)");
     return r.ok ? 0 : 1;
   }
   err(USAGE);
