@@ -7,7 +7,7 @@
  * (dead letters are keyed by stream and sequence) and are not republished.
  *
  * Pacing, so live ingest keeps its throughput: at most REPLAY_RATE_PER_SEC messages read per second
- * (default 2,000, about a tenth of what the embedded engine writes), in batches of REPLAY_BATCH_SIZE
+ * (default 2,000: a tenth of the ~20,000 rows/s design.md measured for the engine), in batches of REPLAY_BATCH_SIZE
  * (default 250: one pipeline write each, so live batches interleave on the engine's connection between
  * replay batches), and no reading at all while the live consumer has more than REPLAY_YIELD_PENDING
  * messages waiting (default 10,000). One job at a time per replica. While the database is unavailable a
