@@ -12,20 +12,16 @@ import { healthRoutes } from "./health/health.routes.ts";
 import { adminRoutes } from "./admin/admin.routes.ts";
 import { authorize, operationResolver, publicRateLimit } from "./http/authorize.ts";
 import type { AppEnv } from "./http/env.ts";
-import { bodyLimits, corsAllowList, docsPage, inputBounds, responseHeaders } from "./http/hardening.ts";
+import { bodyLimits, corsAllowList, docsAssets, docsPage, inputBounds, responseHeaders } from "./http/hardening.ts";
 import { createRateLimiter, type RateLimiter } from "./http/ratelimit.ts";
 import { accessLog, authenticate, requestContext } from "./http/middleware.ts";
 import { fieldErrors, HttpProblem, problem } from "./http/problem.ts";
 import { whoamiRoutes } from "./http/whoami.routes.ts";
 import { ingestRoutes } from "./ingest/ingest.routes.ts";
 import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
-import { revenueRoutes } from "./analytics/revenue.routes.ts";
-import { operationsRoutes } from "./analytics/operations.routes.ts";
-import { salesRoutes } from "./analytics/sales.routes.ts";
-import { funnelRoutes } from "./analytics/funnel.routes.ts";
-import { itemsRoutes } from "./analytics/items.routes.ts";
-import { realtimeRoutes } from "./analytics/realtime.routes.ts";
-import { customersRoutes } from "./analytics/customers.routes.ts";
+import { analyticsRoutes } from "./analytics/registry.ts";
+import { dashboardsRoutes } from "./dashboards/dashboards.routes.ts";
+import { webRoutes } from "./web/web.routes.ts";
 import { reconciliationRoutes } from "./recovery/reconciliation/reconciliation.routes.ts";
 import { replayRoutes } from "./recovery/replay/replay.routes.ts";
 
@@ -87,7 +83,14 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", revenueRoutes).route("/", operationsRoutes).route("/", salesRoutes).route("/", funnelRoutes).route("/", itemsRoutes).route("/", realtimeRoutes).route("/", customersRoutes)
+  const routes = app
+    .route("/", healthRoutes)
+    .route("/", whoamiRoutes)
+    .route("/", ingestRoutes)
+    .route("/", schemasRoutes)
+    .route("/", adminRoutes)
+    .route("/", analyticsRoutes)
+    .route("/", dashboardsRoutes)
     .route("/", reconciliationRoutes)
     .route("/", replayRoutes);
 
@@ -111,6 +114,11 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       { name: "auth", description: "The identity behind a token" },
       { name: "ingest", description: "CloudEvents in (HTTP; NATS JetStream is the other door), dead letters and ingest statistics" },
       { name: "schemas", description: "The event catalog: JSON Schema of every event type and version" },
+      {
+        name: "dashboards",
+        description:
+          "Saved dashboards over the analytics operations: CRUD with ETag / If-Match, every widget's answer in one call, and a live stream",
+      },
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
       {
         name: "recovery",
@@ -120,11 +128,16 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       {
         name: "analytics",
         description:
-          "Revenue, sales, customers, funnels, items, real-time and operations figures of your tenant. Common rules: [from, to) half-open ISO-8601 with offset, local DST-correct buckets in `timezone`, money in integer minor units with one row per currency, `as_of` and `watermark` on every answer, 504 past the statement timeout.",
+          "Revenue, sales, customers, funnels, items, real-time and operations figures of your tenant. Common rules: " +
+          "[from, to) half-open ISO-8601 with offset, local DST-correct buckets in `timezone`, money in integer " +
+          "minor units with one row per currency, `as_of` and `watermark` on every answer, 504 past the statement " +
+          "timeout.",
       },
     ],
   });
   app.get("/docs", docsPage({ url: "/openapi.json", title: "Pulse API" }));
+  app.get("/docs/swagger-ui-dist/:file", docsAssets);
+  app.route("/", webRoutes);
 
   app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((err, c) => {

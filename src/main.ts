@@ -9,6 +9,7 @@ import { IngestConsumer } from "./ingest/consumer.ts";
 import { ReplayRunner } from "./recovery/replay/replay.runner.ts";
 import { createLogger, fatalLine } from "./logger.ts";
 import { onShutdown } from "./shutdown.ts";
+import { webBundle } from "./web/build.ts";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(fatalLine, (code) => process.exit(code));
@@ -19,7 +20,13 @@ async function main(): Promise<void> {
   let consumer: IngestConsumer | undefined;
   let replays: ReplayRunner | undefined;
   if (config.role !== "api" && deps.nats) {
-    consumer = new IngestConsumer({ nats: deps.nats, pipeline: deps.ingest, cfg: config.ingest, logger: logger.child({ component: "consumer" }), metrics: deps.metrics });
+    consumer = new IngestConsumer({
+      nats: deps.nats,
+      pipeline: deps.ingest,
+      cfg: config.ingest,
+      logger: logger.child({ component: "consumer" }),
+      metrics: deps.metrics,
+    });
     await consumer.start();
     // replay jobs (POST /v1/admin/replays): the same pipeline, without republishing dead letters
     const replayIngest = buildIngest({ ...deps, nats: undefined, share: { breaker: deps.breaker } });
@@ -40,8 +47,20 @@ async function main(): Promise<void> {
   // every role serves HTTP: api/all serve the API; a worker serves health and metrics on the same port
   const app = createApp(deps);
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
+  // the web app's bundle, built now rather than on the first /app request
+  if (config.role !== "worker")
+    webBundle().then(
+      (b) => logger.info({ build_ms: b.ms }, "web app built"),
+      (err: unknown) => logger.error({ err }, "the web app did not build"),
+    );
   logger.info(
-    { port: server.port, role: config.role, embedded: Boolean(deps.engine), jobs: config.jobs.mode, startup_ms: Math.round(performance.now() - started) },
+    {
+      port: server.port,
+      role: config.role,
+      embedded: Boolean(deps.engine),
+      jobs: config.jobs.mode,
+      startup_ms: Math.round(performance.now() - started),
+    },
     "pulse is listening",
   );
 

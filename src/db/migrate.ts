@@ -127,7 +127,8 @@ export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string; se
       if (typeof existing === "string") {
         if (existing !== m.checksum) {
           throw new MigrationError(
-            `sql/${m.file} was edited after it was applied (checksum ${m.checksum.slice(0, 12)}… ≠ recorded ${existing.slice(0, 12)}…); add a new migration instead`,
+            `sql/${m.file} was edited after it was applied (checksum ${m.checksum.slice(0, 12)}… ≠ recorded ${existing.slice(0, 12)}…); ` +
+              `add a new migration instead`,
           );
         }
         return false;
@@ -164,6 +165,9 @@ export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string; se
   }
 
   const durationMs = Math.round(performance.now() - started);
-  log.info({ applied: applied.length, already_applied: alreadyApplied, repeatable: repeatable.length, duration_ms: durationMs }, "migrations done");
+  log.info(
+    { applied: applied.length, already_applied: alreadyApplied, repeatable: repeatable.length, duration_ms: durationMs },
+    "migrations done",
+  );
   return { applied, alreadyApplied, repeatable: repeatable.map((r) => r.file), durationMs };
 }

@@ -35,9 +35,11 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   404: ["not-found", "Not found"],
   405: ["method-not-allowed", "Method not allowed"],
   409: ["conflict", "Conflict"],
+  412: ["precondition-failed", "Precondition failed"],
   413: ["payload-too-large", "Payload too large"],
   415: ["unsupported-media-type", "Unsupported media type"],
   422: ["unprocessable", "Unprocessable request"],
+  428: ["precondition-required", "Precondition required"],
   429: ["rate-limited", "Too many requests"],
   500: ["internal", "Internal server error"],
   503: ["unavailable", "Service unavailable"],
@@ -56,12 +58,7 @@ export class HttpProblem extends Error {
   }
 }
 
-export function problemBody(
-  c: Context,
-  status: number,
-  detail?: string,
-  extra: { errors?: FieldError[]; title?: string } = {},
-): Problem {
+export function problemBody(c: Context, status: number, detail?: string, extra: { errors?: FieldError[]; title?: string } = {}): Problem {
   const [slug, title] = TITLES[status] ?? ["error", "Error"];
   return {
     type: `https://pulse.dev/problems/${slug}`,

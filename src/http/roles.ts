@@ -19,6 +19,8 @@ export interface OperationAccess {
 export const READERS = ["viewer", "analyst", "pricing_manager", "admin", "ops"] as const satisfies readonly ApiRole[];
 /** exports (CSV / Excel / PDF): analyst and admin */
 export const EXPORTERS = ["analyst", "admin"] as const satisfies readonly ApiRole[];
+/** saving, changing and deleting dashboards (src/dashboards/) */
+export const DASHBOARD_EDITORS = ["analyst", "admin"] as const satisfies readonly ApiRole[];
 /** approving or rejecting a price change */
 export const PRICE_APPROVERS = ["pricing_manager", "admin"] as const satisfies readonly ApiRole[];
 /** tenant administration (settings, erasure, dashboards of others) */
@@ -67,6 +69,15 @@ export const OPERATIONS = {
   getShippingMetrics: analytics,
   getMarketingAttribution: analytics,
   getRefundMetrics: analytics,
+
+  // saved dashboards (src/dashboards/): readers read and watch, analyst and admin write
+  listDashboards: read(READERS),
+  getDashboard: read(READERS),
+  getDashboardData: read(READERS),
+  streamDashboardData: read(READERS),
+  createDashboard: read(DASHBOARD_EDITORS),
+  updateDashboard: read(DASHBOARD_EDITORS),
+  deleteDashboard: read(DASHBOARD_EDITORS),
 
   // operators: the one cross-tenant read (runs as the owner, explicit tenant_id filter)
   listAllDeadLetters: read(OPERATORS),

@@ -237,6 +237,9 @@ export async function releaseClaims(tx: TxSql, ids: string[]): Promise<void> {
 
 /** pending dead letters per reason, every tenant (pulse_dead_letter_depth): the connection role, read-only */
 export async function deadLetterDepth(sql: Sql): Promise<Array<{ reason: string; depth: number }>> {
-  return sql.begin("read only", (tx) => tx<Array<{ reason: string; depth: number }>>`
-    select reason, count(*)::int as depth from dead_letter_events where status = 'pending' group by reason order by reason`);
+  return sql.begin(
+    "read only",
+    (tx) => tx<Array<{ reason: string; depth: number }>>`
+    select reason, count(*)::int as depth from dead_letter_events where status = 'pending' group by reason order by reason`,
+  );
 }

@@ -122,8 +122,7 @@ describe("backup, restore and verify of the embedded engine", () => {
     await restored.start();
     const sql = createSql(restored.url, { max: 1, statementTimeoutMs: 30_000, logger: testLogger, embedded: true });
     try {
-      const [e] =
-        await sql`select count(*)::int as n, sum(amount_minor) filter (where type = 'order.completed')::int as gross
+      const [e] = await sql`select count(*)::int as n, sum(amount_minor) filter (where type = 'order.completed')::int as gross
                                 from events where tenant_id = ${T}`;
       expect(e).toEqual({ n: 23, gross: 7800 + 7500 });
       const [old] = await sql`select count(*)::int as n from events where tenant_id = ${T} and time < now() - interval '5 days'`;

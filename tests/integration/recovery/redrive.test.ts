@@ -161,8 +161,7 @@ describe("POST /v1/dead-letters/redrive", () => {
     const { email_hash: _h, ...twinProps } = rtb.props;
     expect(rb.props).toEqual(twinProps); // lines, discount, total: as published
     expect([rb.customer_id, rb.amount_minor, rb.currency, rb.channel, rb.quantity]).toEqual(["c-1", "6500", "EUR", "web", 3]);
-    const lines =
-      await deps.sql`select line_no, item_id, quantity, net_line_minor::int as net from order_lines
+    const lines = await deps.sql`select line_no, item_id, quantity, net_line_minor::int as net from order_lines
                                where tenant_id = ${T} and event_id = ${b.id} order by line_no`;
     // lines 2 × 2500 = 5000 and 1 × 1999; discount 499 shared by line value over 6999: 499·5000/6999 = 356 r 3356,
     // 499·1999/6999 = 142 r 3643; the one unit left goes to the larger remainder ⇒ 356 and 143 ⇒ nets 4644 and 1856 (Σ 6500)
@@ -170,8 +169,7 @@ describe("POST /v1/dead-letters/redrive", () => {
       [1, "show-1", 2, 4644],
       [2, "tee-1", 1, 1856],
     ]);
-    const [customer] =
-      await deps.sql`select email_hash, registered_at from customers
+    const [customer] = await deps.sql`select email_hash, registered_at from customers
                                   where tenant_id = ${T} and customer_id = ${c.data.customer_id as string}`;
     expect(customer!.email_hash).toBeNull();
     expect(customer!.registered_at.toISOString()).toBe(new Date(c.time).toISOString());
@@ -224,7 +222,12 @@ describe("POST /v1/dead-letters/redrive", () => {
     const first = await post({}, ["admin"], V);
     expect(first.body).toMatchObject({ attempted: 2, stored: 2 });
     expect(first.body.results.map((x: { id: string }) => x.id)).not.toContain(held[0]!.id);
-    await withTenant(deps.sql, V, (tx) => releaseClaims(tx, held.map((h) => h.id)));
+    await withTenant(deps.sql, V, (tx) =>
+      releaseClaims(
+        tx,
+        held.map((h) => h.id),
+      ),
+    );
     const second = await post({}, ["admin"], V);
     expect(second.body).toMatchObject({ attempted: 4, stored: 4 });
     const rows = await deps.sql`select attempts, status from dead_letter_events where tenant_id = ${V}`;

@@ -89,8 +89,7 @@ describe("replays of a range from the JetStream stream", () => {
   }
   async function report() {
     await runReconciliation(deps.sql, { tenantId: T });
-    const [r] =
-      await deps.sql`select status, stored_orders, stored_gross_minor::int as gross, missing_orders
+    const [r] = await deps.sql`select status, stored_orders, stored_gross_minor::int as gross, missing_orders
                              from reconciliation_reports where tenant_id = ${T} and day = ${D}`;
     return r;
   }
@@ -146,8 +145,7 @@ describe("replays of a range from the JetStream stream", () => {
       await deps.sql`select count(*)::int as n from order_lines where tenant_id = ${T} and event_id = any(${deleted.map((e) => e.id)})`;
     expect(lines!.n).toBe(4);
     // the runner re-ran reconciliation for the replayed days
-    const [r] =
-      await deps.sql`select status, stored_orders, stored_gross_minor::int as gross
+    const [r] = await deps.sql`select status, stored_orders, stored_gross_minor::int as gross
                              from reconciliation_reports where tenant_id = ${T} and day = ${D}`;
     expect(r).toEqual({ status: "ok", stored_orders: 10, gross: 5500 });
   }, 30_000);
