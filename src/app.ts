@@ -22,6 +22,8 @@ import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
 import { analyticsRoutes } from "./analytics/registry.ts";
 import { dashboardsRoutes } from "./dashboards/dashboards.routes.ts";
 import { webRoutes } from "./web/web.routes.ts";
+import { reconciliationRoutes } from "./recovery/reconciliation/reconciliation.routes.ts";
+import { replayRoutes } from "./recovery/replay/replay.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -70,8 +72,9 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
   app.use("*", publicRateLimit(limiter, deps.config.security.trustedProxies));
   app.use("/v1/*", bodyLimits(deps.config, operationOf));
   app.use("/v1/*", authenticate);
-  app.use("/v1/*", authorize(operationOf, limiter));
+  // the request's shape before the role check: a malformed body is a 400 whatever the caller's roles (hardening.ts)
   app.use("/v1/*", inputBounds(deps.config, operationOf));
+  app.use("/v1/*", authorize(operationOf, limiter));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -87,7 +90,9 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     .route("/", schemasRoutes)
     .route("/", adminRoutes)
     .route("/", analyticsRoutes)
-    .route("/", dashboardsRoutes);
+    .route("/", dashboardsRoutes)
+    .route("/", reconciliationRoutes)
+    .route("/", replayRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -115,6 +120,11 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
           "Saved dashboards over the analytics operations: CRUD with ETag / If-Match, every widget's answer in one call, and a live stream",
       },
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
+      {
+        name: "recovery",
+        description:
+          "Proving and repairing completeness: daily reconciliation against upstream, and replays of a range from the stream (ops)",
+      },
       {
         name: "analytics",
         description:

@@ -4,8 +4,9 @@
  */
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
-import { buildDeps, closeDeps } from "./deps.ts";
+import { buildDeps, buildIngest, closeDeps } from "./deps.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
+import { ReplayRunner } from "./recovery/replay/replay.runner.ts";
 import { createLogger, fatalLine } from "./logger.ts";
 import { onShutdown } from "./shutdown.ts";
 import { webBundle } from "./web/build.ts";
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   const deps = await buildDeps(config, { logger, defaultMetrics: true });
 
   let consumer: IngestConsumer | undefined;
+  let replays: ReplayRunner | undefined;
   if (config.role !== "api" && deps.nats) {
     consumer = new IngestConsumer({
       nats: deps.nats,
@@ -26,6 +28,18 @@ async function main(): Promise<void> {
       metrics: deps.metrics,
     });
     await consumer.start();
+    // replay jobs (POST /v1/admin/replays): the same pipeline, without republishing dead letters
+    const replayIngest = buildIngest({ ...deps, nats: undefined, share: { breaker: deps.breaker } });
+    replays = new ReplayRunner({
+      sql: deps.sql,
+      nats: deps.nats,
+      pipeline: replayIngest.ingest,
+      recovery: config.recovery,
+      maxFutureMs: config.ingest.maxFutureMs,
+      liveConsumer: config.ingest.consumer,
+      logger: logger.child({ component: "replay" }),
+    });
+    replays.start();
   } else if (config.role !== "api") {
     logger.warn("NATS_URL is not set: no JetStream ingest (POST /v1/events still works)");
   }
@@ -54,6 +68,7 @@ async function main(): Promise<void> {
     logger,
     budgetMs: config.shutdownTimeoutMs,
     steps: async () => {
+      await replays?.stop(); // a replay in progress stops after its batch, released for another runner
       await consumer?.stop(); // stop fetching; flush, commit and ack what was fetched
       await server.stop(false); // finish in-flight requests, accept no new ones
       await closeDeps(deps);

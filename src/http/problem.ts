@@ -38,6 +38,7 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   412: ["precondition-failed", "Precondition failed"],
   413: ["payload-too-large", "Payload too large"],
   415: ["unsupported-media-type", "Unsupported media type"],
+  422: ["unprocessable", "Unprocessable request"],
   428: ["precondition-required", "Precondition required"],
   429: ["rate-limited", "Too many requests"],
   500: ["internal", "Internal server error"],

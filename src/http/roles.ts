@@ -81,6 +81,15 @@ export const OPERATIONS = {
 
   // operators: the one cross-tenant read (runs as the owner, explicit tenant_id filter)
   listAllDeadLetters: read(OPERATORS),
+
+  // recovery (src/recovery/, src/ingest/dead-letters/redrive.ts): readers see reconciliation; a tenant admin
+  // redrives their own dead letters (ops any tenant's: the handler checks tenant_id); replays are operators'
+  listReconciliationReports: analytics,
+  redriveDeadLetters: { roles: TENANT_ADMINS, budget: "ingest" },
+  createReplay: { roles: OPERATORS, budget: "export" },
+  listReplays: read(OPERATORS),
+  getReplay: read(OPERATORS),
+  cancelReplay: read(OPERATORS),
 } as const satisfies Record<string, OperationAccess>;
 
 export type OperationId = keyof typeof OPERATIONS;

@@ -1,5 +1,6 @@
 /**
- * Prometheus metrics (prom-client), one registry per app instance so tests can build many apps.
+ * Prometheus metrics (prom-client), one registry per app instance so tests can build many apps. The
+ * gauges of `scrape` are read from the database when /metrics is scraped (buildDeps sets the readers).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { readContainerMemory } from "./memory.ts";
@@ -34,15 +35,79 @@ export interface Metrics {
   memoryCollectionSeconds: Histogram;
   /** rate-limit decisions by budget and result (allowed, limited, error: the backend failed, let through) */
   rateLimit: Counter<"budget" | "result">;
+  /** per tenant (bounded: the worst RECONCILIATION_METRIC_TENANTS, the rest as "other"), read at scrape time */
+  reconciliationMismatchDays: Gauge<"tenant">;
+  /** pending dead letters per reason, read at scrape time */
+  deadLetterDepth: Gauge<"reason">;
+  /** where the scrape-time gauges read from; unset ⇒ the gauge is empty */
+  scrape: ScrapeReaders;
+}
+
+/** database reads behind scrape-time gauges (each bounded by SCRAPE_READ_TIMEOUT_MS; on failure the last values stay) */
+export interface ScrapeReaders {
+  reconciliationMismatchDays?: () => Promise<Array<{ tenant: string; days: number }>>;
+  deadLetterDepth?: () => Promise<Array<{ reason: string; depth: number }>>;
+}
+
+const SCRAPE_READ_TIMEOUT_MS = 2_000;
+
+/** a gauge's values replaced by a fresh read; a failed or slow read leaves the previous values */
+async function refresh<L extends string>(gauge: Gauge<L>, read: (() => Promise<Array<[Partial<Record<L, string>>, number]>>) | undefined) {
+  if (!read) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const values = await Promise.race([
+      read(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timeout")), SCRAPE_READ_TIMEOUT_MS);
+      }),
+    ]);
+    gauge.reset();
+    for (const [labels, v] of values) gauge.set(labels, v);
+  } catch {
+    // the database is slow or down: readiness says so; the gauge keeps what it last read
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "pulse_" });
+  const scrape: ScrapeReaders = {};
   const beforeScrape = new Set<() => void>();
   return {
     registry,
+    scrape,
     beforeScrape,
+    reconciliationMismatchDays: new Gauge({
+      name: "pulse_reconciliation_mismatch_days",
+      help:
+        "Days of the reconciliation window reported missing or surplus against upstream, per tenant " +
+        '(the worst RECONCILIATION_METRIC_TENANTS by name, the rest as tenant="other")',
+      labelNames: ["tenant"],
+      registers: [registry],
+      async collect() {
+        const read = scrape.reconciliationMismatchDays;
+        await refresh(
+          this,
+          read && (async () => (await read()).map((r) => [{ tenant: r.tenant }, r.days] as [{ tenant: string }, number])),
+        );
+      },
+    }),
+    deadLetterDepth: new Gauge({
+      name: "pulse_dead_letter_depth",
+      help: "Dead letters waiting (status pending: not redriven), per reason",
+      labelNames: ["reason"],
+      registers: [registry],
+      async collect() {
+        const read = scrape.deadLetterDepth;
+        await refresh(
+          this,
+          read && (async () => (await read()).map((r) => [{ reason: r.reason }, r.depth] as [{ reason: string }, number])),
+        );
+      },
+    }),
     rateLimit: new Counter({
       name: "pulse_rate_limit_decisions_total",
       help: "Rate-limit decisions by budget and result (allowed, limited, error)",
