@@ -12,20 +12,18 @@ import { healthRoutes } from "./health/health.routes.ts";
 import { adminRoutes } from "./admin/admin.routes.ts";
 import { authorize, operationResolver, publicRateLimit } from "./http/authorize.ts";
 import type { AppEnv } from "./http/env.ts";
-import { bodyLimits, corsAllowList, docsPage, inputBounds, responseHeaders } from "./http/hardening.ts";
+import { bodyLimits, corsAllowList, docsAssets, docsPage, inputBounds, responseHeaders } from "./http/hardening.ts";
 import { createRateLimiter, type RateLimiter } from "./http/ratelimit.ts";
 import { accessLog, authenticate, requestContext } from "./http/middleware.ts";
 import { fieldErrors, HttpProblem, problem } from "./http/problem.ts";
 import { whoamiRoutes } from "./http/whoami.routes.ts";
 import { ingestRoutes } from "./ingest/ingest.routes.ts";
 import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
-import { revenueRoutes } from "./analytics/revenue.routes.ts";
-import { operationsRoutes } from "./analytics/operations.routes.ts";
-import { salesRoutes } from "./analytics/sales.routes.ts";
-import { funnelRoutes } from "./analytics/funnel.routes.ts";
-import { itemsRoutes } from "./analytics/items.routes.ts";
-import { realtimeRoutes } from "./analytics/realtime.routes.ts";
-import { customersRoutes } from "./analytics/customers.routes.ts";
+import { analyticsRoutes } from "./analytics/registry.ts";
+import { dashboardsRoutes } from "./dashboards/dashboards.routes.ts";
+import { webRoutes } from "./web/web.routes.ts";
+import { reconciliationRoutes } from "./recovery/reconciliation/reconciliation.routes.ts";
+import { replayRoutes } from "./recovery/replay/replay.routes.ts";
 import { pricingRoutes } from "./pricing/pricing.routes.ts";
 
 export const API_VERSION = "0.1.0";
@@ -75,8 +73,9 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
   app.use("*", publicRateLimit(limiter, deps.config.security.trustedProxies));
   app.use("/v1/*", bodyLimits(deps.config, operationOf));
   app.use("/v1/*", authenticate);
-  app.use("/v1/*", authorize(operationOf, limiter));
+  // the request's shape before the role check: a malformed body is a 400 whatever the caller's roles (hardening.ts)
   app.use("/v1/*", inputBounds(deps.config, operationOf));
+  app.use("/v1/*", authorize(operationOf, limiter));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -85,7 +84,17 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     description: "HS256 (JWT_SECRET) or RS256/ES256 (JWT_JWKS_URL). Claims: sub, tenant_id (uuid), roles, exp.",
   });
 
-  const routes = app.route("/", healthRoutes).route("/", whoamiRoutes).route("/", ingestRoutes).route("/", schemasRoutes).route("/", adminRoutes).route("/", revenueRoutes).route("/", operationsRoutes).route("/", salesRoutes).route("/", funnelRoutes).route("/", itemsRoutes).route("/", realtimeRoutes).route("/", customersRoutes).route("/", pricingRoutes);
+  const routes = app
+    .route("/", healthRoutes)
+    .route("/", whoamiRoutes)
+    .route("/", ingestRoutes)
+    .route("/", schemasRoutes)
+    .route("/", adminRoutes)
+    .route("/", analyticsRoutes)
+    .route("/", dashboardsRoutes)
+    .route("/", reconciliationRoutes)
+    .route("/", replayRoutes)
+    .route("/", pricingRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -107,21 +116,30 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       { name: "auth", description: "The identity behind a token" },
       { name: "ingest", description: "CloudEvents in (HTTP; NATS JetStream is the other door), dead letters and ingest statistics" },
       { name: "schemas", description: "The event catalog: JSON Schema of every event type and version" },
+      {
+        name: "dashboards",
+        description:
+          "Saved dashboards over the analytics operations: CRUD with ETag / If-Match, every widget's answer in one call, and a live stream",
+      },
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
       {
-        name: "pricing",
+        name: "recovery",
         description:
-          "Demand scores (0–100, explainable), bounded price recommendations and the four-eyes price-change workflow; " +
-          "approvals are published as price.change_approved on NATS (docs/pricing.md).",
+          "Proving and repairing completeness: daily reconciliation against upstream, and replays of a range from the stream (ops)",
       },
       {
         name: "analytics",
         description:
-          "Revenue, sales, customers, funnels, items, real-time and operations figures of your tenant. Common rules: [from, to) half-open ISO-8601 with offset, local DST-correct buckets in `timezone`, money in integer minor units with one row per currency, `as_of` and `watermark` on every answer, 504 past the statement timeout.",
+          "Revenue, sales, customers, funnels, items, real-time and operations figures of your tenant. Common rules: " +
+          "[from, to) half-open ISO-8601 with offset, local DST-correct buckets in `timezone`, money in integer " +
+          "minor units with one row per currency, `as_of` and `watermark` on every answer, 504 past the statement " +
+          "timeout.",
       },
     ],
   });
   app.get("/docs", docsPage({ url: "/openapi.json", title: "Pulse API" }));
+  app.get("/docs/swagger-ui-dist/:file", docsAssets);
+  app.route("/", webRoutes);
 
   app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((err, c) => {

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { analytics } from "./config/analytics.ts";
 import { auth } from "./config/auth.ts";
 import { cache } from "./config/cache.ts";
+import { dashboards } from "./config/dashboards.ts";
 import { db } from "./config/db.ts";
 import { health } from "./config/health.ts";
 import { ingest } from "./config/ingest.ts";
@@ -17,13 +18,30 @@ import { jobs } from "./config/jobs.ts";
 import { log } from "./config/log.ts";
 import { nats } from "./config/nats.ts";
 import { pricing } from "./config/pricing.ts";
-import { type Base, type Section, type Vars } from "./config/section.ts";
+import { recovery } from "./config/recovery.ts";
+import type { Base, Section, Vars } from "./config/section.ts";
 import { security } from "./config/security.ts";
 import { server } from "./config/server.ts";
 import { storage } from "./config/storage.ts";
 
 /** every section, in the order its variables are checked and reported */
-const SECTIONS = [server, db, jobs, nats, ingest, storage, cache, analytics, pricing, log, auth, health, security] as const;
+const SECTIONS = [
+  server,
+  db,
+  jobs,
+  nats,
+  ingest,
+  storage,
+  cache,
+  analytics,
+  pricing,
+  dashboards,
+  log,
+  auth,
+  health,
+  security,
+  recovery,
+] as const;
 
 type AnySection = Section<Vars, unknown>;
 type SliceOf<S> = S extends Section<Vars, infer C> ? C : never;
@@ -58,7 +76,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? "?"), message: i.message }));
     const message = problems.map((p) => `${p.variable}: ${p.message}`).join("; ");
-    throw new ConfigError(`invalid configuration: ${message}`, problems.map((p) => p.variable));
+    throw new ConfigError(
+      `invalid configuration: ${message}`,
+      problems.map((p) => p.variable),
+    );
   }
   const e = parsed.data;
   const base = baseOf(e);

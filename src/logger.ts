@@ -54,6 +54,10 @@ export function createLogger(opts: LoggerOptions): Logger {
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
     mixin: () => logContext.getStore() ?? EMPTY,
+    // pino's default merge is Object.assign(mixinObject, lineFields): it writes every line's fields
+    // into the object the mixin returned, the shared EMPTY or the request's context, so each later
+    // line carried the fields of every earlier one (found by the fault suite's logs). A new object:
+    mixinMergeStrategy: (lineFields: object, mixinObject: object) => ({ ...mixinObject, ...lineFields }),
   };
   if (opts.destination) return pino(base, opts.destination);
   if (opts.format === "pretty") {

@@ -4,11 +4,13 @@
  */
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
-import { buildDeps, closeDeps } from "./deps.ts";
+import { buildDeps, buildIngest, closeDeps } from "./deps.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
+import { ReplayRunner } from "./recovery/replay/replay.runner.ts";
 import { createLogger, fatalLine } from "./logger.ts";
 import { PricingWorker } from "./pricing/outbox.ts";
 import { onShutdown } from "./shutdown.ts";
+import { webBundle } from "./web/build.ts";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(fatalLine, (code) => process.exit(code));
@@ -17,9 +19,28 @@ async function main(): Promise<void> {
   const deps = await buildDeps(config, { logger, defaultMetrics: true });
 
   let consumer: IngestConsumer | undefined;
+  let replays: ReplayRunner | undefined;
   if (config.role !== "api" && deps.nats) {
-    consumer = new IngestConsumer({ nats: deps.nats, pipeline: deps.ingest, cfg: config.ingest, logger: logger.child({ component: "consumer" }), metrics: deps.metrics });
+    consumer = new IngestConsumer({
+      nats: deps.nats,
+      pipeline: deps.ingest,
+      cfg: config.ingest,
+      logger: logger.child({ component: "consumer" }),
+      metrics: deps.metrics,
+    });
     await consumer.start();
+    // replay jobs (POST /v1/admin/replays): the same pipeline, without republishing dead letters
+    const replayIngest = buildIngest({ ...deps, nats: undefined, share: { breaker: deps.breaker } });
+    replays = new ReplayRunner({
+      sql: deps.sql,
+      nats: deps.nats,
+      pipeline: replayIngest.ingest,
+      recovery: config.recovery,
+      maxFutureMs: config.ingest.maxFutureMs,
+      liveConsumer: config.ingest.consumer,
+      logger: logger.child({ component: "replay" }),
+    });
+    replays.start();
   } else if (config.role !== "api") {
     logger.warn("NATS_URL is not set: no JetStream ingest (POST /v1/events still works)");
   }
@@ -42,8 +63,20 @@ async function main(): Promise<void> {
   // every role serves HTTP: api/all serve the API; a worker serves health and metrics on the same port
   const app = createApp(deps);
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
+  // the web app's bundle, built now rather than on the first /app request
+  if (config.role !== "worker")
+    webBundle().then(
+      (b) => logger.info({ build_ms: b.ms }, "web app built"),
+      (err: unknown) => logger.error({ err }, "the web app did not build"),
+    );
   logger.info(
-    { port: server.port, role: config.role, embedded: Boolean(deps.engine), jobs: config.jobs.mode, startup_ms: Math.round(performance.now() - started) },
+    {
+      port: server.port,
+      role: config.role,
+      embedded: Boolean(deps.engine),
+      jobs: config.jobs.mode,
+      startup_ms: Math.round(performance.now() - started),
+    },
     "pulse is listening",
   );
 
@@ -51,6 +84,7 @@ async function main(): Promise<void> {
     logger,
     budgetMs: config.shutdownTimeoutMs,
     steps: async () => {
+      await replays?.stop(); // a replay in progress stops after its batch, released for another runner
       await consumer?.stop(); // stop fetching; flush, commit and ack what was fetched
       await pricing?.stop(); // finish the round in progress
       await server.stop(false); // finish in-flight requests, accept no new ones

@@ -20,5 +20,19 @@ export interface Cache {
   incr(key: string): Promise<number>;
   /** resolves when the backend answers; rejects otherwise */
   ping(): Promise<void>;
+  /** the circuit breaker's state, for a cache behind one (circuit.ts: the shared drivers) */
+  circuit?(): CircuitStatus;
   close(): Promise<void>;
+}
+
+export interface CircuitStatus {
+  /** open: every call is skipped (rejects at once) while a background probe waits for the backend */
+  state: "closed" | "open";
+  /** when the circuit opened (ISO-8601), null while closed */
+  since: string | null;
+  /** the last backend failure (kept after the circuit closes) */
+  last_error: string | null;
+  /** how many times the circuit opened since start */
+  opens: number;
+  probe_interval_ms: number;
 }

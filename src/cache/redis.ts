@@ -56,11 +56,7 @@ export function createRedisCache(url: string, opts: RedisCacheOptions = {}): Cac
 
   const run = <T>(what: string, op: () => Promise<T>): Promise<T> => {
     if (closed) return Promise.reject(new Error("redis cache is closed"));
-    return withTimeout(
-      ensureConnected().then(op),
-      commandTimeout,
-      what,
-    );
+    return withTimeout(ensureConnected().then(op), commandTimeout, what);
   };
 
   return {

@@ -18,13 +18,23 @@ const { values } = parseArgs({
 const args = z
   .object({
     tenant: z.uuid({ message: "--tenant must be a uuid" }),
-    roles: z.string().transform((s) => s.split(",").map((r) => r.trim()).filter(Boolean)).pipe(z.array(z.enum(ROLES)).min(1)),
+    roles: z
+      .string()
+      .transform((s) =>
+        s
+          .split(",")
+          .map((r) => r.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.enum(ROLES)).min(1)),
     sub: z.string().min(1),
     expires: z.string().regex(/^\d+[smhdw]$/, "--expires looks like 30m, 1h, 7d"),
   })
   .safeParse(values);
 if (!args.success) {
-  process.stderr.write(`token: ${args.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}\nroles: ${ROLES.join(", ")}\n`);
+  process.stderr.write(
+    `token: ${args.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}\nroles: ${ROLES.join(", ")}\n`,
+  );
   process.exit(2);
 }
 const config = loadConfig();

@@ -4,7 +4,10 @@ import { int, section } from "./section.ts";
 
 export const ingest = section({
   vars: {
-    NATS_CONSUMER: z.string().regex(/^[A-Za-z0-9_-]+$/).default("pulse-ingest"),
+    NATS_CONSUMER: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default("pulse-ingest"),
     NATS_ACK_WAIT_MS: int(1_000, 600_000).default(30_000),
     NATS_MAX_DELIVER: int(1, 1_000).default(10),
     INGEST_BATCH_SIZE: int(1, 10_000).default(500),

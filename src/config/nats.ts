@@ -5,8 +5,14 @@ import { int, optionalString, section } from "./section.ts";
 export const nats = section({
   vars: {
     NATS_URL: optionalString.pipe(z.url({ protocol: /^(nats|tls|wss?)$/ }).optional()),
-    NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default("ANALYTICS"),
-    NATS_SUBJECT_PREFIX: z.string().regex(/^[a-z0-9_-]+$/, "lowercase letters, digits, _ and - only").default("analytics"),
+    NATS_STREAM: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default("ANALYTICS"),
+    NATS_SUBJECT_PREFIX: z
+      .string()
+      .regex(/^[a-z0-9_-]+$/, "lowercase letters, digits, _ and - only")
+      .default("analytics"),
     NATS_DUPLICATE_WINDOW_MS: int(1_000, 86_400_000).default(120_000),
     NATS_STREAM_MAX_AGE_MS: int(0, 365 * 86_400_000).default(7 * 86_400_000),
     NATS_STREAM_MAX_BYTES: z.coerce.number().int().min(-1).default(-1),

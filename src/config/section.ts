@@ -5,9 +5,7 @@
  */
 import { z } from "zod";
 
-export const bool = z
-  .enum(["true", "false", "1", "0", "yes", "no"])
-  .transform((v) => v === "true" || v === "1" || v === "yes");
+export const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes");
 export const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 export const optionalString = z
   .string()
@@ -41,7 +39,12 @@ export function list(entry: z.ZodType<string, string>, normalise: (v: string) =>
   return optionalString.pipe(
     z
       .string()
-      .transform((v) => v.split(",").map((x) => normalise(x.trim())).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(",")
+          .map((x) => normalise(x.trim()))
+          .filter(Boolean),
+      )
       .pipe(z.array(entry))
       .optional(),
   );

@@ -17,9 +17,8 @@ export const security = section({
     TRUSTED_PROXY: list(
       z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: "each entry must be an IP address or a CIDR range" }),
     ),
-    CORS_ORIGINS: list(
-      z.string().regex(/^https?:\/\/[^/\s,*]+$/, "each entry must be an origin like https://app.example.com"),
-      (v) => v.replace(/\/$/, ""),
+    CORS_ORIGINS: list(z.string().regex(/^https?:\/\/[^/\s,*]+$/, "each entry must be an origin like https://app.example.com"), (v) =>
+      v.replace(/\/$/, ""),
     ),
   },
   read: (e) => ({

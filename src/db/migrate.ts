@@ -90,10 +90,15 @@ async function appliedChecksum(tx: TxSql, version: number): Promise<string | und
 export interface MigrateSettings {
   retention_days?: number;
   compress_after_days?: number;
+  reconciliation_lookback_days?: number;
 }
 
 export function migrateSettings(config: Config): MigrateSettings {
-  return { retention_days: config.storage.retentionDays, compress_after_days: config.storage.compressAfterDays };
+  return {
+    retention_days: config.storage.retentionDays,
+    compress_after_days: config.storage.compressAfterDays,
+    reconciliation_lookback_days: config.recovery.reconciliationLookbackDays,
+  };
 }
 
 export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string; settings?: MigrateSettings }): Promise<MigrateResult> {
@@ -122,7 +127,8 @@ export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string; se
       if (typeof existing === "string") {
         if (existing !== m.checksum) {
           throw new MigrationError(
-            `sql/${m.file} was edited after it was applied (checksum ${m.checksum.slice(0, 12)}… ≠ recorded ${existing.slice(0, 12)}…); add a new migration instead`,
+            `sql/${m.file} was edited after it was applied (checksum ${m.checksum.slice(0, 12)}… ≠ recorded ${existing.slice(0, 12)}…); ` +
+              `add a new migration instead`,
           );
         }
         return false;
@@ -159,6 +165,9 @@ export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string; se
   }
 
   const durationMs = Math.round(performance.now() - started);
-  log.info({ applied: applied.length, already_applied: alreadyApplied, repeatable: repeatable.length, duration_ms: durationMs }, "migrations done");
+  log.info(
+    { applied: applied.length, already_applied: alreadyApplied, repeatable: repeatable.length, duration_ms: durationMs },
+    "migrations done",
+  );
   return { applied, alreadyApplied, repeatable: repeatable.map((r) => r.file), durationMs };
 }

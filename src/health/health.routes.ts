@@ -32,6 +32,10 @@ const JobSchema = z
 const ReadinessSchema = z
   .object({
     status: z.enum(["ok", "degraded", "down"]),
+    role: z.enum(["api", "worker", "all"]).openapi({ description: "the process's ROLE: which checks are required depends on it" }),
+    reasons: z
+      .array(z.string())
+      .openapi({ description: "one line per check that is down or job that is failing: why the status is not `ok`" }),
     timestamp: z.string(),
     checks: z.record(z.string(), CheckSchema),
     jobs: z.object({
@@ -63,9 +67,12 @@ const readyRoute = createRoute({
   path: "/health/ready",
   operationId: "getReadiness",
   tags: ["health"],
-  summary: "Readiness: TimescaleDB, cache and NATS checks, and the state of TimescaleDB jobs",
+  summary: "Readiness: can this role serve? Database, NATS, ingest breaker and cache checks, and the state of TimescaleDB jobs",
   description:
-    "200 when every required dependency answers within its probe timeout (status `ok`, or `degraded` when a TimescaleDB job failed or is overdue or an optional dependency — the cache — is down); 503 when a required one (database, NATS when configured) does not. Each check has status, latency_ms and error.",
+    "200 when every dependency the process's role needs answers within its probe timeout (status `ok`, or `degraded` with `reasons` " +
+    "when an optional dependency is down or a TimescaleDB job failed or is overdue); 503 (`down`) when a required one does not. " +
+    "The database is required for every role; NATS and the ingest circuit breaker are required for `worker` only (`api` and `all` " +
+    "answer reads without them: degraded); the cache is never required. Each check has status, required, latency_ms and error.",
   security: [],
   responses: {
     200: { description: "ready", content: { "application/json": { schema: ReadinessSchema } } },
@@ -75,7 +82,9 @@ const readyRoute = createRoute({
 });
 
 export const healthRoutes = new OpenAPIHono<AppEnv>()
-  .openapi(liveRoute, (c) => c.json({ status: "ok" as const, timestamp: new Date().toISOString(), uptime_s: Math.round(process.uptime()) }, 200))
+  .openapi(liveRoute, (c) =>
+    c.json({ status: "ok" as const, timestamp: new Date().toISOString(), uptime_s: Math.round(process.uptime()) }, 200),
+  )
   .openapi(readyRoute, async (c) => {
     const body = await readiness(c.get("deps"));
     return c.json(body, body.status === "down" ? 503 : 200);

@@ -80,7 +80,10 @@ export function createJwtVerifier(s: JwtSettings): JwtVerifier {
     clockTolerance: s.clockToleranceS,
     requiredClaims: ["exp", "sub"],
   };
-  const verified = new LRUCache<string, { principal: Principal; exp: number; nbf: number | undefined }>({ max: VERIFIED_MAX, ttl: VERIFIED_TTL_MS });
+  const verified = new LRUCache<string, { principal: Principal; exp: number; nbf: number | undefined }>({
+    max: VERIFIED_MAX,
+    ttl: VERIFIED_TTL_MS,
+  });
   const tolerance = s.clockToleranceS;
   return {
     async verify(token) {
@@ -115,7 +118,11 @@ export function createJwtVerifier(s: JwtSettings): JwtVerifier {
         const i = claims.error.issues[0];
         throw new AuthError(`token claim ${String(i?.path[0] ?? "?")} is invalid: ${i?.message ?? "invalid"}`);
       }
-      const principal: Principal = Object.freeze({ sub: claims.data.sub, tenantId: claims.data.tenant_id, roles: [...new Set(claims.data.roles)] });
+      const principal: Principal = Object.freeze({
+        sub: claims.data.sub,
+        tenantId: claims.data.tenant_id,
+        roles: [...new Set(claims.data.roles)],
+      });
       verified.set(token, { principal, exp: claims.data.exp, nbf: claims.data.nbf });
       return principal;
     },

@@ -40,7 +40,9 @@ export function operationResolver(app: App): (c: Context) => { operationId: stri
       // the handler is the last matched route bound to a method (middlewares are "ALL")
       const handler = matchedRoutes(c).findLast((m) => m.method !== "ALL");
       byRoute ??= build();
-      r = handler ? { operationId: byRoute.get(`${handler.method} ${handler.path}`), routed: true } : { operationId: undefined, routed: false };
+      r = handler
+        ? { operationId: byRoute.get(`${handler.method} ${handler.path}`), routed: true }
+        : { operationId: undefined, routed: false };
       resolved.set(c, r);
     }
     return r;
@@ -84,7 +86,10 @@ export function authorize(resolve: ReturnType<typeof operationResolver>, limiter
     if (!routed) return next();
     const access = operationId ? operationAccess(operationId) : undefined;
     if (!operationId || !access) {
-      c.get("logger").error({ operationId: operationId ?? null, path: new URL(c.req.url).pathname }, "route has no entry in the role matrix: refused");
+      c.get("logger").error(
+        { operationId: operationId ?? null, path: new URL(c.req.url).pathname },
+        "route has no entry in the role matrix: refused",
+      );
       return problem(c, 403, "this operation is not open to any role");
     }
     const p = c.get("principal");
@@ -101,9 +106,7 @@ export function authorize(resolve: ReturnType<typeof operationResolver>, limiter
 
 /** the socket peer: Bun passes the server as env (requestIP), Deno the connection info (remoteAddr) */
 export function socketAddress(c: Context): string | undefined {
-  const env = c.env as
-    | { requestIP?: (r: Request) => { address: string } | null; remoteAddr?: { hostname?: string } }
-    | undefined;
+  const env = c.env as { requestIP?: (r: Request) => { address: string } | null; remoteAddr?: { hostname?: string } } | undefined;
   const raw = env?.requestIP?.(c.req.raw)?.address ?? env?.remoteAddr?.hostname;
   if (!raw) return undefined;
   return raw.startsWith("::ffff:") && isIP(raw.slice(7)) === 4 ? raw.slice(7) : raw;

@@ -4,6 +4,9 @@
  * API responses and a strict one for /docs), and the CORS allow-list.
  */
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { swaggerUI } from "@hono/swagger-ui";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -18,13 +21,14 @@ import { type FieldError, problem } from "./problem.ts";
 export const LARGE_BODY_OPERATIONS = new Set(["ingestEvents"]);
 /** operations whose JSON strings are bounded elsewhere (each ingested event by INGEST_MAX_EVENT_BYTES) */
 const UNBOUNDED_STRING_OPERATIONS = new Set(["ingestEvents"]);
+/** operations whose route reads an unparseable body itself (a single CloudEvent that is not JSON: a dead letter) */
+const UNPARSED_BODY_OPERATIONS = new Set(["ingestEvents"]);
 
 type Resolve = (c: Context) => { operationId: string | undefined; routed: boolean };
 
 /** 413 past the route's limit: the ingest limit for POST /v1/events, the small one elsewhere */
 export function bodyLimits(config: Config, resolve: Resolve): MiddlewareHandler<AppEnv> {
-  const make = (maxSize: number) =>
-    bodyLimit({ maxSize, onError: (c) => problem(c, 413, `the request body exceeds ${maxSize} bytes`) });
+  const make = (maxSize: number) => bodyLimit({ maxSize, onError: (c) => problem(c, 413, `the request body exceeds ${maxSize} bytes`) });
   const large = make(config.bodyLimitBytes);
   const small = make(config.security.bodyLimitSmallBytes);
   return async (c, next) => {
@@ -37,9 +41,12 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/;
 
 /**
  * JSON bodies (application/json and any +json type): depth ≤ JSON_MAX_DEPTH, strings ≤
- * JSON_MAX_STRING_LENGTH, no NUL characters ⇒ else 400 naming the field. Unparseable bodies are left
- * to the route (400 for most, a dead letter for a single CloudEvent). Query and path parameters
- * must not contain NUL characters or exceed the string bound either.
+ * JSON_MAX_STRING_LENGTH, no NUL characters ⇒ else 400 naming the field; a body that is not JSON ⇒ 400,
+ * except for the operations in UNPARSED_BODY_OPERATIONS (a single malformed CloudEvent is a dead letter,
+ * answered by the route). Query and path parameters must not contain NUL characters or exceed the
+ * string bound either. Runs after authentication and before the role check (app.ts): like the body-size
+ * limit, the shape of a request is judged whatever the caller's roles, so an operator-only operation
+ * answers a malformed body with the same 400 as any other.
  */
 export function inputBounds(config: Config, resolve: Resolve): MiddlewareHandler<AppEnv> {
   const maxDepth = config.security.jsonMaxDepth;
@@ -76,6 +83,9 @@ export function inputBounds(config: Config, resolve: Resolve): MiddlewareHandler
       } catch {
         ok = false;
       }
+      if (!ok && text.length > 0 && !(operationId && UNPARSED_BODY_OPERATIONS.has(operationId))) {
+        return problem(c, 400, "the request body is not valid JSON", { errors: [{ path: "(body)", message: "not valid JSON" }] });
+      }
       if (ok) {
         const p = jsonProblem(parsed, {
           maxDepth,
@@ -100,30 +110,53 @@ export const responseHeaders = createMiddleware<AppEnv>(async (c, next) => {
   }
 });
 
-const SWAGGER_CDN = "https://cdn.jsdelivr.net";
+/** the swagger-ui assets /docs loads, served from the pinned swagger-ui-dist package (no CDN: works offline) */
+const DOCS_ASSETS: Record<string, string> = {
+  "swagger-ui.css": "text/css; charset=utf-8",
+  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+};
+export const DOCS_ASSET_PREFIX = "/docs/swagger-ui-dist";
+const docsAssetCache = new Map<string, Uint8Array>();
+
+/** GET /docs/swagger-ui-dist/:file: the two swagger-ui files, read once from node_modules, cached by browsers for a day */
+export const docsAssets: MiddlewareHandler<AppEnv> = async (c) => {
+  const file = c.req.param("file") ?? "";
+  const type = Object.hasOwn(DOCS_ASSETS, file) ? DOCS_ASSETS[file] : undefined;
+  if (!type) return problem(c, 404, "no such docs asset");
+  let body = docsAssetCache.get(file);
+  if (!body) {
+    const dir = dirname(fileURLToPath(import.meta.resolve("swagger-ui-dist/package.json")));
+    body = new Uint8Array(await readFile(join(dir, file)));
+    docsAssetCache.set(file, body);
+  }
+  return c.body(body as unknown as ArrayBuffer, 200, { "content-type": type, "Cache-Control": "public, max-age=86400" });
+};
 
 /**
- * /docs: the swagger-ui page under a strict CSP. Scripts only from the CDN plus the page's own
- * inline bootstrap script, allowed by its SHA-256 (computed from the page itself, so it follows the
- * library); fetches only to this origin; no frames, no plugins, no forms, no base-uri.
+ * /docs: the swagger-ui page under a strict CSP. Scripts only from this origin (the swagger-ui-dist
+ * files above) plus the page's own inline bootstrap script, allowed by its SHA-256 (computed from the
+ * page itself, so it follows the library); fetches only to this origin; no frames, no plugins, no
+ * forms, no base-uri. Nothing is loaded from another origin, so /docs works with no internet.
  */
 export function docsPage(opts: { url: string; title: string }): MiddlewareHandler<AppEnv> {
   // validatorUrl none: the page never sends the spec's URL to the public swagger validator
-  const ui = swaggerUI({ ...opts, validatorUrl: "none" }) as unknown as (c: Context, next: () => Promise<void>) => Promise<Response>;
+  // baseUrl: the assets come from DOCS_ASSET_PREFIX (served below), not from the library's default CDN
+  type Page = (c: Context, next: () => Promise<void>) => Promise<Response>;
+  const ui = swaggerUI({ ...opts, validatorUrl: "none", baseUrl: "/docs" }) as unknown as Page;
   let csp: string | undefined;
   return async (c, next) => {
     const res = await ui(c, next);
-    const html = await res.text();
+    const html = (await res.text()).replace(' crossorigin="anonymous"', "");
     if (!csp) {
       const hashes = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
         (m) => `'sha256-${createHash("sha256").update(m[1]!, "utf8").digest("base64")}'`,
       );
       csp = [
         "default-src 'none'",
-        `script-src ${SWAGGER_CDN} ${hashes.join(" ")}`,
-        `style-src ${SWAGGER_CDN} 'unsafe-inline'`,
-        `img-src 'self' data: ${SWAGGER_CDN}`,
-        `font-src ${SWAGGER_CDN} data:`,
+        `script-src 'self' ${hashes.join(" ")}`,
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
         "connect-src 'self'",
         "frame-ancestors 'none'",
         "base-uri 'none'",
@@ -145,7 +178,14 @@ export function corsAllowList(origins: readonly string[]): MiddlewareHandler<App
     // If-Match and Idempotency-Key: the price-change workflow (src/pricing/)
     allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "If-Match", "Idempotency-Key"],
     exposeHeaders: [
-      "X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Content-Disposition", "ETag", "Location",
+      "X-Request-Id",
+      "Retry-After",
+      "RateLimit-Limit",
+      "RateLimit-Remaining",
+      "RateLimit-Reset",
+      "Content-Disposition",
+      "ETag",
+      "Location",
       "Idempotent-Replayed",
     ],
     credentials: false,

@@ -58,12 +58,7 @@ export class HttpProblem extends Error {
   }
 }
 
-export function problemBody(
-  c: Context,
-  status: number,
-  detail?: string,
-  extra: { errors?: FieldError[]; title?: string } = {},
-): Problem {
+export function problemBody(c: Context, status: number, detail?: string, extra: { errors?: FieldError[]; title?: string } = {}): Problem {
   const [slug, title] = TITLES[status] ?? ["error", "Error"];
   return {
     type: `https://pulse.dev/problems/${slug}`,

@@ -1,7 +1,10 @@
 /** Shared query-string schemas: time ranges and cursor pages. */
 import { z } from "@hono/zod-openapi";
 
-export const isoDateTime = z.iso.datetime({ offset: true, message: "must be an ISO-8601 date-time with a time zone, e.g. 2026-11-01T00:00:00Z" });
+export const isoDateTime = z.iso.datetime({
+  offset: true,
+  message: "must be an ISO-8601 date-time with a time zone, e.g. 2026-11-01T00:00:00Z",
+});
 
 /** half-open [from, to); from < to */
 export const TimeRangeQuery = z

@@ -64,6 +64,8 @@ export function hashKey(parts: string[]): string {
 interface Deps {
   logger?: Logger;
   metrics?: Metrics;
+  /** how long a failed backend is left alone before the next background probe (default BACKEND_PAUSE_MS) */
+  pauseMs?: number;
 }
 
 function guarded(
@@ -73,14 +75,36 @@ function guarded(
   d: Deps,
 ): RateLimiter {
   let lastWarn = 0;
-  // after a backend failure, let requests through without asking it for a few seconds, so a dead
-  // Redis costs one timeout per pause instead of one per request
+  // after a backend failure, let requests through without asking it: every pause (BACKEND_PAUSE_MS) one
+  // request's check runs in the background as a probe (that request passes at once too), and its
+  // success ends the pause. So a dead Redis costs no request a wait (measured before: ~355 ms for
+  // every request in flight when a pause ended), only one probe per pause
+  let failing = false;
   let pausedUntil = 0;
+  let probing = false;
+  const failed = (err: unknown): void => {
+    failing = true;
+    pausedUntil = Date.now() + (d.pauseMs ?? BACKEND_PAUSE_MS);
+    if (Date.now() - lastWarn > 10_000) {
+      lastWarn = Date.now();
+      d.logger?.warn({ err, driver }, "rate limiter backend failed: letting requests through");
+    }
+  };
   return {
     driver,
     async limit(budget, key) {
-      if (Date.now() < pausedUntil) {
+      if (failing) {
         d.metrics?.rateLimit.inc({ budget, result: "error" });
+        if (!probing && Date.now() >= pausedUntil) {
+          probing = true;
+          check(budget, key)
+            .then(() => {
+              failing = false;
+            }, failed)
+            .finally(() => {
+              probing = false;
+            });
+        }
         return undefined;
       }
       try {
@@ -89,11 +113,7 @@ function guarded(
         return decision;
       } catch (err) {
         d.metrics?.rateLimit.inc({ budget, result: "error" });
-        pausedUntil = Date.now() + BACKEND_PAUSE_MS;
-        if (Date.now() - lastWarn > 10_000) {
-          lastWarn = Date.now();
-          d.logger?.warn({ err, driver }, "rate limiter backend failed: letting requests through");
-        }
+        failed(err);
         return undefined;
       }
     },
@@ -166,7 +186,10 @@ export function createLibraryRateLimiter(
 export function portableScript(script: string): string {
   const m = /^#!lua flags=([^\n]*)\n/.exec(script);
   if (!m) return script;
-  const flags = m[1]!.split(",").map((f) => f.trim()).filter((f) => f && f !== "allow-key-locking");
+  const flags = m[1]!
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f && f !== "allow-key-locking");
   const body = script.slice(m[0].length);
   return flags.length > 0 ? `#!lua flags=${flags.join(",")}\n${body}` : body;
 }

@@ -21,6 +21,8 @@ export const READERS = ["viewer", "analyst", "pricing_manager", "admin", "ops"] 
 export const EXPORTERS = ["analyst", "admin"] as const satisfies readonly ApiRole[];
 /** proposing a price change, and recomputing the demand scores it starts from */
 export const PRICE_PROPOSERS = ["analyst", "pricing_manager", "admin"] as const satisfies readonly ApiRole[];
+/** saving, changing and deleting dashboards (src/dashboards/) */
+export const DASHBOARD_EDITORS = ["analyst", "admin"] as const satisfies readonly ApiRole[];
 /** approving or rejecting a price change */
 export const PRICE_APPROVERS = ["pricing_manager", "admin"] as const satisfies readonly ApiRole[];
 /** tenant administration (settings, erasure, dashboards of others) */
@@ -81,9 +83,26 @@ export const OPERATIONS = {
   approvePriceChange: read(PRICE_APPROVERS),
   rejectPriceChange: read(PRICE_APPROVERS),
   getItemPriceHistory: analytics,
+  // saved dashboards (src/dashboards/): readers read and watch, analyst and admin write
+  listDashboards: read(READERS),
+  getDashboard: read(READERS),
+  getDashboardData: read(READERS),
+  streamDashboardData: read(READERS),
+  createDashboard: read(DASHBOARD_EDITORS),
+  updateDashboard: read(DASHBOARD_EDITORS),
+  deleteDashboard: read(DASHBOARD_EDITORS),
 
   // operators: the one cross-tenant read (runs as the owner, explicit tenant_id filter)
   listAllDeadLetters: read(OPERATORS),
+
+  // recovery (src/recovery/, src/ingest/dead-letters/redrive.ts): readers see reconciliation; a tenant admin
+  // redrives their own dead letters (ops any tenant's: the handler checks tenant_id); replays are operators'
+  listReconciliationReports: analytics,
+  redriveDeadLetters: { roles: TENANT_ADMINS, budget: "ingest" },
+  createReplay: { roles: OPERATORS, budget: "export" },
+  listReplays: read(OPERATORS),
+  getReplay: read(OPERATORS),
+  cancelReplay: read(OPERATORS),
 } as const satisfies Record<string, OperationAccess>;
 
 export type OperationId = keyof typeof OPERATIONS;

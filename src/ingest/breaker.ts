@@ -18,7 +18,16 @@ export class DatabaseUnavailableError extends Error {
 }
 
 const TRANSIENT_SQLSTATE = /^(08|53|57P0|58|40001|40P01)/;
-const TRANSIENT_NODE = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT"]);
+const TRANSIENT_NODE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
 
 export function isTransientDbError(err: unknown): boolean {
   const e = err as { code?: string; errno?: string } | undefined;
@@ -33,9 +42,7 @@ export class DbBreaker {
   private openedAt: number | undefined;
   private lastError: string | undefined;
 
-  constructor(
-    private readonly opts: { failures: number; halfOpenMs: number; logger: Logger; metrics?: Metrics },
-  ) {
+  constructor(private readonly opts: { failures: number; halfOpenMs: number; logger: Logger; metrics?: Metrics }) {
     this.policy = circuitBreaker(handleWhen(isTransientDbError), {
       halfOpenAfter: opts.halfOpenMs,
       breaker: new ConsecutiveBreaker(opts.failures),
@@ -79,7 +86,10 @@ export class DbBreaker {
       return await this.policy.execute(fn);
     } catch (err) {
       if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError) {
-        throw new DatabaseUnavailableError(`database writes are paused: ${this.lastError ?? "circuit open"}`, Math.max(1_000, this.retryAfterMs()));
+        throw new DatabaseUnavailableError(
+          `database writes are paused: ${this.lastError ?? "circuit open"}`,
+          Math.max(1_000, this.retryAfterMs()),
+        );
       }
       if (isTransientDbError(err)) throw new DatabaseUnavailableError((err as Error).message, 1_000);
       throw err;

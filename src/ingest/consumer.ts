@@ -3,7 +3,9 @@
  * split the work), explicit acks, ack wait, max deliveries with backoff. Messages are batched (flush
  * at INGEST_BATCH_SIZE or INGEST_FLUSH_MS, whichever first) and acked only after the batch's
  * transaction committed. Invalid ⇒ dead letter + term(); database unavailable ⇒ nak(delay) and stop
- * fetching until the breaker lets a probe through; messages stay in the stream meanwhile.
+ * fetching until a probe without messages (pipeline.probe()) gets through the breaker; messages stay in
+ * the stream meanwhile. Probing with a batch would cost its messages a delivery each time: an outage
+ * longer than NATS_MAX_DELIVER probes would make JetStream give up on them (lost, not dead-lettered).
  */
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, nanos } from "nats";
 import type { Config } from "../config.ts";
@@ -57,6 +59,8 @@ export class IngestConsumer {
   private writing = 0;
   private readonly waiting: Array<() => void> = [];
   private pausedUntil = 0;
+  /** a batch found the database unavailable: probe it before fetching again */
+  private probeFirst = false;
   private pendingTimer: ReturnType<typeof setInterval> | undefined;
   readonly stats: ConsumerStats = { batches: 0, acked: 0, terminated: 0, nakked: 0, skipped: 0 };
 
@@ -98,24 +102,56 @@ export class IngestConsumer {
         await Bun.sleep(Math.min(wait, 1_000));
         continue;
       }
+      if ((this.probeFirst || this.o.pipeline.paused) && !(await this.databaseBack())) continue;
       try {
-        this.messages = await consumer.consume({ max_messages: this.o.cfg.batchSize * 2, expires: 5_000 });
-        for await (const m of this.messages) {
+        const messages = await consumer.consume({ max_messages: this.o.cfg.batchSize * 2, expires: 5_000 });
+        this.messages = messages;
+        let pulling = true;
+        for await (const m of messages) {
+          if (!this.running || this.pausedUntil > Date.now()) {
+            // paused or stopping: stop pulling, and give back what was already fetched (the
+            // iterator yields it before it ends) instead of leaving it to ack_wait. Found by the
+            // fault suite: after the engine was killed, up to 2 × INGEST_BATCH_SIZE fetched
+            // messages waited NATS_ACK_WAIT_MS (30 s) for their redelivery
+            if (pulling) messages.stop();
+            pulling = false;
+            this.giveBack(m);
+            continue;
+          }
           this.enqueue(m);
           if (this.buffer.length >= this.o.cfg.batchSize) await this.flush();
-          if (!this.running || this.pausedUntil > Date.now()) break;
         }
       } catch (err) {
         if (!this.running) break;
         this.o.logger.error({ err: (err as Error).message }, "ingest consumer error; retrying in 1 s");
         await Bun.sleep(1_000);
       } finally {
-        // stop() (not an awaited close()): the pull is abandoned at once; messages fetched but not
-        // handed out are redelivered after ack_wait
+        // after an error: the pull is abandoned at once; messages fetched but not handed out are
+        // redelivered after ack_wait
         this.messages?.stop();
       }
-      // messages fetched but not yet handed out are redelivered after ack_wait; flush what we hold
+      // flush what we hold
       await this.drain();
+    }
+  }
+
+  /** a fetched message not handled here: redelivered when the pause ends (at once, to another replica, on shutdown) */
+  private giveBack(m: JsMsg): void {
+    m.nak(this.running ? Math.max(0, this.pausedUntil - Date.now()) : 0);
+    this.stats.nakked += 1;
+  }
+
+  /** while writes are paused: probe the database (no messages); false ⇒ paused until the next probe */
+  private async databaseBack(): Promise<boolean> {
+    try {
+      await this.o.pipeline.probe();
+      if (this.probeFirst) this.o.logger.info("database reachable again: fetching resumes");
+      this.probeFirst = false;
+      return true;
+    } catch (err) {
+      const delay = err instanceof DatabaseUnavailableError ? err.retryAfterMs : 2_000;
+      this.pausedUntil = Date.now() + delay;
+      return false;
     }
   }
 
@@ -232,19 +268,40 @@ export class IngestConsumer {
       this.stats.nakked += work.length;
       if (err instanceof DatabaseUnavailableError) {
         this.pausedUntil = Date.now() + delay;
-        this.o.logger.warn({ err: err.message, paused_ms: delay, batch: work.length }, "database unavailable: batch nakked, fetching paused");
+        this.probeFirst = true;
+        this.o.logger.warn(
+          { err: err.message, paused_ms: delay, batch: work.length },
+          "database unavailable: batch nakked, fetching paused",
+        );
       } else {
         this.o.logger.error({ err }, "ingest batch failed; nakked for redelivery");
       }
     }
   }
 
-  private async samplePending(): Promise<void> {
+  /** pulse_ingest_consumer_pending and pulse_ingest_consumer_lag_seconds, every 5 s (public for tests) */
+  async samplePending(): Promise<void> {
     try {
       const info = await this.o.nats.jsm.consumers.info(this.o.nats.stream, this.o.cfg.consumer);
-      this.o.metrics.consumerPending.set(info.num_pending + info.num_ack_pending);
+      const pending = info.num_pending + info.num_ack_pending;
+      this.o.metrics.consumerPending.set(pending);
+      this.o.metrics.consumerLagSeconds.set(pending === 0 ? 0 : await this.oldestUnackedAge(info.ack_floor.stream_seq + 1));
     } catch {
       // NATS down: readiness reports it
     }
+  }
+
+  /**
+   * Seconds since the oldest message not yet acknowledged was published: the first after the ack floor
+   * (every message of the stream is on the consumer's subjects), or the stream's first when that one
+   * has expired.
+   */
+  private async oldestUnackedAge(seq: number): Promise<number> {
+    const { jsm, stream } = this.o.nats;
+    const msg = await jsm.streams.getMessage(stream, { seq }).catch(async () => {
+      const first = (await jsm.streams.info(stream)).state.first_seq;
+      return jsm.streams.getMessage(stream, { seq: Math.max(first, seq) });
+    });
+    return Math.max(0, (Date.now() - msg.time.getTime()) / 1000);
   }
 }

@@ -1,5 +1,13 @@
-/** Reads of ingest statistics, inside withTenant (row-level security limits them to the caller's tenant). */
-import type { TxSql } from "../db/client.ts";
+/**
+ * Reads of ingest statistics, inside withTenant (row-level security limits them to the caller's tenant);
+ * the worker's probe of an unavailable database.
+ */
+import type { Sql, TxSql } from "../db/client.ts";
+
+/** the cheapest round trip: the worker's probe while database writes are paused (no messages at stake) */
+export async function ping(sql: Sql): Promise<void> {
+  await sql`select 1`;
+}
 
 export async function ingestStats(tx: TxSql, from: string, to: string) {
   const [counters] = await tx<[{ accepted: string; duplicates: string; out_of_order: string }]>`

@@ -54,24 +54,22 @@ const statsRoute = createRoute({
   },
 });
 
-export const ingestRoutes = new OpenAPIHono<AppEnv>()
-  .route("/", deadLetterRoutes)
-  .openapi(statsRoute, async (c) => {
-    const { from, to } = c.req.valid("query");
-    const s = await withTenant(c.get("deps").sql, c.get("principal").tenantId, (tx) => ingestStats(tx, from, to));
-    return c.json(
-      {
-        from,
-        to,
-        accepted: Number(s.counters.accepted),
-        duplicates: Number(s.counters.duplicates),
-        rejected: Object.fromEntries(s.rejected.map((r) => [r.reason, Number(r.n)])),
-        out_of_order: Number(s.counters.out_of_order),
-        last_event_time: s.lastEventTime?.toISOString() ?? null,
-      },
-      200,
-    );
-  });
+export const ingestRoutes = new OpenAPIHono<AppEnv>().route("/", deadLetterRoutes).openapi(statsRoute, async (c) => {
+  const { from, to } = c.req.valid("query");
+  const s = await withTenant(c.get("deps").sql, c.get("principal").tenantId, (tx) => ingestStats(tx, from, to));
+  return c.json(
+    {
+      from,
+      to,
+      accepted: Number(s.counters.accepted),
+      duplicates: Number(s.counters.duplicates),
+      rejected: Object.fromEntries(s.rejected.map((r) => [r.reason, Number(r.n)])),
+      out_of_order: Number(s.counters.out_of_order),
+      last_event_time: s.lastEventTime?.toISOString() ?? null,
+    },
+    200,
+  );
+});
 
 /** the events of a body, each still raw (a text, or a parsed value of a batch), or why the body is a 400 */
 function eventsOf(contentType: string, text: string): unknown[] | { detail: string; errors: FieldError[] } {

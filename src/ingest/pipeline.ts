@@ -9,6 +9,7 @@ import type { Sql } from "../db/client.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { type DbBreaker, isTransientDbError } from "./breaker.ts";
+import { ping } from "./ingest.queries.ts";
 import type { DedupCache } from "./dedup.ts";
 import type { NewDeadLetter } from "./dead-letters/dead-letters.queries.ts";
 import { type BatchResult, eventKey, wasStored, writeBatch } from "./write/write.queries.ts";
@@ -85,6 +86,20 @@ interface Candidate {
 export class IngestPipeline {
   constructor(private readonly o: PipelineOptions) {}
 
+  /** database writes are paused (the breaker is open) */
+  get paused(): boolean {
+    return this.o.breaker.open;
+  }
+
+  /**
+   * A round trip to the database through the breaker (it counts as the half-open probe): resolves once
+   * writes can go on, else throws DatabaseUnavailableError with when to try again. The NATS consumer
+   * probes with this instead of a batch: a batch probe costs each of its messages a delivery.
+   */
+  async probe(): Promise<void> {
+    await this.o.breaker.execute(() => ping(this.o.sql));
+  }
+
   /** validate, dedup and anonymise, then write: prepare() and commit() in one go */
   async process(msgs: IncomingMessage[]): Promise<Outcome[]> {
     return this.commit(this.prepare(msgs));
@@ -143,7 +158,12 @@ export class IngestPipeline {
         now,
       );
       const candidates: Candidate[] = valid.map((v) => ({ index: v.index, key: v.key, row: toRow(v.event) }));
-      return this.write(candidates, deadLetters.map((d) => d.row), earlyDuplicates, msgs);
+      return this.write(
+        candidates,
+        deadLetters.map((d) => d.row),
+        earlyDuplicates,
+        msgs,
+      );
     });
 
     for (const v of valid) {

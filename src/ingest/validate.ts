@@ -8,7 +8,7 @@
  *   older_than_retention.
  * No I/O, no clock (ctx.now), schemas built once at module load.
  */
-import { z } from "zod";
+import type { z } from "zod";
 import { isObject, isRejected, NOTHING_KNOWN, readInput, readKnown, type Rejected, reject, underData } from "./read-event.ts";
 import { Envelope, TRACEPARENT } from "./schemas/envelope.ts";
 import { upcastV1 } from "./schemas/upcast.ts";

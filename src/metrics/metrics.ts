@@ -1,7 +1,9 @@
 /**
- * Prometheus metrics (prom-client), one registry per app instance so tests can build many apps.
+ * Prometheus metrics (prom-client), one registry per app instance so tests can build many apps. The
+ * gauges of `scrape` are read from the database when /metrics is scraped (buildDeps sets the readers).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { readContainerMemory } from "./memory.ts";
 
 export interface Metrics {
   registry: Registry;
@@ -20,6 +22,15 @@ export interface Metrics {
   dedupLookups: Counter<"result">;
   breakerOpen: Gauge;
   consumerPending: Gauge;
+  consumerLagSeconds: Gauge;
+  dbPoolMax: Gauge;
+  dbPoolInUse: Gauge;
+  dbPoolWaiting: Gauge;
+  dbPoolBusySeconds: Counter;
+  memoryWorkingSetBytes: Gauge;
+  memoryLimitBytes: Gauge;
+  /** run before each scrape (the pool meter adds the busy time since its last change) */
+  beforeScrape: Set<() => void>;
   memoryCollections: Counter<"result">;
   memoryCollectionSeconds: Histogram;
   /** rate-limit decisions by budget and result (allowed, limited, error: the backend failed, let through) */
@@ -31,13 +42,79 @@ export interface Metrics {
   pricingOutboxOldestSeconds: Gauge;
   /** price changes moved by the pricing worker, by transition (applied, expired) */
   pricingTransitions: Counter<"to">;
+  /** per tenant (bounded: the worst RECONCILIATION_METRIC_TENANTS, the rest as "other"), read at scrape time */
+  reconciliationMismatchDays: Gauge<"tenant">;
+  /** pending dead letters per reason, read at scrape time */
+  deadLetterDepth: Gauge<"reason">;
+  /** where the scrape-time gauges read from; unset ⇒ the gauge is empty */
+  scrape: ScrapeReaders;
+}
+
+/** database reads behind scrape-time gauges (each bounded by SCRAPE_READ_TIMEOUT_MS; on failure the last values stay) */
+export interface ScrapeReaders {
+  reconciliationMismatchDays?: () => Promise<Array<{ tenant: string; days: number }>>;
+  deadLetterDepth?: () => Promise<Array<{ reason: string; depth: number }>>;
+}
+
+const SCRAPE_READ_TIMEOUT_MS = 2_000;
+
+/** a gauge's values replaced by a fresh read; a failed or slow read leaves the previous values */
+async function refresh<L extends string>(gauge: Gauge<L>, read: (() => Promise<Array<[Partial<Record<L, string>>, number]>>) | undefined) {
+  if (!read) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const values = await Promise.race([
+      read(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timeout")), SCRAPE_READ_TIMEOUT_MS);
+      }),
+    ]);
+    gauge.reset();
+    for (const [labels, v] of values) gauge.set(labels, v);
+  } catch {
+    // the database is slow or down: readiness says so; the gauge keeps what it last read
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "pulse_" });
+  const scrape: ScrapeReaders = {};
+  const beforeScrape = new Set<() => void>();
   return {
     registry,
+    scrape,
+    beforeScrape,
+    reconciliationMismatchDays: new Gauge({
+      name: "pulse_reconciliation_mismatch_days",
+      help:
+        "Days of the reconciliation window reported missing or surplus against upstream, per tenant " +
+        '(the worst RECONCILIATION_METRIC_TENANTS by name, the rest as tenant="other")',
+      labelNames: ["tenant"],
+      registers: [registry],
+      async collect() {
+        const read = scrape.reconciliationMismatchDays;
+        await refresh(
+          this,
+          read && (async () => (await read()).map((r) => [{ tenant: r.tenant }, r.days] as [{ tenant: string }, number])),
+        );
+      },
+    }),
+    deadLetterDepth: new Gauge({
+      name: "pulse_dead_letter_depth",
+      help: "Dead letters waiting (status pending: not redriven), per reason",
+      labelNames: ["reason"],
+      registers: [registry],
+      async collect() {
+        const read = scrape.deadLetterDepth;
+        await refresh(
+          this,
+          read && (async () => (await read()).map((r) => [{ reason: r.reason }, r.depth] as [{ reason: string }, number])),
+        );
+      },
+    }),
     rateLimit: new Counter({
       name: "pulse_rate_limit_decisions_total",
       help: "Rate-limit decisions by budget and result (allowed, limited, error)",
@@ -133,9 +210,55 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       help: "Messages in the stream not yet delivered to the ingest consumer",
       registers: [registry],
     }),
+    consumerLagSeconds: new Gauge({
+      name: "pulse_ingest_consumer_lag_seconds",
+      help: "Age of the oldest message in the stream the ingest consumer has not acknowledged yet (0 when none is pending)",
+      registers: [registry],
+    }),
+    dbPoolMax: new Gauge({
+      name: "pulse_db_pool_max",
+      help: "Size of the database connection pool (DB_POOL_MAX; 1 on the embedded engine)",
+      registers: [registry],
+    }),
+    dbPoolInUse: new Gauge({
+      name: "pulse_db_pool_in_use",
+      help: "Database connections held now by a transaction, a reserved connection or a running statement",
+      registers: [registry],
+    }),
+    dbPoolWaiting: new Gauge({
+      name: "pulse_db_pool_waiting",
+      help: "Transactions and statements waiting for a database connection now",
+      registers: [registry],
+    }),
+    dbPoolBusySeconds: new Counter({
+      name: "pulse_db_pool_busy_seconds_total",
+      help: "Connection-seconds the database pool was in use: rate(...) / pulse_db_pool_max is its mean use",
+      registers: [registry],
+      collect() {
+        for (const f of beforeScrape) f();
+      },
+    }),
+    memoryWorkingSetBytes: new Gauge({
+      name: "pulse_memory_working_set_bytes",
+      help: "The container's memory working set (cgroup usage minus inactive file cache; the process's RSS outside a cgroup)",
+      registers: [registry],
+      collect() {
+        this.set(readContainerMemory().workingSetBytes);
+      },
+    }),
+    memoryLimitBytes: new Gauge({
+      name: "pulse_memory_limit_bytes",
+      help: "The container's memory limit (cgroup memory.max / memory.limit_in_bytes; +Inf when there is none)",
+      registers: [registry],
+      collect() {
+        this.set(readContainerMemory().limitBytes);
+      },
+    }),
     memoryCollections: new Counter({
       name: "pulse_ingest_memory_collections_total",
-      help: "Full garbage collections run because the process was above INGEST_MEMORY_SOFT_LIMIT_MB, by result (under, over: still above it)",
+      help:
+        "Full garbage collections run because the process was above INGEST_MEMORY_SOFT_LIMIT_MB, by result (under, " +
+        "over: still above it)",
       labelNames: ["result"],
       registers: [registry],
     }),

@@ -21,6 +21,11 @@ export interface NatsHandle {
   jsm: JetStreamManager;
   stream: string;
   subjectPrefix: string;
+  /**
+   * the link as the client's status events last reported it: while disconnected (the client
+   * reconnects forever) readiness says so at once instead of waiting for a request to time out
+   */
+  link: { connected: boolean; since: number };
 }
 
 export async function connectNats(cfg: Config["nats"], logger: Logger): Promise<NatsHandle> {
@@ -33,15 +38,18 @@ export async function connectNats(cfg: Config["nats"], logger: Logger): Promise<
     reconnectTimeWait: 1_000,
     timeout: 5_000,
   });
+  const link = { connected: true, since: Date.now() };
   void (async () => {
     for await (const s of nc.status()) {
+      if (s.type === "disconnect") Object.assign(link, { connected: false, since: Date.now() });
+      else if (s.type === "reconnect") Object.assign(link, { connected: true, since: Date.now() });
       if (s.type === "disconnect" || s.type === "error") log.warn({ type: s.type, data: String(s.data) }, "NATS connection status");
       else if (s.type === "reconnect") log.info({ server: String(s.data) }, "NATS reconnected");
     }
   })();
   const jsm = await nc.jetstreamManager({ timeout: 5_000 });
   await ensureStream(jsm, cfg, log);
-  return { nc, js: nc.jetstream(), jsm, stream: cfg.stream, subjectPrefix: cfg.subjectPrefix };
+  return { nc, js: nc.jetstream(), jsm, stream: cfg.stream, subjectPrefix: cfg.subjectPrefix, link };
 }
 
 export async function ensureStream(jsm: JetStreamManager, cfg: Config["nats"], log: Logger): Promise<void> {
@@ -66,6 +74,59 @@ export async function ensureStream(jsm: JetStreamManager, cfg: Config["nats"], l
     await jsm.streams.add(desired);
     log.info({ stream: cfg.stream }, "JetStream stream created");
   }
+}
+
+/** a connection an api process is still waiting for (NATS did not answer when it started) */
+export interface NatsPending {
+  since: number;
+  attempts: number;
+  lastError: string;
+  /** stop trying (shutdown) */
+  stop(): void;
+}
+
+/**
+ * Keep trying connectNats every `everyMs` until it succeeds, then hand the connection to
+ * `onConnected`. For the api role: NATS only carries copies of HTTP ingest's dead letters there, so
+ * an api starts and serves without it (a worker or all fails its start instead: its consumer needs it).
+ */
+export function connectNatsLater(
+  cfg: Config["nats"],
+  logger: Logger,
+  first: unknown,
+  onConnected: (h: NatsHandle) => void,
+  everyMs = 2_000,
+): NatsPending {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const pending: NatsPending = {
+    since: Date.now(),
+    attempts: 1,
+    lastError: first instanceof Error ? first.message : String(first),
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+  const attempt = (): void => {
+    timer = undefined;
+    pending.attempts += 1;
+    connectNats(cfg, logger).then(
+      (h) => {
+        if (stopped) void closeNats(h);
+        else {
+          logger.info({ component: "nats", attempts: pending.attempts, waited_ms: Date.now() - pending.since }, "NATS connected");
+          onConnected(h);
+        }
+      },
+      (err: unknown) => {
+        pending.lastError = err instanceof Error ? err.message : String(err);
+        if (!stopped) timer = setTimeout(attempt, everyMs);
+      },
+    );
+  };
+  timer = setTimeout(attempt, everyMs);
+  return pending;
 }
 
 export async function closeNats(h: NatsHandle): Promise<void> {

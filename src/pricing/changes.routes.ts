@@ -7,7 +7,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { bumpGeneration } from "../analytics/generation.ts";
+import { bumpGeneration } from "../analytics/shared/generation.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpProblem } from "../http/problem.ts";

@@ -5,7 +5,7 @@
  * matrix (src/http/roles.ts). Definitions: definitions.ts, quoted in each description.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { bumpGeneration } from "../analytics/generation.ts";
+import { bumpGeneration } from "../analytics/shared/generation.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { AppEnv } from "../http/env.ts";
 import { HttpProblem } from "../http/problem.ts";
@@ -25,7 +25,7 @@ import {
   refreshTenantDemand,
 } from "./pricing.queries.ts";
 import {
-  CatalogItemSchema,
+  type CatalogItemSchema,
   DemandList,
   ItemDemandAnswer,
   ItemParam,
@@ -79,8 +79,7 @@ const outcomesRoute = createRoute({
   tags: ["pricing"],
   summary: "Did past price changes work? Units per day and conversion before vs after each applied change",
   description:
-    `${OUTCOME} Applied changes, newest applied first; filter item_id; pages of \`limit\` with \`next_cursor\`. ` +
-    `${FORMULA} ${MAPPING}`,
+    `${OUTCOME} Applied changes, newest applied first; filter item_id; pages of \`limit\` with \`next_cursor\`. ` + `${FORMULA} ${MAPPING}`,
   request: { query: OutcomesQuery },
   responses: { 200: json(OutcomeList, "one page of outcomes"), ...pricingProblems },
 });

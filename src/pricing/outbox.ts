@@ -13,7 +13,7 @@
  * all run it: the steps are safe to run at once (outbox.queries.ts).
  */
 import { DiscardPolicy, nanos, RetentionPolicy, StorageType, type JetStreamManager } from "nats";
-import { bumpGeneration } from "../analytics/generation.ts";
+import { bumpGeneration } from "../analytics/shared/generation.ts";
 import type { Cache } from "../cache/cache.ts";
 import type { Config } from "../config.ts";
 import type { Sql } from "../db/client.ts";

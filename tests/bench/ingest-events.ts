@@ -97,7 +97,6 @@ export interface BenchMsg {
   msgId: string;
 }
 
-
 /** deterministic PRNG (mulberry32): the same seed and N publish the same mix */
 const BASE_SEED = 0x5eed_1234;
 let rand = mulberry32(BASE_SEED);
@@ -241,161 +240,265 @@ type Built = { type: string; source: string; version: "1" | "2"; data: Record<st
 
 /** [weight, builder] per kind of event */
 const KINDS: Array<[number, (t: Tenant) => Built]> = [
-  [33, (t) => {
-    const s = pickSession(t);
-    const utm = chance(0.15) ? pick(UTM) : {};
-    return {
-      type: "page.viewed",
-      source: "/web-tracker",
-      version: "2",
-      data: {
-        session_id: s.id,
-        url: `https://${t.host}${pick(PATHS)}`,
-        ...(chance(0.4) ? { referrer: pick(["https://www.google.com/", "https://duckduckgo.com/", `https://${t.host}/`]) } : {}),
-        ...utm,
-        ...(s.customer ? { customer_id: s.customer } : {}),
-        ip: s.ip,
-        user_agent: s.ua,
-      },
-    };
-  }],
-  [20, (t) => {
-    const s = pickSession(t);
-    return {
-      type: "item.viewed",
-      source: "/web-tracker",
-      version: "2",
-      data: { session_id: s.id, item_id: pick(t.items).id, ...(s.customer ? { customer_id: s.customer } : {}), ip: s.ip, user_agent: s.ua },
-    };
-  }],
-  [3, (t) => {
-    const s = pickSession(t);
-    return { type: "campaign.touched", source: "/web-tracker", version: "2", data: { session_id: s.id, ...pick(UTM), ...(s.customer ? { customer_id: s.customer } : {}) } };
-  }],
-  [12, (t) => {
-    const s = pickSession(t);
-    const item = pick(t.items);
-    return {
-      type: "cart.item_added",
-      source: "/cart-service",
-      version: "2",
-      data: { session_id: s.id, cart_id: s.cart, item_id: item.id, quantity: randInt(1, 4), unit_price_minor: item.price, currency: t.currency, ...(s.customer ? { customer_id: s.customer } : {}) },
-    };
-  }],
-  [6, (t) => {
-    const s = pickSession(t);
-    return { type: "checkout.started", source: "/cart-service", version: "2", data: { session_id: s.id, cart_id: s.cart, ...(s.customer ? { customer_id: s.customer } : {}) } };
-  }],
-  [9, (t) => {
-    const s = pickSession(t);
-    const lines = Array.from({ length: randInt(1, 4) }, () => {
+  [
+    33,
+    (t) => {
+      const s = pickSession(t);
+      const utm = chance(0.15) ? pick(UTM) : {};
+      return {
+        type: "page.viewed",
+        source: "/web-tracker",
+        version: "2",
+        data: {
+          session_id: s.id,
+          url: `https://${t.host}${pick(PATHS)}`,
+          ...(chance(0.4) ? { referrer: pick(["https://www.google.com/", "https://duckduckgo.com/", `https://${t.host}/`]) } : {}),
+          ...utm,
+          ...(s.customer ? { customer_id: s.customer } : {}),
+          ip: s.ip,
+          user_agent: s.ua,
+        },
+      };
+    },
+  ],
+  [
+    20,
+    (t) => {
+      const s = pickSession(t);
+      return {
+        type: "item.viewed",
+        source: "/web-tracker",
+        version: "2",
+        data: {
+          session_id: s.id,
+          item_id: pick(t.items).id,
+          ...(s.customer ? { customer_id: s.customer } : {}),
+          ip: s.ip,
+          user_agent: s.ua,
+        },
+      };
+    },
+  ],
+  [
+    3,
+    (t) => {
+      const s = pickSession(t);
+      return {
+        type: "campaign.touched",
+        source: "/web-tracker",
+        version: "2",
+        data: { session_id: s.id, ...pick(UTM), ...(s.customer ? { customer_id: s.customer } : {}) },
+      };
+    },
+  ],
+  [
+    12,
+    (t) => {
+      const s = pickSession(t);
       const item = pick(t.items);
-      return { item_id: item.id, quantity: randInt(1, 4), unit_price_minor: item.price };
-    });
-    const gross = lines.reduce((sum, l) => sum + l.quantity * l.unit_price_minor, 0);
-    const discount = chance(0.2) ? Math.floor(gross * pick([0.05, 0.1, 0.15])) : 0;
-    const orderId = `o-${hex(12)}`;
-    t.orders.unshift(orderId);
-    if (t.orders.length > 1_000) t.orders.length = 1_000;
-    const first = pick(FIRST);
-    const last = pick(LAST);
-    return {
-      type: "order.completed",
-      source: "/orders-service",
+      return {
+        type: "cart.item_added",
+        source: "/cart-service",
+        version: "2",
+        data: {
+          session_id: s.id,
+          cart_id: s.cart,
+          item_id: item.id,
+          quantity: randInt(1, 4),
+          unit_price_minor: item.price,
+          currency: t.currency,
+          ...(s.customer ? { customer_id: s.customer } : {}),
+        },
+      };
+    },
+  ],
+  [
+    6,
+    (t) => {
+      const s = pickSession(t);
+      return {
+        type: "checkout.started",
+        source: "/cart-service",
+        version: "2",
+        data: { session_id: s.id, cart_id: s.cart, ...(s.customer ? { customer_id: s.customer } : {}) },
+      };
+    },
+  ],
+  [
+    9,
+    (t) => {
+      const s = pickSession(t);
+      const lines = Array.from({ length: randInt(1, 4) }, () => {
+        const item = pick(t.items);
+        return { item_id: item.id, quantity: randInt(1, 4), unit_price_minor: item.price };
+      });
+      const gross = lines.reduce((sum, l) => sum + l.quantity * l.unit_price_minor, 0);
+      const discount = chance(0.2) ? Math.floor(gross * pick([0.05, 0.1, 0.15])) : 0;
+      const orderId = `o-${hex(12)}`;
+      t.orders.unshift(orderId);
+      if (t.orders.length > 1_000) t.orders.length = 1_000;
+      const first = pick(FIRST);
+      const last = pick(LAST);
+      return {
+        type: "order.completed",
+        source: "/orders-service",
+        version: "2",
+        data: {
+          order_id: orderId,
+          customer_id: s.customer ?? `c-${randInt(1, t.customers)}`,
+          channel: pick(CHANNELS),
+          currency: t.currency,
+          lines,
+          ...(discount > 0 ? { discount_minor: discount } : {}),
+          total_minor: gross - discount,
+          session_id: s.id,
+          cart_id: s.cart,
+          email: `${first}.${last}${randInt(1, 999)}@mail.example`.toLowerCase(),
+          customer_name: `${first} ${last}`,
+          ip: s.ip,
+          user_agent: s.ua,
+        },
+      };
+    },
+  ],
+  [
+    1,
+    (t) => ({
+      type: "order.refunded",
+      source: "/payments-service",
       version: "2",
       data: {
-        order_id: orderId,
-        customer_id: s.customer ?? `c-${randInt(1, t.customers)}`,
-        channel: pick(CHANNELS),
+        order_id: recentOrder(t),
+        refund_id: `r-${hex(10)}`,
+        amount_minor: pick(t.items).price,
         currency: t.currency,
-        lines,
-        ...(discount > 0 ? { discount_minor: discount } : {}),
-        total_minor: gross - discount,
-        session_id: s.id,
-        cart_id: s.cart,
-        email: `${first}.${last}${randInt(1, 999)}@mail.example`.toLowerCase(),
-        customer_name: `${first} ${last}`,
-        ip: s.ip,
-        user_agent: s.ua,
+        reason: pick(["customer_request", "event_cancelled", "duplicate_charge"]),
       },
-    };
-  }],
-  [1, (t) => ({
-    type: "order.refunded",
-    source: "/payments-service",
-    version: "2",
-    data: { order_id: recentOrder(t), refund_id: `r-${hex(10)}`, amount_minor: pick(t.items).price, currency: t.currency, reason: pick(["customer_request", "event_cancelled", "duplicate_charge"]) },
-  })],
+    }),
+  ],
   [4, (t) => ({ type: "order.fulfilled", source: "/fulfilment-service", version: "2", data: { order_id: recentOrder(t) } })],
-  [3, (t) => ({
-    type: "shipment.dispatched",
-    source: "/fulfilment-service",
-    version: "2",
-    data: { order_id: recentOrder(t), shipment_id: `sh-${hex(10)}`, carrier: pick(CARRIERS), promised_by: new Date(Date.now() + randInt(1, 5) * 86_400_000).toISOString() },
-  })],
-  [3, (t) => ({ type: "shipment.delivered", source: "/fulfilment-service", version: "2", data: { order_id: recentOrder(t), shipment_id: `sh-${hex(10)}`, carrier: pick(CARRIERS) } })],
-  [2, (t) => {
-    t.customers += 1; // a customer registers once (unique id)
-    const first = pick(FIRST);
-    const last = pick(LAST);
-    return {
-      type: "customer.registered",
-      source: "/crm-service",
-      version: "2",
-      data: { customer_id: `c-${t.customers}-${hex(6)}`, email: `${first}.${last}@Mail.Example`, name: `${first} ${last}`, ip: randomIp(), user_agent: pick(USER_AGENTS) },
-    };
-  }],
-  [1, (t) => {
-    const item = pick(t.items);
-    item.price += chance(0.5) ? 100 : 0; // prices move
-    return {
-      type: "item.upserted",
-      source: "/catalog-service",
+  [
+    3,
+    (t) => ({
+      type: "shipment.dispatched",
+      source: "/fulfilment-service",
       version: "2",
       data: {
-        item_id: item.id,
-        name: item.name,
-        category: item.category,
-        kind: item.kind,
-        currency: t.currency,
-        base_price_minor: item.price,
-        min_price_minor: Math.floor(item.price * 0.8),
-        max_price_minor: item.price * 2,
-        ...(item.kind === "ticketed_event" ? { capacity: randInt(100, 2_000), starts_at: new Date(Date.now() + randInt(1, 90) * 86_400_000).toISOString() } : {}),
+        order_id: recentOrder(t),
+        shipment_id: `sh-${hex(10)}`,
+        carrier: pick(CARRIERS),
+        promised_by: new Date(Date.now() + randInt(1, 5) * 86_400_000).toISOString(),
       },
-    };
-  }],
-  [0.2, (t) => ({
-    type: "reconciliation.expected",
-    source: "/finance-export",
-    version: "2",
-    data: { date: new Date(Date.now() - 86_400_000).toISOString().slice(0, 10), timezone: pick(ZONES), orders: randInt(50, 5_000), gross_minor: randInt(100_000, 9_000_000), currency: t.currency },
-  })],
-  // legacy (schemaversion 1) publishers: the box office and an old tracker, upcast on ingest
-  [1.5, (t) => {
-    if (!t.legacy) return KINDS[0]![1](t);
-    const items = Array.from({ length: randInt(1, 3) }, () => {
+    }),
+  ],
+  [
+    3,
+    (t) => ({
+      type: "shipment.delivered",
+      source: "/fulfilment-service",
+      version: "2",
+      data: { order_id: recentOrder(t), shipment_id: `sh-${hex(10)}`, carrier: pick(CARRIERS) },
+    }),
+  ],
+  [
+    2,
+    (t) => {
+      t.customers += 1; // a customer registers once (unique id)
+      const first = pick(FIRST);
+      const last = pick(LAST);
+      return {
+        type: "customer.registered",
+        source: "/crm-service",
+        version: "2",
+        data: {
+          customer_id: `c-${t.customers}-${hex(6)}`,
+          email: `${first}.${last}@Mail.Example`,
+          name: `${first} ${last}`,
+          ip: randomIp(),
+          user_agent: pick(USER_AGENTS),
+        },
+      };
+    },
+  ],
+  [
+    1,
+    (t) => {
       const item = pick(t.items);
-      return { item_id: item.id, qty: randInt(1, 3), price: item.price / 100 };
-    });
-    const totalMinor = items.reduce((s, i) => s + i.qty * Math.round(i.price * 100), 0);
-    return {
-      type: "order.completed",
-      source: "/legacy-box-office",
-      version: "1",
-      data: { venue_id: t.id, order_id: `bo-${hex(10)}`, customer_id: `c-${randInt(1, 2_000)}`, channel: "box_office", currency: t.currency, total: totalMinor / 100, items },
-    };
-  }],
-  [1.5, (t) => {
-    if (!t.legacy) return KINDS[0]![1](t);
-    const s = pickSession(t);
-    return {
-      type: "page.viewed",
-      source: "/legacy-tracker",
-      version: "1",
-      data: { venue_id: t.id, session: s.id, url: `https://${t.host}${pick(PATHS)}`, ip: s.ip, ua: s.ua },
-    };
-  }],
+      item.price += chance(0.5) ? 100 : 0; // prices move
+      return {
+        type: "item.upserted",
+        source: "/catalog-service",
+        version: "2",
+        data: {
+          item_id: item.id,
+          name: item.name,
+          category: item.category,
+          kind: item.kind,
+          currency: t.currency,
+          base_price_minor: item.price,
+          min_price_minor: Math.floor(item.price * 0.8),
+          max_price_minor: item.price * 2,
+          ...(item.kind === "ticketed_event"
+            ? { capacity: randInt(100, 2_000), starts_at: new Date(Date.now() + randInt(1, 90) * 86_400_000).toISOString() }
+            : {}),
+        },
+      };
+    },
+  ],
+  [
+    0.2,
+    (t) => ({
+      type: "reconciliation.expected",
+      source: "/finance-export",
+      version: "2",
+      data: {
+        date: new Date(Date.now() - 86_400_000).toISOString().slice(0, 10),
+        timezone: pick(ZONES),
+        orders: randInt(50, 5_000),
+        gross_minor: randInt(100_000, 9_000_000),
+        currency: t.currency,
+      },
+    }),
+  ],
+  // legacy (schemaversion 1) publishers: the box office and an old tracker, upcast on ingest
+  [
+    1.5,
+    (t) => {
+      if (!t.legacy) return KINDS[0]![1](t);
+      const items = Array.from({ length: randInt(1, 3) }, () => {
+        const item = pick(t.items);
+        return { item_id: item.id, qty: randInt(1, 3), price: item.price / 100 };
+      });
+      const totalMinor = items.reduce((s, i) => s + i.qty * Math.round(i.price * 100), 0);
+      return {
+        type: "order.completed",
+        source: "/legacy-box-office",
+        version: "1",
+        data: {
+          venue_id: t.id,
+          order_id: `bo-${hex(10)}`,
+          customer_id: `c-${randInt(1, 2_000)}`,
+          channel: "box_office",
+          currency: t.currency,
+          total: totalMinor / 100,
+          items,
+        },
+      };
+    },
+  ],
+  [
+    1.5,
+    (t) => {
+      if (!t.legacy) return KINDS[0]![1](t);
+      const s = pickSession(t);
+      return {
+        type: "page.viewed",
+        source: "/legacy-tracker",
+        version: "1",
+        data: { venue_id: t.id, session: s.id, url: `https://${t.host}${pick(PATHS)}`, ip: s.ip, ua: s.ua },
+      };
+    },
+  ],
 ];
 const kindsWeight = KINDS.reduce((s, [w]) => s + w, 0);
 function pickKind(): (t: Tenant) => Built {
@@ -432,7 +535,10 @@ const INVALID_KINDS: InvalidKind[] = ["invalid_data", "unknown_type", "malformed
  * the n messages of one publisher child, in publish order (duplicates after their originals), and
  * how many of them are invalid per dead-letter reason
  */
-export function buildEvents(opts: { n: number; runId: string; seed: number }): { msgs: BenchMsg[]; invalidByReason: Record<string, number> } {
+export function buildEvents(opts: { n: number; runId: string; seed: number }): {
+  msgs: BenchMsg[];
+  invalidByReason: Record<string, number>;
+} {
   const { n } = opts;
   const { duplicates: nDuplicates, invalid: nInvalid, originals: nOriginals } = mixCounts(n);
   // the tenants first, from the PRNG's fixed start: the same tenants in every child of the run …
@@ -470,12 +576,25 @@ export function buildEvents(opts: { n: number; runId: string; seed: number }): {
       case "invalid_data": {
         const d = order.data as { total_minor: number };
         d.total_minor += 1; // bad total
-        originals.push({ suffix: `${t.id}.${order.type}`, data: encoder.encode(JSON.stringify(envelopeOf(t, order, id, new Date(ms)))), msgId: id });
+        originals.push({
+          suffix: `${t.id}.${order.type}`,
+          data: encoder.encode(JSON.stringify(envelopeOf(t, order, id, new Date(ms)))),
+          msgId: id,
+        });
         break;
       }
       case "unknown_type": {
-        const b: Built = { type: "wishlist.item_added", source: "/web-tracker", version: "2", data: { session_id: `s-${hex(8)}`, item_id: pick(t.items).id } };
-        originals.push({ suffix: `${t.id}.${b.type}`, data: encoder.encode(JSON.stringify(envelopeOf(t, b, id, new Date(ms)))), msgId: id });
+        const b: Built = {
+          type: "wishlist.item_added",
+          source: "/web-tracker",
+          version: "2",
+          data: { session_id: `s-${hex(8)}`, item_id: pick(t.items).id },
+        };
+        originals.push({
+          suffix: `${t.id}.${b.type}`,
+          data: encoder.encode(JSON.stringify(envelopeOf(t, b, id, new Date(ms)))),
+          msgId: id,
+        });
         break;
       }
       case "malformed_json": {
@@ -487,7 +606,11 @@ export function buildEvents(opts: { n: number; runId: string; seed: number }): {
       case "tenant_mismatch": {
         // published on tenant A's subject, claims tenant B
         const other = tenants[(tenants.indexOf(t) + 1) % tenants.length]!;
-        originals.push({ suffix: `${t.id}.${order.type}`, data: encoder.encode(JSON.stringify(envelopeOf(other, order, id, new Date(ms)))), msgId: id });
+        originals.push({
+          suffix: `${t.id}.${order.type}`,
+          data: encoder.encode(JSON.stringify(envelopeOf(other, order, id, new Date(ms)))),
+          msgId: id,
+        });
         break;
       }
     }

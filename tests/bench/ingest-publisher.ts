@@ -78,7 +78,13 @@ async function main(): Promise<void> {
   if (validate) {
     // the standalone CPU cost of validation (a pure function the pipeline calls once per message)
     const sample = msgs.slice(0, Math.min(msgs.length, validate.sample));
-    const vctx = { now: new Date(), maxFutureMs: validate.maxFutureMs, retentionMs: validate.retentionMs, maxBytes: validate.maxBytes, maxDepth: validate.maxDepth };
+    const vctx = {
+      now: new Date(),
+      maxFutureMs: validate.maxFutureMs,
+      retentionMs: validate.retentionMs,
+      maxBytes: validate.maxBytes,
+      maxDepth: validate.maxDepth,
+    };
     // one untimed pass first: the worker's validation runs warm (JIT-compiled), so time a warm pass
     for (const m of sample) validateEvent(m.data, { ...vctx, expectedTenant: m.suffix.slice(0, 36) });
     const v0 = performance.now();
@@ -90,7 +96,16 @@ async function main(): Promise<void> {
   nc = await connect({ servers: args["nats-url"], name: `pulse-bench-publisher-${args["run-id"]}-${seed}` });
   const js = nc.jetstream();
   const { duplicates, invalid } = mixCounts(n);
-  await report({ event: "built", messages: msgs.length, bytes, seconds: buildSeconds, duplicates, invalid, invalidByReason, ...(validateUs !== undefined ? { validateUs } : {}) });
+  await report({
+    event: "built",
+    messages: msgs.length,
+    bytes,
+    seconds: buildSeconds,
+    duplicates,
+    invalid,
+    invalidByReason,
+    ...(validateUs !== undefined ? { validateUs } : {}),
+  });
 
   const nextLine = lineReader(Bun.stdin.stream());
   for (const { stream, prefix } of targets) {

@@ -213,7 +213,9 @@ class PublisherChild {
       const code = await this.proc.exited;
       if (code !== 0) throw new Error(`exited with code ${code}${this.proc.signalCode ? ` (${this.proc.signalCode})` : ""}`);
     } catch (err) {
-      this.failure ??= new Error(`publisher child "${this.label}" (pid ${this.pid}) failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.failure ??= new Error(
+        `publisher child "${this.label}" (pid ${this.pid}) failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
     } finally {
       this.ended = true;
       livePublishers.delete(this);
@@ -271,10 +273,14 @@ class PublisherChild {
 /** the arguments of a publisher child publishing N messages with `seed` to `targets` ([stream, prefix]) */
 function publisherArgs(seed: number, targets: Array<[string, string]>, validate?: object): string[] {
   return [
-    "--events", String(N),
-    "--nats-url", env.NATS_URL!,
-    "--run-id", runId,
-    "--seed", String(seed),
+    "--events",
+    String(N),
+    "--nats-url",
+    env.NATS_URL!,
+    "--run-id",
+    runId,
+    "--seed",
+    String(seed),
     ...targets.flatMap(([stream, prefix]) => ["--target", `${stream}=${prefix}`]),
     ...(validate ? ["--validate", JSON.stringify(validate)] : []),
   ];
@@ -371,7 +377,23 @@ interface Profile {
   metricsMs: number;
   statements: Map<string, { n: number; ms: number }>;
 }
-const prof: Profile = { batches: 0, messages: 0, processMs: 0, commitBusyMs: 0, validateMs: 0, prepareMs: 0, toRowMs: 0, txMs: 0, txCount: 0, txStatementsMs: 0, maxInsertEventsBytes: 0, dlqMs: 0, dlqCount: 0, metricsMs: 0, statements: new Map() };
+const prof: Profile = {
+  batches: 0,
+  messages: 0,
+  processMs: 0,
+  commitBusyMs: 0,
+  validateMs: 0,
+  prepareMs: 0,
+  toRowMs: 0,
+  txMs: 0,
+  txCount: 0,
+  txStatementsMs: 0,
+  maxInsertEventsBytes: 0,
+  dlqMs: 0,
+  dlqCount: 0,
+  metricsMs: 0,
+  statements: new Map(),
+};
 
 function labelOf(strings: readonly string[]): string {
   const text = strings.join("?").replace(/\s+/g, " ");
@@ -561,9 +583,7 @@ function printTable(rows: Row[]): void {
 }
 
 function engineDied(eng: EmbeddedEngine): Error {
-  return new Error(
-    `the embedded engine died during the run (restarts: ${eng.status().restarts}; its stderr is above)`,
-  );
+  return new Error(`the embedded engine died during the run (restarts: ${eng.status().restarts}; its stderr is above)`);
 }
 
 let engine: EmbeddedEngine | undefined;
@@ -594,8 +614,12 @@ process.once("SIGINT", () => {
 });
 
 async function main(): Promise<number> {
-  console.log(`Pulse ingest benchmark: ${N.toLocaleString("en-US")} events, ${TENANTS} tenants, ${DUPLICATES} duplicates, ${INVALID} invalid`);
-  console.log(`stream ${config.nats.stream}, subjects ${config.nats.subjectPrefix}.>, batch ${config.ingest.batchSize}, flush ${config.ingest.flushMs} ms, data dir ${dataDir}`);
+  console.log(
+    `Pulse ingest benchmark: ${N.toLocaleString("en-US")} events, ${TENANTS} tenants, ${DUPLICATES} duplicates, ${INVALID} invalid`,
+  );
+  console.log(
+    `stream ${config.nats.stream}, subjects ${config.nats.subjectPrefix}.>, batch ${config.ingest.batchSize}, flush ${config.ingest.flushMs} ms, data dir ${dataDir}`,
+  );
 
   // the publisher child of (a) and end to end: it builds the messages (and times validation alone on
   // them), then publishes them to the raw stream on the first "go" and to the bench's stream on the second
@@ -609,7 +633,13 @@ async function main(): Promise<number> {
         [RAW_STREAM, RAW_PREFIX],
         [config.nats.stream, config.nats.subjectPrefix],
       ],
-      { sample: 50_000, maxFutureMs: config.ingest.maxFutureMs, retentionMs: config.storage.retentionDays * 86_400_000, maxBytes: config.ingest.maxEventBytes, maxDepth: config.security.jsonMaxDepth },
+      {
+        sample: 50_000,
+        maxFutureMs: config.ingest.maxFutureMs,
+        retentionMs: config.storage.retentionDays * 86_400_000,
+        maxBytes: config.ingest.maxEventBytes,
+        maxDepth: config.security.jsonMaxDepth,
+      },
     ),
   );
   const built = checkBuilt(publisher.label, await publisher.wait("built"));
@@ -626,7 +656,9 @@ async function main(): Promise<number> {
   enginePid = engineChildPid();
   sql = createSql(eng.url, { max: 1, statementTimeoutMs: config.db.statementTimeoutMs, logger, embedded: true });
   await migrate(sql, { logger, settings: migrateSettings(config) });
-  console.log(`embedded engine up and migrated in ${((performance.now() - t) / 1000).toFixed(1)} s (child pid ${enginePid ?? "not found"})`);
+  console.log(
+    `embedded engine up and migrated in ${((performance.now() - t) / 1000).toFixed(1)} s (child pid ${enginePid ?? "not found"})`,
+  );
 
   nats = await connectNats(config.nats, logger); // creates the bench's own stream
   await addStream(nats, RAW_STREAM, RAW_PREFIX);
@@ -761,7 +793,9 @@ async function main(): Promise<number> {
     }
     if (Date.now() - progressAt > 10_000) {
       progressAt = Date.now();
-      console.log(`  … ${((performance.now() - e2eStart) / 1000).toFixed(0)} s: stored ${stored}, dead letters ${dead}, handled ${handled} / ${N}`);
+      console.log(
+        `  … ${((performance.now() - e2eStart) / 1000).toFixed(0)} s: stored ${stored}, dead letters ${dead}, handled ${handled} / ${N}`,
+      );
     }
   }
   await publishing;
@@ -790,7 +824,9 @@ async function main(): Promise<number> {
     stored = exact!.stored;
     dead = exact!.dead;
   }
-  const reasons = await sql<Array<{ reason: string; n: number }>>`select reason, count(*)::int as n from dead_letter_events group by reason order by reason`;
+  const reasons = await sql<
+    Array<{ reason: string; n: number }>
+  >`select reason, count(*)::int as n from dead_letter_events group by reason order by reason`;
 
   // (c) the worker alone: N fresh messages (same tenants, new ids) published by a second child while
   // no worker runs, then drained by a new consumer (same durable) — the worker and the engine without
@@ -804,7 +840,13 @@ async function main(): Promise<number> {
   phase = "(c) drain";
   const drainMetrics = createMetrics({ defaultMetrics: false });
   const drainIngest = buildIngest({ config, logger, sql, metrics: drainMetrics, nats }).ingest;
-  const drainer = new IngestConsumer({ nats, pipeline: drainIngest, cfg: config.ingest, logger, metrics: createMetrics({ defaultMetrics: false }) });
+  const drainer = new IngestConsumer({
+    nats,
+    pipeline: drainIngest,
+    cfg: config.ingest,
+    logger,
+    metrics: createMetrics({ defaultMetrics: false }),
+  });
   Bun.gc(true); // the same for the end-to-end run's garbage (its worker is stopped)
   const drainRssAtStart = process.memoryUsage.rss();
   const drainCpu0 = process.cpuUsage();
@@ -837,7 +879,9 @@ async function main(): Promise<number> {
     select (select count(*) from events)::int as stored, (select count(*) from dead_letter_events)::int as dead`;
   let drainOk = drainDropped === 0 && afterDrain!.stored === stored + EXPECTED_STORED && afterDrain!.dead === dead + EXPECTED_DEAD;
   // and per reason: the end-to-end dead letters plus what the backlog child built invalid
-  const drainReasons = await sql<Array<{ reason: string; n: number }>>`select reason, count(*)::int as n from dead_letter_events group by reason order by reason`;
+  const drainReasons = await sql<
+    Array<{ reason: string; n: number }>
+  >`select reason, count(*)::int as n from dead_letter_events group by reason order by reason`;
   const drainReasonMismatches: string[] = [];
   for (const reason of new Set([...Object.keys(backlogBuilt.invalidByReason), ...drainReasons.map((r) => r.reason)])) {
     const expected = (reasons.find((r) => r.reason === reason)?.n ?? 0) + (backlogBuilt.invalidByReason[reason] ?? 0);
@@ -864,7 +908,9 @@ async function main(): Promise<number> {
     { phase: "end to end (publish → stored/DL)", events: N, seconds: e2eSeconds, ceiling, workerRss: e2eWorkerRss },
     { phase: "(c) worker draining a backlog", events: N, seconds: drainSeconds, ceiling: N / consumeSeconds, workerRss: drainWorkerRss },
   ]);
-  console.log(`(end-to-end ratio is against the slower ceiling, ${Math.round(ceiling).toLocaleString("en-US")} events/s; the drain's against consume+ack)`);
+  console.log(
+    `(end-to-end ratio is against the slower ceiling, ${Math.round(ceiling).toLocaleString("en-US")} events/s; the drain's against consume+ack)`,
+  );
   console.log(`(publishing runs in a child process and times itself; worker peak RSS = the bench process, sampled every 100 ms)`);
   console.log(
     `(c) drain: the same mix with fresh ids published by a second child (pid ${backlogPublisher.pid}, exited) before the worker starts, so no publisher shares the 2 cores; CPU bench process ${((drainCpu.user + drainCpu.system) / 1e6).toFixed(1)} s, engine child ${drainEngineCpu !== null ? `${drainEngineCpu.toFixed(1)} s (${((drainEngineCpu / drainSeconds) * 100).toFixed(0)} %)` : "n/a"}; ` +
@@ -895,25 +941,45 @@ async function main(): Promise<number> {
   const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
   const share = (x: number) => `${((x / (e2eSeconds * 1000)) * 100).toFixed(0)} %`;
   console.log("");
-  console.log(`where the end-to-end time went (${prof.batches} batches, avg ${(prof.messages / Math.max(1, prof.batches)).toFixed(0)} messages; wall ${e2eSeconds.toFixed(2)} s):`);
-  console.log(`  pipeline.prepare (validation, dedup) ${ms(prof.validateMs).padStart(9)}  ${share(prof.validateMs).padStart(5)}   (${((prof.validateMs * 1000) / Math.max(1, prof.messages)).toFixed(1)} µs/message; overlaps the previous batch's write)`);
-  console.log(`  pipeline.commit total              ${ms(prof.processMs).padStart(9)}  ${share(prof.processMs).padStart(5)}   (${(prof.processMs / Math.max(1, prof.batches)).toFixed(1)} ms/batch)`);
+  console.log(
+    `where the end-to-end time went (${prof.batches} batches, avg ${(prof.messages / Math.max(1, prof.batches)).toFixed(0)} messages; wall ${e2eSeconds.toFixed(2)} s):`,
+  );
+  console.log(
+    `  pipeline.prepare (validation, dedup) ${ms(prof.validateMs).padStart(9)}  ${share(prof.validateMs).padStart(5)}   (${((prof.validateMs * 1000) / Math.max(1, prof.messages)).toFixed(1)} µs/message; overlaps the previous batch's write)`,
+  );
+  console.log(
+    `  pipeline.commit total              ${ms(prof.processMs).padStart(9)}  ${share(prof.processMs).padStart(5)}   (${(prof.processMs / Math.max(1, prof.batches)).toFixed(1)} ms/batch)`,
+  );
   console.log(`    privacy.prepare (keys/salts)     ${ms(prof.prepareMs).padStart(9)}  ${share(prof.prepareMs).padStart(5)}`);
-  console.log(`    privacy toRow (anonymise, CPU)   ${ms(prof.toRowMs).padStart(9)}  ${share(prof.toRowMs).padStart(5)}   (${((prof.toRowMs * 1000) / Math.max(1, EXPECTED_STORED)).toFixed(1)} µs/event)`);
+  console.log(
+    `    privacy toRow (anonymise, CPU)   ${ms(prof.toRowMs).padStart(9)}  ${share(prof.toRowMs).padStart(5)}   (${((prof.toRowMs * 1000) / Math.max(1, EXPECTED_STORED)).toFixed(1)} µs/event)`,
+  );
   let statementsMs = 0;
   for (const [label, s] of [...prof.statements].sort((a, b) => b[1].ms - a[1].ms)) {
     statementsMs += s.ms;
-    console.log(`    ${label.padEnd(32)} ${ms(s.ms).padStart(9)}  ${share(s.ms).padStart(5)}   (${s.n}×, ${(s.ms / s.n).toFixed(1)} ms each)`);
+    console.log(
+      `    ${label.padEnd(32)} ${ms(s.ms).padStart(9)}  ${share(s.ms).padStart(5)}   (${s.n}×, ${(s.ms / s.n).toFixed(1)} ms each)`,
+    );
   }
-  console.log(`      (largest batch statement of every 16th: ≈ ${(prof.maxInsertEventsBytes / 1024).toFixed(0)} KB of parameters, ≈ ${Math.round(prof.maxInsertEventsBytes / config.ingest.batchSize)} B/event)`);
-  console.log(`    dead-letter publishes            ${ms(prof.dlqMs).padStart(9)}          (${prof.dlqCount}×, concurrent within a batch: summed latencies)`);
+  console.log(
+    `      (largest batch statement of every 16th: ≈ ${(prof.maxInsertEventsBytes / 1024).toFixed(0)} KB of parameters, ≈ ${Math.round(prof.maxInsertEventsBytes / config.ingest.batchSize)} B/event)`,
+  );
+  console.log(
+    `    dead-letter publishes            ${ms(prof.dlqMs).padStart(9)}          (${prof.dlqCount}×, concurrent within a batch: summed latencies)`,
+  );
   console.log(`    metric updates (per batch)       ${ms(prof.metricsMs).padStart(9)}  ${share(prof.metricsMs).padStart(5)}`);
   const rest = prof.processMs - prof.prepareMs - prof.toRowMs - statementsMs - prof.metricsMs;
-  console.log(`    rest: dead-letter publishes, event-loop waits ${ms(rest)}  ${share(rest)}   (validation alone: ${validateUs.toFixed(1)} µs/event standalone, timed in the publisher child ≈ ${ms((validateUs * N) / 1000)})`);
-  console.log(`  wall time with a commit in flight  ${ms(prof.commitBusyMs).padStart(9)}  ${share(prof.commitBusyMs).padStart(5)}   (commits overlap: INGEST_PIPELINE_DEPTH ${config.ingest.pipelineDepth})`);
+  console.log(
+    `    rest: dead-letter publishes, event-loop waits ${ms(rest)}  ${share(rest)}   (validation alone: ${validateUs.toFixed(1)} µs/event standalone, timed in the publisher child ≈ ${ms((validateUs * N) / 1000)})`,
+  );
+  console.log(
+    `  wall time with a commit in flight  ${ms(prof.commitBusyMs).padStart(9)}  ${share(prof.commitBusyMs).padStart(5)}   (commits overlap: INGEST_PIPELINE_DEPTH ${config.ingest.pipelineDepth})`,
+  );
   const idle = e2eSeconds * 1000 - prof.commitBusyMs;
   console.log(`  no commit in flight (fetch, ack, prepare, waits) ${ms(idle).padStart(9)}  ${share(idle).padStart(5)}`);
-  console.log(`  bench polls (${polls} × counters)${" ".repeat(Math.max(0, 13 - String(polls).length))}${ms(pollMs).padStart(9)}  ${share(pollMs).padStart(5)}   (same connection: they queue behind batches)`);
+  console.log(
+    `  bench polls (${polls} × counters)${" ".repeat(Math.max(0, 13 - String(polls).length))}${ms(pollMs).padStart(9)}  ${share(pollMs).padStart(5)}   (same connection: they queue behind batches)`,
+  );
   console.log(`  dedup cache: ${e2eDedup.hits} hits / ${e2eDedup.misses} misses; consumer stats ${JSON.stringify(e2eConsumerStats)}`);
   console.log(
     `  memory guard (INGEST_MEMORY_SOFT_LIMIT_MB ${config.ingest.memorySoftLimitBytes / 1_048_576}): end to end ${await guardSummary(metrics)}; drain ${await guardSummary(drainMetrics)}`,
@@ -927,7 +993,9 @@ async function main(): Promise<number> {
   // ── verification ──
   console.log("");
   const reasonText = reasons.map((r) => `${r.reason} ${r.n}`).join(", ");
-  console.log(`stored ${stored} (expected ${EXPECTED_STORED} = ${N} − ${DUPLICATES} duplicates − ${INVALID} invalid), dead letters ${dead} (expected ${EXPECTED_DEAD}: ${reasonText})`);
+  console.log(
+    `stored ${stored} (expected ${EXPECTED_STORED} = ${N} − ${DUPLICATES} duplicates − ${INVALID} invalid), dead letters ${dead} (expected ${EXPECTED_DEAD}: ${reasonText})`,
+  );
   let ok = stored === EXPECTED_STORED && dead === EXPECTED_DEAD && e2eDropped === 0;
   for (const [reason, n] of Object.entries(invalidByReason)) {
     const got = reasons.find((r) => r.reason === reason)?.n ?? 0;

@@ -130,9 +130,7 @@ async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seco
     batch = [];
     if (performance.now() - lastReport > 10_000) {
       lastReport = performance.now();
-      console.log(
-        `  … seeded ${fmt(events)} events (${fmt(Math.round(events / ((performance.now() - t0) / 1000)))}/s)`,
-      );
+      console.log(`  … seeded ${fmt(events)} events (${fmt(Math.round(events / ((performance.now() - t0) / 1000)))}/s)`);
     }
   };
   while (made < EVENTS) {
@@ -191,9 +189,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: "warn",
     LOG_FORMAT: "json",
   });
-  console.log(
-    `bench:pricing — ${fmt(ITEMS)} items, ${fmt(EVENTS)} events, one tenant, embedded engine; ${RUNS} timed runs`,
-  );
+  console.log(`bench:pricing — ${fmt(ITEMS)} items, ${fmt(EVENTS)} events, one tenant, embedded engine; ${RUNS} timed runs`);
   const deps = await buildDeps(config, { logger: createLogger({ level: "warn", format: "json" }), nats: false, runJobs: false });
   let failed = false;
   try {
@@ -217,9 +213,7 @@ async function main(): Promise<void> {
       select (select count(*) from events where tenant_id = ${TENANT})::int as events,
              (select count(*) from order_lines where tenant_id = ${TENANT})::int as lines,
              (select count(*) from timescaledb_information.chunks where hypertable_name = 'events' and is_compressed)::int as compressed`;
-    console.log(
-      `stored: ${fmt(size!.events)} events, ${fmt(size!.lines)} order lines (${size!.compressed} compressed event chunks)`,
-    );
+    console.log(`stored: ${fmt(size!.events)} events, ${fmt(size!.lines)} order lines (${size!.compressed} compressed event chunks)`);
 
     const enginePid = engineChildPid();
     const rows: string[][] = [];
@@ -257,8 +251,7 @@ async function main(): Promise<void> {
       `mean ${mean.toFixed(2)} s a run (${((mean * 1000) / ITEMS).toFixed(3)} ms an item), best ${best.toFixed(2)} s; ` +
         `goal: a full run under 30 s: ${mean < 30 ? "met" : "NOT met"}`,
     );
-    const [sample] =
-      await deps.sql`
+    const [sample] = await deps.sql`
         select item_id, currency, score::text, reason, confidence::text from demand_scores
          where tenant_id = ${TENANT} and reason = 'scored' order by demand_scores.score desc limit 1`;
     if (sample) console.log(`highest score: ${sample.item_id} ${sample.currency} ${sample.score} (confidence ${sample.confidence})`);

@@ -41,13 +41,22 @@ export async function everyAnalyticsRead(client: PulseClient, r: Range) {
   };
   const q = { params: { query: r } };
   const summary = ok("getRevenueSummary", await client.GET("/v1/revenue/summary", q));
-  const timeseries = ok("getRevenueTimeseries", await client.GET("/v1/revenue/timeseries", { params: { query: { ...r, bucket: "day" as const } } }));
+  const timeseries = ok(
+    "getRevenueTimeseries",
+    await client.GET("/v1/revenue/timeseries", { params: { query: { ...r, bucket: "day" as const } } }),
+  );
   const byChannel = ok("getRevenueByChannel", await client.GET("/v1/revenue/by-channel", q));
   const byCategory = ok("getRevenueByCategory", await client.GET("/v1/revenue/by-category", q));
-  const projection = ok("getRevenueProjection", await client.GET("/v1/revenue/projection", { params: { query: { horizon: "30" as const, timezone: r.timezone } } }));
+  const projection = ok(
+    "getRevenueProjection",
+    await client.GET("/v1/revenue/projection", { params: { query: { horizon: "30" as const, timezone: r.timezone } } }),
+  );
   const sales = ok("getSalesMetrics", await client.GET("/v1/sales/metrics", { params: { query: { ...r, bucket: "day" as const } } }));
   const funnel = ok("getConversionFunnel", await client.GET("/v1/funnel", q));
-  const items = ok("getItemPerformance", await client.GET("/v1/items/performance", { params: { query: { ...r, sort: "units" as const, order: "desc" as const } } }));
+  const items = ok(
+    "getItemPerformance",
+    await client.GET("/v1/items/performance", { params: { query: { ...r, sort: "units" as const, order: "desc" as const } } }),
+  );
   const realtime = ok("getRealtimeMetrics", await client.GET("/v1/realtime"));
   const fulfilment = ok("getFulfillmentMetrics", await client.GET("/v1/operations/fulfillment", q));
   const shipping = ok("getShippingMetrics", await client.GET("/v1/operations/shipping", q));
@@ -59,7 +68,12 @@ export async function everyAnalyticsRead(client: PulseClient, r: Range) {
   const churn = ok("getChurnRisk", await client.GET("/v1/customers/churn-risk"));
   const ltv = ok("getCustomerLtv", await client.GET("/v1/customers/ltv"));
   return {
-    getRevenueSummary: summary.data.map((row) => ({ currency: row.currency, gross: row.gross_minor, refunds: row.refunds_minor, orders: row.orders })),
+    getRevenueSummary: summary.data.map((row) => ({
+      currency: row.currency,
+      gross: row.gross_minor,
+      refunds: row.refunds_minor,
+      orders: row.orders,
+    })),
     getRevenueTimeseries: timeseries.data.map((row) => row.gross_minor),
     getRevenueByChannel: byChannel.data.map((row) => `${row.channel}:${row.net_minor}`),
     getRevenueByCategory: byCategory.data.map((row) => `${row.category}:${row.gross_minor}`),

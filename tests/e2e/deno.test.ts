@@ -74,80 +74,76 @@ describe("Deno 2 smoke", () => {
     }
   });
 
-  test(
-    "the HTTP app starts under Deno and serves /health/live and /openapi.json",
-    async () => {
-      const port = freePort();
-      const base = `http://127.0.0.1:${port}`;
-      const engineUrl = globalThis.__pulseTest.engine.url;
-      const enginePort = Number(new URL(engineUrl).port);
-      const started = performance.now();
-      proc = Bun.spawn([denoBinary(), ...startDenoArgs()], {
-        cwd: ROOT,
-        env: childEnv({
-          DATABASE_URL: engineUrl,
-          MIGRATE_ON_START: "false",
-          PORT: String(port),
-          HOST: "127.0.0.1",
-          NODE_ENV: "test",
-          JWT_SECRET: TEST_JWT_SECRET,
-          LOG_LEVEL: "warn",
-          DENO_NO_UPDATE_CHECK: "1",
-          NO_COLOR: "1",
-        }),
-        stdin: "ignore",
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const child = proc;
-      const decoder = new TextDecoder();
-      const drain = async (stream: ReadableStream<Uint8Array>) => {
-        for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
-      };
-      const drained = Promise.all([drain(child.stdout as ReadableStream<Uint8Array>), drain(child.stderr as ReadableStream<Uint8Array>)]);
+  test("the HTTP app starts under Deno and serves /health/live and /openapi.json", async () => {
+    const port = freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const engineUrl = globalThis.__pulseTest.engine.url;
+    const enginePort = Number(new URL(engineUrl).port);
+    const started = performance.now();
+    proc = Bun.spawn([denoBinary(), ...startDenoArgs()], {
+      cwd: ROOT,
+      env: childEnv({
+        DATABASE_URL: engineUrl,
+        MIGRATE_ON_START: "false",
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        NODE_ENV: "test",
+        JWT_SECRET: TEST_JWT_SECRET,
+        LOG_LEVEL: "warn",
+        DENO_NO_UPDATE_CHECK: "1",
+        NO_COLOR: "1",
+      }),
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const child = proc;
+    const decoder = new TextDecoder();
+    const drain = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+    };
+    const drained = Promise.all([drain(child.stdout as ReadableStream<Uint8Array>), drain(child.stderr as ReadableStream<Uint8Array>)]);
 
-      // first run may need to compile: poll for up to 30 s, stop early if deno exits
-      let live: Response | undefined;
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline && child.exitCode === null) {
-        try {
-          const res = await fetch(`${base}/health/live`, { signal: AbortSignal.timeout(1_000) });
-          if (res.status === 200) {
-            live = res;
-            break;
-          }
-        } catch {
-          // not listening yet
+    // first run may need to compile: poll for up to 30 s, stop early if deno exits
+    let live: Response | undefined;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && child.exitCode === null) {
+      try {
+        const res = await fetch(`${base}/health/live`, { signal: AbortSignal.timeout(1_000) });
+        if (res.status === 200) {
+          live = res;
+          break;
         }
-        await Bun.sleep(100);
+      } catch {
+        // not listening yet
       }
-      if (!live) throw new Error(`deno did not become live within 30 s (exit ${child.exitCode}); output:\n${output}`);
-      const liveMs = Math.round(performance.now() - started);
-      expect(liveMs).toBeLessThan(30_000);
+      await Bun.sleep(100);
+    }
+    if (!live) throw new Error(`deno did not become live within 30 s (exit ${child.exitCode}); output:\n${output}`);
+    const liveMs = Math.round(performance.now() - started);
+    expect(liveMs).toBeLessThan(30_000);
 
-      expect(live.headers.get("content-type")).toContain("application/json");
-      const body = (await live.json()) as { status: string; timestamp: string; uptime_s: number };
-      expect(body.status).toBe("ok");
-      expect(Number.isNaN(Date.parse(body.timestamp))).toBe(false);
-      expect(typeof body.uptime_s).toBe("number");
+    expect(live.headers.get("content-type")).toContain("application/json");
+    const body = (await live.json()) as { status: string; timestamp: string; uptime_s: number };
+    expect(body.status).toBe("ok");
+    expect(Number.isNaN(Date.parse(body.timestamp))).toBe(false);
+    expect(typeof body.uptime_s).toBe("number");
 
-      const specRes = await fetch(`${base}/openapi.json`);
-      expect(specRes.status).toBe(200);
-      const spec = (await specRes.json()) as { openapi: string; paths: Record<string, Record<string, { operationId?: string }>> };
-      expect(spec.openapi.startsWith("3.1")).toBe(true);
-      expect(spec.paths["/health/live"]?.get?.operationId).toBe("getLiveness");
+    const specRes = await fetch(`${base}/openapi.json`);
+    expect(specRes.status).toBe(200);
+    const spec = (await specRes.json()) as { openapi: string; paths: Record<string, Record<string, { operationId?: string }>> };
+    expect(spec.openapi.startsWith("3.1")).toBe(true);
+    expect(spec.paths["/health/live"]?.get?.operationId).toBe("getLiveness");
 
-      // postgres.js stayed lazy: no socket from the Deno process to the engine
-      const ports = remotePortsOf(child.pid);
-      if (ports) expect(ports).not.toContain(enginePort);
+    // postgres.js stayed lazy: no socket from the Deno process to the engine
+    const ports = remotePortsOf(child.pid);
+    if (ports) expect(ports).not.toContain(enginePort);
 
-      child.kill("SIGTERM");
-      const code = await Promise.race([child.exited, Bun.sleep(10_000).then(() => "timeout" as const)]);
-      await Promise.race([drained, Bun.sleep(1_000)]);
-      if (code !== 0) throw new Error(`deno did not exit cleanly after SIGTERM (${code}); output:\n${output}`);
-      expect(code).toBe(0);
-      expect(output).not.toContain("error");
-    },
-    60_000,
-  );
+    child.kill("SIGTERM");
+    const code = await Promise.race([child.exited, Bun.sleep(10_000).then(() => "timeout" as const)]);
+    await Promise.race([drained, Bun.sleep(1_000)]);
+    if (code !== 0) throw new Error(`deno did not exit cleanly after SIGTERM (${code}); output:\n${output}`);
+    expect(code).toBe(0);
+    expect(output).not.toContain("error");
+  }, 60_000);
 });

@@ -19,12 +19,15 @@ let svc: RunningService;
 
 // tests/client/ is its own package, type-checked by its own tsconfig (TypeScript 5) once the client is
 // generated; the root typecheck cannot see the generated types, so both modules are loaded at run time
-// biome-ignore lint/suspicious/noExplicitAny: typed by tests/client/tsconfig.json, not by the root check
 let calls: any;
 let generated: { lines: number; typecheck: { exitCode: number; output: string } };
 
 beforeAll(async () => {
-  svc = await startService({ EMBEDDED_DATA_DIR: join(tempDir("client"), "db"), JWT_SECRET: TEST_JWT_SECRET, JOBS_POLL_INTERVAL_MS: "600000" });
+  svc = await startService({
+    EMBEDDED_DATA_DIR: join(tempDir("client"), "db"),
+    JWT_SECRET: TEST_JWT_SECRET,
+    JOBS_POLL_INTERVAL_MS: "600000",
+  });
   const { res } = await waitFor(`${svc.url}/health/ready`, 200, 30_000);
   expect(res?.status, svc.output().slice(-2_000)).toBe(200);
   const spec = await (await fetch(`${svc.url}/openapi.json`)).json();
@@ -37,7 +40,8 @@ afterAll(async () => {
   await svc?.stop("SIGKILL");
 });
 
-const bearer = (roles: Array<"ingest" | "viewer">) => signToken(TEST_JWT_SECRET, { sub: "client-e2e", tenantId: tenant, roles, expiresIn: "10m" });
+const bearer = (roles: Array<"ingest" | "viewer">) =>
+  signToken(TEST_JWT_SECRET, { sub: "client-e2e", tenantId: tenant, roles, expiresIn: "10m" });
 
 describe("the client generated from /openapi.json", () => {
   test("openapi-typescript generates it and tsc --strict accepts every typed call made through it", () => {
@@ -53,13 +57,32 @@ describe("the client generated from /openapi.json", () => {
     // two orders (6,500 and 1,000 EUR minor) and a refund of 700 of the second
     const events = [
       orderCompleted(tenant, { time: t(30) }, { order_id: "client-o1", customer_id: "client-c1" }),
-      orderCompleted(tenant, { time: t(20) }, { order_id: "client-o2", customer_id: "client-c2", lines: [{ item_id: "tee-1", quantity: 2, unit_price_minor: 500 }], discount_minor: 0, total_minor: 1_000 }),
-      envelope(tenant, "order.refunded", { order_id: "client-o2", refund_id: "client-r1", amount_minor: 700, currency: "EUR" }, { time: t(10) }),
+      orderCompleted(
+        tenant,
+        { time: t(20) },
+        {
+          order_id: "client-o2",
+          customer_id: "client-c2",
+          lines: [{ item_id: "tee-1", quantity: 2, unit_price_minor: 500 }],
+          discount_minor: 0,
+          total_minor: 1_000,
+        },
+      ),
+      envelope(
+        tenant,
+        "order.refunded",
+        { order_id: "client-o2", refund_id: "client-r1", amount_minor: 700, currency: "EUR" },
+        { time: t(10) },
+      ),
     ];
     const ingested = await calls.ingest(publisher, events as never);
     expect(ingested).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
 
-    const range = { from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString(), timezone: "Europe/Berlin" };
+    const range = {
+      from: new Date(Date.now() - 86_400_000).toISOString(),
+      to: new Date(Date.now() + 60_000).toISOString(),
+      timezone: "Europe/Berlin",
+    };
     const figures = await calls.everyAnalyticsRead(reader, range);
     expect(figures.getRevenueSummary).toEqual([{ currency: "EUR", gross: 7_500, refunds: 700, orders: 2 }]);
     expect(figures.getRevenueByChannel).toEqual(["web:6800"]);
@@ -72,9 +95,23 @@ describe("the client generated from /openapi.json", () => {
     // every analytics read of the spec answered through the typed client
     expect(Object.keys(figures).sort()).toEqual(
       [
-        "getChurnRisk", "getConversionFunnel", "getCustomerLtv", "getCustomerMetrics", "getFulfillmentMetrics", "getItemPerformance",
-        "getMarketingAttribution", "getRealtimeMetrics", "getRefundMetrics", "getRevenueByCategory", "getRevenueByChannel",
-        "getRevenueProjection", "getRevenueSummary", "getRevenueTimeseries", "getRfmSegments", "getSalesMetrics", "getShippingMetrics",
+        "getChurnRisk",
+        "getConversionFunnel",
+        "getCustomerLtv",
+        "getCustomerMetrics",
+        "getFulfillmentMetrics",
+        "getItemPerformance",
+        "getMarketingAttribution",
+        "getRealtimeMetrics",
+        "getRefundMetrics",
+        "getRevenueByCategory",
+        "getRevenueByChannel",
+        "getRevenueProjection",
+        "getRevenueSummary",
+        "getRevenueTimeseries",
+        "getRfmSegments",
+        "getSalesMetrics",
+        "getShippingMetrics",
         "listCustomers",
       ].sort(),
     );

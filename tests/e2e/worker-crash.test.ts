@@ -59,7 +59,10 @@ describe("a worker killed mid-stream", () => {
       for (;;) {
         svc = await startService(env);
         running.push(svc);
-        const ready = await Promise.race([svc.proc.exited.then(() => "exited"), waitFor(`${svc.url}/health/ready`, 200, 20_000).then(() => "ready")]);
+        const ready = await Promise.race([
+          svc.proc.exited.then(() => "exited"),
+          waitFor(`${svc.url}/health/ready`, 200, 20_000).then(() => "ready"),
+        ]);
         if (ready === "ready" || Date.now() > deadline) break;
         await Bun.sleep(1_000);
       }

@@ -75,7 +75,9 @@ export async function testApp(overrides: Partial<Deps> = {}) {
 /** every bearer token minted by token() in this process (the log scan looks for them) */
 export const mintedTokens: string[] = [];
 
-export async function token(opts: { tenantId?: string; roles?: ApiRole[]; sub?: string; expiresIn?: string | number; secret?: string } = {}) {
+export async function token(
+  opts: { tenantId?: string; roles?: ApiRole[]; sub?: string; expiresIn?: string | number; secret?: string } = {},
+) {
   const t = await signToken(opts.secret ?? TEST_JWT_SECRET, {
     sub: opts.sub ?? "test-user",
     tenantId: opts.tenantId ?? crypto.randomUUID(),
@@ -106,7 +108,7 @@ const AGGREGATE_LEVELS = [
  * Analytics tests call this after seeding: real-time aggregation only covers data newer than an
  * aggregate's watermark, and an earlier test file may already have moved a watermark past the times
  * this one seeds (in production the next policy run picks such late data up; the bound is in
- * src/analytics/generation.ts).
+ * src/analytics/shared/generation.ts).
  */
 export async function refreshAggregates(sql: Deps["sql"], from: Date, to: Date): Promise<void> {
   for (const [level, ms] of AGGREGATE_LEVELS) {
@@ -121,7 +123,14 @@ export async function refreshAggregates(sql: Deps["sql"], from: Date, to: Date):
 
 /** Seeds events through the real ingest pipeline (as the HTTP transport does) and expects every one accepted. */
 export async function ingestAccepted(deps: Deps, events: CloudEvent[]): Promise<void> {
-  const msgs: IncomingMessage[] = events.map((e) => ({ input: JSON.stringify(e), expectedTenant: e.tenantid!, transport: "http", subject: null, stream: null, streamSequence: null }));
+  const msgs: IncomingMessage[] = events.map((e) => ({
+    input: JSON.stringify(e),
+    expectedTenant: e.tenantid!,
+    transport: "http",
+    subject: null,
+    stream: null,
+    streamSequence: null,
+  }));
   const outcomes = await deps.ingest.process(msgs);
   expect(outcomes.map((o) => o.status)).toEqual(events.map(() => "accepted"));
 }

@@ -67,14 +67,20 @@ export function pageViewed(tenantId: string, over: Partial<CloudEvent> = {}, dat
       referrer: "https://search.example/",
       utm_source: "newsletter",
       ip: "198.51.100.23",
-      user_agent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+      user_agent:
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
       ...data,
     },
     over,
   );
 }
 
-export function itemUpserted(tenantId: string, itemId: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+export function itemUpserted(
+  tenantId: string,
+  itemId: string,
+  over: Partial<CloudEvent> = {},
+  data: Record<string, unknown> = {},
+): CloudEvent {
   return envelope(
     tenantId,
     "item.upserted",
@@ -95,8 +101,18 @@ export function itemUpserted(tenantId: string, itemId: string, over: Partial<Clo
   );
 }
 
-export function customerRegistered(tenantId: string, customerId: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
-  return envelope(tenantId, "customer.registered", { customer_id: customerId, email: "Bob@Example.com", name: "Bob Builder", ip: "192.0.2.10", ...data }, over);
+export function customerRegistered(
+  tenantId: string,
+  customerId: string,
+  over: Partial<CloudEvent> = {},
+  data: Record<string, unknown> = {},
+): CloudEvent {
+  return envelope(
+    tenantId,
+    "customer.registered",
+    { customer_id: customerId, email: "Bob@Example.com", name: "Bob Builder", ip: "192.0.2.10", ...data },
+    over,
+  );
 }
 
 /** the v1 (legacy) shape of the same order fact as orderCompleted(..., {lines: one line}) */
@@ -122,11 +138,23 @@ export function legacyOrder(tenantId: string, id: string, time: string): CloudEv
 
 // ─── funnel steps (analytics.funnel / analytics.realtime tests) ─────────────────────────────────────
 
-export function itemViewed(tenantId: string, sessionId: string, itemId: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+export function itemViewed(
+  tenantId: string,
+  sessionId: string,
+  itemId: string,
+  over: Partial<CloudEvent> = {},
+  data: Record<string, unknown> = {},
+): CloudEvent {
   return envelope(tenantId, "item.viewed", { session_id: sessionId, item_id: itemId, ...data }, over);
 }
 
-export function cartItemAdded(tenantId: string, sessionId: string, itemId: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+export function cartItemAdded(
+  tenantId: string,
+  sessionId: string,
+  itemId: string,
+  over: Partial<CloudEvent> = {},
+  data: Record<string, unknown> = {},
+): CloudEvent {
   return envelope(
     tenantId,
     "cart.item_added",
@@ -135,7 +163,12 @@ export function cartItemAdded(tenantId: string, sessionId: string, itemId: strin
   );
 }
 
-export function checkoutStarted(tenantId: string, sessionId: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+export function checkoutStarted(
+  tenantId: string,
+  sessionId: string,
+  over: Partial<CloudEvent> = {},
+  data: Record<string, unknown> = {},
+): CloudEvent {
   return envelope(tenantId, "checkout.started", { session_id: sessionId, cart_id: `cart-${sessionId}`, ...data }, over);
 }
 
@@ -143,18 +176,48 @@ export function orderFulfilled(tenantId: string, orderId: string, over: Partial<
   return envelope(tenantId, "order.fulfilled", { order_id: orderId }, over);
 }
 
-export function orderRefunded(tenantId: string, orderId: string, amountMinor: number, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
-  return envelope(tenantId, "order.refunded", { order_id: orderId, refund_id: `rf-${crypto.randomUUID().slice(0, 8)}`, amount_minor: amountMinor, currency: "EUR", ...data }, over);
+export function orderRefunded(
+  tenantId: string,
+  orderId: string,
+  amountMinor: number,
+  over: Partial<CloudEvent> = {},
+  data: Record<string, unknown> = {},
+): CloudEvent {
+  return envelope(
+    tenantId,
+    "order.refunded",
+    { order_id: orderId, refund_id: `rf-${crypto.randomUUID().slice(0, 8)}`, amount_minor: amountMinor, currency: "EUR", ...data },
+    over,
+  );
 }
 
-export function shipmentDispatched(tenantId: string, orderId: string, shipmentId: string, carrier: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+export function shipmentDispatched(
+  tenantId: string,
+  orderId: string,
+  shipmentId: string,
+  carrier: string,
+  over: Partial<CloudEvent> = {},
+  data: Record<string, unknown> = {},
+): CloudEvent {
   return envelope(tenantId, "shipment.dispatched", { order_id: orderId, shipment_id: shipmentId, carrier, ...data }, over);
 }
 
-export function shipmentDelivered(tenantId: string, orderId: string, shipmentId: string, carrier: string, over: Partial<CloudEvent> = {}): CloudEvent {
+export function shipmentDelivered(
+  tenantId: string,
+  orderId: string,
+  shipmentId: string,
+  carrier: string,
+  over: Partial<CloudEvent> = {},
+): CloudEvent {
   return envelope(tenantId, "shipment.delivered", { order_id: orderId, shipment_id: shipmentId, carrier }, over);
 }
 
-export function campaignTouched(tenantId: string, sessionId: string, utmSource: string, over: Partial<CloudEvent> = {}, data: Record<string, unknown> = {}): CloudEvent {
+export function campaignTouched(
+  tenantId: string,
+  sessionId: string,
+  utmSource: string,
+  over: Partial<CloudEvent> = {},
+  data: Record<string, unknown> = {},
+): CloudEvent {
   return envelope(tenantId, "campaign.touched", { session_id: sessionId, utm_source: utmSource, ...data }, over);
 }

@@ -3,7 +3,9 @@ import type { Config } from "../../src/config.ts";
 import { connectNats, type NatsHandle } from "../../src/nats/connection.ts";
 import { testConfig, testLogger } from "./deps.ts";
 
-export async function privateNats(extra: Record<string, string> = {}): Promise<{ nats: NatsHandle; config: Config; cleanup: () => Promise<void> }> {
+export async function privateNats(
+  extra: Record<string, string> = {},
+): Promise<{ nats: NatsHandle; config: Config; cleanup: () => Promise<void> }> {
   const suffix = crypto.randomUUID().slice(0, 8);
   const config = testConfig({
     NATS_URL: "nats://127.0.0.1:4222",

@@ -72,10 +72,7 @@ function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 }
 
-export async function startUpstashCompatServer(opts: {
-  redisUrl: string;
-  token: string;
-}): Promise<UpstashCompatServer> {
+export async function startUpstashCompatServer(opts: { redisUrl: string; token: string }): Promise<UpstashCompatServer> {
   const redis = new RedisClient(opts.redisUrl, { connectionTimeout: 2000, maxRetries: 3 });
   await redis.connect();
 

@@ -49,7 +49,11 @@ const xssRoundTrips = new Set<string>();
 function fail(where: string, why: string) {
   // a 5xx: add the error the app logged for that request
   const id = /"requestId":"([^"]+)"/.exec(why)?.[1];
-  const logged = id ? capturedLogs.filter((l) => l.includes(id) && l.includes('"level":50')).map((l) => /"message":"((?:[^"\\]|\\.)*)"/.exec(l)?.[1] ?? l.slice(0, 300)) : [];
+  const logged = id
+    ? capturedLogs
+        .filter((l) => l.includes(id) && l.includes('"level":50'))
+        .map((l) => /"message":"((?:[^"\\]|\\.)*)"/.exec(l)?.[1] ?? l.slice(0, 300))
+    : [];
   failures.push(`${where}: ${why}${logged.length ? `\n      logged: ${logged.join(" | ")}` : ""}`);
 }
 
@@ -97,7 +101,7 @@ const B = crypto.randomUUID();
 const C = crypto.randomUUID();
 const D = crypto.randomUUID(); // the tenant the injection probes write into
 const READER_ROLES: ApiRole[] = ["viewer", "analyst", "pricing_manager", "admin", "ingest"]; // not ops: its cross-tenant read is by design
-const XSS = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>'] as const;
+const XSS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'] as const;
 const tokens: Record<string, string> = {};
 
 /** A's strings: any of them in an answer to B or C is a leak (ids are also forged into B's requests) */
@@ -149,27 +153,126 @@ function dataset(tenant: string, l: Labels): CloudEvent[] {
     envelope(tenant, type, data, { id: `${id}-${l.order}`, time: at(minutesAgo), source: l.source });
   const p = l.price;
   return [
-    ev("item.upserted", 300, { item_id: l.item, name: l.name, category: l.category, kind: "ticketed_event", currency: "EUR", base_price_minor: p, min_price_minor: p, max_price_minor: p * 2, capacity: 100, starts_at: at(-10_000) }, "item-1"),
-    ev("item.upserted", 299, { item_id: l.item2, name: l.name2, category: l.category2, kind: "product", currency: "EUR", base_price_minor: p }, "item-2"),
-    ev("customer.registered", 290, { customer_id: l.customer, email: "alice@example.com", name: "Alice Liddell", ip: "203.0.113.77" }, "cust"),
-    ev("campaign.touched", 97, { session_id: l.session, utm_source: "newsletter", utm_medium: "email", utm_campaign: l.campaign, customer_id: l.customer }, "camp"),
-    ev("page.viewed", 96, { session_id: l.session, url: "https://shop.example/shows", utm_source: "newsletter", utm_campaign: l.campaign, ip: "203.0.113.77", user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0" }, "pv-1"),
+    ev(
+      "item.upserted",
+      300,
+      {
+        item_id: l.item,
+        name: l.name,
+        category: l.category,
+        kind: "ticketed_event",
+        currency: "EUR",
+        base_price_minor: p,
+        min_price_minor: p,
+        max_price_minor: p * 2,
+        capacity: 100,
+        starts_at: at(-10_000),
+      },
+      "item-1",
+    ),
+    ev(
+      "item.upserted",
+      299,
+      { item_id: l.item2, name: l.name2, category: l.category2, kind: "product", currency: "EUR", base_price_minor: p },
+      "item-2",
+    ),
+    ev(
+      "customer.registered",
+      290,
+      { customer_id: l.customer, email: "alice@example.com", name: "Alice Liddell", ip: "203.0.113.77" },
+      "cust",
+    ),
+    ev(
+      "campaign.touched",
+      97,
+      { session_id: l.session, utm_source: "newsletter", utm_medium: "email", utm_campaign: l.campaign, customer_id: l.customer },
+      "camp",
+    ),
+    ev(
+      "page.viewed",
+      96,
+      {
+        session_id: l.session,
+        url: "https://shop.example/shows",
+        utm_source: "newsletter",
+        utm_campaign: l.campaign,
+        ip: "203.0.113.77",
+        user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+      },
+      "pv-1",
+    ),
     ev("item.viewed", 95, { session_id: l.session, item_id: l.item, customer_id: l.customer }, "iv-1"),
-    ev("cart.item_added", 94, { session_id: l.session, cart_id: l.cart, item_id: l.item, quantity: 2, unit_price_minor: p, currency: "EUR", customer_id: l.customer }, "cart-1"),
+    ev(
+      "cart.item_added",
+      94,
+      {
+        session_id: l.session,
+        cart_id: l.cart,
+        item_id: l.item,
+        quantity: 2,
+        unit_price_minor: p,
+        currency: "EUR",
+        customer_id: l.customer,
+      },
+      "cart-1",
+    ),
     ev("checkout.started", 93, { session_id: l.session, cart_id: l.cart, customer_id: l.customer }, "co-1"),
-    ev("order.completed", 92, { order_id: l.order, customer_id: l.customer, channel: l.channel, currency: "EUR", lines: [{ item_id: l.item, quantity: 2, unit_price_minor: p }, { item_id: l.item2, quantity: 1, unit_price_minor: p }], discount_minor: 0, total_minor: 3 * p, session_id: l.session, cart_id: l.cart, email: "alice@example.com", ip: "203.0.113.77" }, "oc-1"),
-    ev("order.completed", 47, { order_id: `${l.order}-b`, customer_id: l.customer, channel: "web", currency: "EUR", lines: [{ item_id: l.item, quantity: 1, unit_price_minor: p }], total_minor: p }, "oc-2"),
+    ev(
+      "order.completed",
+      92,
+      {
+        order_id: l.order,
+        customer_id: l.customer,
+        channel: l.channel,
+        currency: "EUR",
+        lines: [
+          { item_id: l.item, quantity: 2, unit_price_minor: p },
+          { item_id: l.item2, quantity: 1, unit_price_minor: p },
+        ],
+        discount_minor: 0,
+        total_minor: 3 * p,
+        session_id: l.session,
+        cart_id: l.cart,
+        email: "alice@example.com",
+        ip: "203.0.113.77",
+      },
+      "oc-1",
+    ),
+    ev(
+      "order.completed",
+      47,
+      {
+        order_id: `${l.order}-b`,
+        customer_id: l.customer,
+        channel: "web",
+        currency: "EUR",
+        lines: [{ item_id: l.item, quantity: 1, unit_price_minor: p }],
+        total_minor: p,
+      },
+      "oc-2",
+    ),
     ev("order.refunded", 46, { order_id: l.order, refund_id: `${l.order}-r`, amount_minor: p, currency: "EUR", reason: l.reason }, "ref-1"),
     ev("order.fulfilled", 45, { order_id: l.order }, "ful-1"),
     ev("shipment.dispatched", 44, { order_id: l.order, shipment_id: `${l.order}-s`, carrier: l.carrier, promised_by: at(-2_000) }, "sd-1"),
     ev("shipment.delivered", 17, { order_id: l.order, shipment_id: `${l.order}-s`, carrier: l.carrier }, "sdl-1"),
-    ev("reconciliation.expected", 26 * 60, { date: at(26 * 60).slice(0, 10), timezone: "UTC", orders: 2, gross_minor: 4 * p, currency: "EUR" }, "rec-1"),
+    ev(
+      "reconciliation.expected",
+      26 * 60,
+      { date: at(26 * 60).slice(0, 10), timezone: "UTC", orders: 2, gross_minor: 4 * p, currency: "EUR" },
+      "rec-1",
+    ),
     // a dead letter with labels (an unknown type)
     ev(l.deadType, 43, { item_id: l.item, name: l.name, category: l.category }, "dl-1"),
   ];
 }
 
-const A_LABELS: Labels = { ...AM, name2: "Aleakmark Second Thing", category2: "aleakmark-category-2", deadType: "aleakmark.unknown", price: 5_000_000 };
+const A_LABELS: Labels = {
+  ...AM,
+  name2: "Aleakmark Second Thing",
+  category2: "aleakmark-category-2",
+  deadType: "aleakmark.unknown",
+  price: 5_000_000,
+};
 const BC_LABELS: Labels = {
   item: "bc-item-1",
   item2: "bc-item-2",
@@ -275,7 +378,16 @@ function bodyFor(op: Operation, tenant: string, fill?: (value: string, path: str
   if (!op.body) return undefined;
   const v =
     op.id === "ingestEvents"
-      ? [envelope(tenant, "item.upserted", { item_id: `probe-${crypto.randomUUID().slice(0, 8)}`, name: "probe", category: "probe", kind: "product", currency: "EUR", base_price_minor: 100 })]
+      ? [
+          envelope(tenant, "item.upserted", {
+            item_id: `probe-${crypto.randomUUID().slice(0, 8)}`,
+            name: "probe",
+            category: "probe",
+            kind: "product",
+            currency: "EUR",
+            base_price_minor: 100,
+          }),
+        ]
       : sample(op.body.schema);
   return JSON.stringify(fill ? mapStrings(v, fill) : v);
 }
@@ -283,7 +395,8 @@ function bodyFor(op: Operation, tenant: string, fill?: (value: string, path: str
 function mapStrings(v: unknown, f: (value: string, path: string) => string, path = ""): any {
   if (typeof v === "string") return f(v, path);
   if (Array.isArray(v)) return v.map((x, i) => mapStrings(x, f, `${path}[${i}]`));
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapStrings(x, f, path ? `${path}.${k}` : k)]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapStrings(x, f, path ? `${path}.${k}` : k)]));
   return v;
 }
 
@@ -316,7 +429,17 @@ function leakIn(text: string, forged: string[] = []): string | undefined {
   return undefined;
 }
 
-const VOLATILE = new Set(["requestId", "instance", "as_of", "generated_at", "computed_at", "id", "received_at", "next_cursor", "stream_sequence"]);
+const VOLATILE = new Set([
+  "requestId",
+  "instance",
+  "as_of",
+  "generated_at",
+  "computed_at",
+  "id",
+  "received_at",
+  "next_cursor",
+  "stream_sequence",
+]);
 /** figures derived from the answer's `as_of` (items/performance): equal only when the two answers share it */
 const CLOCK_DERIVED = new Set(["days_on_sale", "sell_through_per_day", "time_to_start_seconds"]);
 function normalise(v: unknown, tenants: string[], dropClock = false): unknown {
@@ -336,7 +459,10 @@ function normalise(v: unknown, tenants: string[], dropClock = false): unknown {
 function parsed(text: string): unknown {
   // server-sent events: the JSON of each data line
   if (/^(event|data|id|retry):/m.test(text) && !text.trimStart().startsWith("{")) {
-    return text.split("\n").filter((l) => l.startsWith("data:")).map((l) => parsed(l.slice(5).trim()));
+    return text
+      .split("\n")
+      .filter((l) => l.startsWith("data:"))
+      .map((l) => parsed(l.slice(5).trim()));
   }
   try {
     return JSON.parse(text);
@@ -349,7 +475,9 @@ function parsed(text: string): unknown {
 function problemOnly(r: { type: string; text: string }): string | undefined {
   if (!r.type.startsWith("application/problem+json")) return `content-type ${r.type}`;
   const body = parsed(r.text) as Record<string, unknown>;
-  const extra = Object.keys(body ?? {}).filter((k) => !["type", "title", "status", "detail", "instance", "requestId", "errors"].includes(k));
+  const extra = Object.keys(body ?? {}).filter(
+    (k) => !["type", "title", "status", "detail", "instance", "requestId", "errors"].includes(k),
+  );
   return extra.length > 0 ? `problem has extra fields ${extra.join(",")}` : undefined;
 }
 
@@ -374,7 +502,10 @@ async function schemaFingerprint() {
 }
 
 let fingerprintBefore: Record<string, unknown>;
-const baselines = new Map<string, { A: Awaited<ReturnType<typeof send>>; B: Awaited<ReturnType<typeof send>>; C: Awaited<ReturnType<typeof send>> }>();
+const baselines = new Map<
+  string,
+  { A: Awaited<ReturnType<typeof send>>; B: Awaited<ReturnType<typeof send>>; C: Awaited<ReturnType<typeof send>> }
+>();
 
 beforeAll(async () => {
   const deps = await getTestDeps();
@@ -390,7 +521,11 @@ beforeAll(async () => {
   const a = await post(app, A, dataset(A, A_LABELS));
   const b = await post(app, B, dataset(B, BC_LABELS));
   const c = await post(app, C, dataset(C, BC_LABELS));
-  for (const [n, r] of [["A", a], ["B", b], ["C", c]] as const) {
+  for (const [n, r] of [
+    ["A", a],
+    ["B", b],
+    ["C", c],
+  ] as const) {
     expect(r.status, `seeding ${n}`).toBe(202);
     expect(r.body.accepted, `seeding ${n}: ${JSON.stringify(r.body.rejected)}`).toBe(15);
   }
@@ -405,7 +540,8 @@ beforeAll(async () => {
 }, 60_000);
 
 type Answer = Awaited<ReturnType<typeof send>>;
-const norm = (r: Answer, tenants: string[], dropClock = false) => `${r.status} ${JSON.stringify(normalise(parsed(r.text), tenants, dropClock))}`;
+const norm = (r: Answer, tenants: string[], dropClock = false) =>
+  `${r.status} ${JSON.stringify(normalise(parsed(r.text), tenants, dropClock))}`;
 const asOfOf = (r: Answer): unknown => {
   const v = parsed(r.text);
   return v && typeof v === "object" && "as_of" in v ? v.as_of : undefined;
@@ -417,7 +553,11 @@ const asOfOf = (r: Answer): unknown => {
  * instants keep their own `as_of` until they expire, so retrying does not align them: the figures
  * derived from `as_of` are compared only when both answers share it (the stored figures always are).
  */
-async function sameAnswers(first: [Answer, Answer], again: () => Promise<[Answer, Answer]>, tenants: string[]): Promise<string | undefined> {
+async function sameAnswers(
+  first: [Answer, Answer],
+  again: () => Promise<[Answer, Answer]>,
+  tenants: string[],
+): Promise<string | undefined> {
   let [x, y] = first;
   for (let attempt = 0; ; attempt++) {
     const dropClock = asOfOf(x) !== asOfOf(y);
@@ -454,7 +594,12 @@ describe("attack suite (operations from /openapi.json)", () => {
   test("auth: no token, expired, alg none, wrong signature, wrong role ⇒ 401/403 problem+json without data", async () => {
     const before = failures.length;
     const claims = { tenant_id: A, roles: [...ROLES] };
-    const expired = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject("x").setIssuedAt(nowS() - 7200).setExpirationTime(nowS() - 3600).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const expired = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("x")
+      .setIssuedAt(nowS() - 7200)
+      .setExpirationTime(nowS() - 3600)
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
     const none = new UnsecuredJWT(claims).setSubject("x").setExpirationTime("1h").encode();
     const wrongSig = await token({ tenantId: A, roles: [...ROLES], secret: "another-secret-that-is-long-enough-0123456789" });
     for (const op of ops) {
@@ -492,9 +637,17 @@ describe("attack suite (operations from /openapi.json)", () => {
       const rc = await send(app, path, init(op, tokens[`read:${C}`]));
       baselines.set(op.id, { A: ra, B: rb, C: rc });
       const where = `${op.method} ${op.path}`;
-      for (const [n, r] of [["A", ra], ["B", rb], ["C", rc]] as const) if (r.status >= 500) fail(`${where} as ${n}`, `status ${r.status}`);
+      for (const [n, r] of [
+        ["A", ra],
+        ["B", rb],
+        ["C", rc],
+      ] as const)
+        if (r.status >= 500) fail(`${where} as ${n}`, `status ${r.status}`);
       if (leakIn(ra.text.replaceAll(A, ""))) seenWithData.add(op.id);
-      for (const [n, r] of [["B", rb], ["C", rc]] as const) {
+      for (const [n, r] of [
+        ["B", rb],
+        ["C", rc],
+      ] as const) {
         const leak = leakIn(r.text);
         if (leak) fail(`${where} as ${n}`, leak);
       }
@@ -538,11 +691,28 @@ describe("attack suite (operations from /openapi.json)", () => {
         const forgedEvents = [
           envelope(A, "page.viewed", { session_id: "forged", url: "https://x.example/" }),
           { ...envelope(B, "page.viewed", { session_id: "forged", url: "https://x.example/" }), tenantid: A },
-          { specversion: "1.0", id: `forged-${crypto.randomUUID()}`, source: "/legacy", type: "order.completed", time: at(30), schemaversion: "1", data: { venue_id: A, order_id: "forged", customer_id: "c", channel: "web", currency: "EUR", total: 1, items: [{ item_id: "i", qty: 1, price: 1 }] } },
+          {
+            specversion: "1.0",
+            id: `forged-${crypto.randomUUID()}`,
+            source: "/legacy",
+            type: "order.completed",
+            time: at(30),
+            schemaversion: "1",
+            data: {
+              venue_id: A,
+              order_id: "forged",
+              customer_id: "c",
+              channel: "web",
+              currency: "EUR",
+              total: 1,
+              items: [{ item_id: "i", qty: 1, price: 1 }],
+            },
+          },
         ];
         const r = await send(app, "/v1/events", init(op, tokens[`ingest:${B}`], JSON.stringify(forgedEvents), tenantHeaders));
         const body = parsed(r.text) as { accepted?: number; rejected?: Array<{ reason: string }> };
-        if (r.status !== 202 || body.accepted !== 0 || body.rejected?.some((x) => x.reason !== "tenant_mismatch")) fail(`${where} forged tenantid`, `${r.status} ${r.text.slice(0, 200)}`);
+        if (r.status !== 202 || body.accepted !== 0 || body.rejected?.some((x) => x.reason !== "tenant_mismatch"))
+          fail(`${where} forged tenantid`, `${r.status} ${r.text.slice(0, 200)}`);
         continue;
       }
       // 1. tenant-looking query parameters and headers: ignored, the answer is B's own
@@ -555,7 +725,10 @@ describe("attack suite (operations from /openapi.json)", () => {
       if (rq.status < 400) {
         const differ = await sameAnswers(
           [own, rq],
-          async () => [await send(app, ownPath, init(op, tokens[`read:${B}`])), await send(app, forgedPath, init(op, tokens[`read:${B}`], undefined, tenantHeaders))],
+          async () => [
+            await send(app, ownPath, init(op, tokens[`read:${B}`])),
+            await send(app, forgedPath, init(op, tokens[`read:${B}`], undefined, tenantHeaders)),
+          ],
           [A, B],
         );
         if (differ) fail(`${where} tenant query/headers`, `the answer changed with a forged tenant id (own, then forged):${differ}`);
@@ -563,13 +736,18 @@ describe("attack suite (operations from /openapi.json)", () => {
       // 2. each query and path parameter set to A's id of that kind
       for (const p of op.params.filter((x) => x.in === "query" || x.in === "path")) {
         const forged = forgeFor(p.name);
-        const path = p.in === "path" ? buildPath(op, { [p.name]: forged }) + buildQuery(op) : buildPath(op) + buildQuery(op, { [p.name]: forged });
+        const path =
+          p.in === "path" ? buildPath(op, { [p.name]: forged }) + buildQuery(op) : buildPath(op) + buildQuery(op, { [p.name]: forged });
         check(await send(app, path, init(op, tokens[`read:${B}`])), `${p.in} ${p.name}=A's`, [forged]);
       }
       // 3. body fields
       if (op.body) {
         const forgedBody = bodyFor(op, B, (_v, path) => forgeFor(path));
-        check(await send(app, buildPath(op) + buildQuery(op), init(op, tokens[`read:${B}`], forgedBody)), "body fields=A's", Object.values(AM).concat(A));
+        check(
+          await send(app, buildPath(op) + buildQuery(op), init(op, tokens[`read:${B}`], forgedBody)),
+          "body fields=A's",
+          Object.values(AM).concat(A),
+        );
       }
     }
     expect(failures.slice(before)).toEqual([]);
@@ -578,7 +756,7 @@ describe("attack suite (operations from /openapi.json)", () => {
   const SQLI = [
     "' OR 1=1 --",
     "'; DROP TABLE events; --",
-    "\" OR \"\"=\"",
+    '" OR ""="',
     "1) OR (1=1",
     "x' UNION SELECT tenant_id::text, null FROM events --",
     "$$; DROP TABLE items; $$",
@@ -598,7 +776,8 @@ describe("attack suite (operations from /openapi.json)", () => {
       const params = op.params.filter((p) => (p.in === "query" || p.in === "path") && isStringParam(p)).slice(0, MAX_PARAMS);
       for (const p of params) {
         for (const payload of SQLI) {
-          const path = p.in === "path" ? buildPath(op, { [p.name]: payload }) + buildQuery(op) : buildPath(op) + buildQuery(op, { [p.name]: payload });
+          const path =
+            p.in === "path" ? buildPath(op, { [p.name]: payload }) + buildQuery(op) : buildPath(op) + buildQuery(op, { [p.name]: payload });
           const r = await send(app, path, init(op, bearer, op.body ? bodyFor(op, op.id === "ingestEvents" ? D : B) : undefined));
           if (r.status >= 500) fail(`${where} ${p.name}=${JSON.stringify(payload)}`, `status ${r.status} ${r.text.slice(0, 200)}`);
           const leak = leakIn(r.text, [payload]);
@@ -611,7 +790,10 @@ describe("attack suite (operations from /openapi.json)", () => {
         for (const payload of SQLI) {
           // every string field of the body carries the payload at once, then each one alone (bounded)
           const all = bodyFor(op, tenant, (v, path) => (fields.includes(path) ? payload : v));
-          const variants = [all, ...fields.slice(0, MAX_BODY_FIELDS).map((f) => bodyFor(op, tenant, (v, path) => (path === f ? `${v}${payload}` : v)))];
+          const variants = [
+            all,
+            ...fields.slice(0, MAX_BODY_FIELDS).map((f) => bodyFor(op, tenant, (v, path) => (path === f ? `${v}${payload}` : v))),
+          ];
           for (const body of variants) {
             const r = await send(app, buildPath(op) + buildQuery(op), init(op, bearer, body));
             if (r.status >= 500) fail(`${where} body=${JSON.stringify(payload)}`, `status ${r.status} ${r.text.slice(0, 200)}`);
@@ -622,7 +804,8 @@ describe("attack suite (operations from /openapi.json)", () => {
       }
     }
     const after = await schemaFingerprint();
-    if (JSON.stringify(after) !== JSON.stringify(fingerprintBefore)) fail("schema", `changed: ${JSON.stringify(fingerprintBefore)} → ${JSON.stringify(after)}`);
+    if (JSON.stringify(after) !== JSON.stringify(fingerprintBefore))
+      fail("schema", `changed: ${JSON.stringify(fingerprintBefore)} → ${JSON.stringify(after)}`);
     // payloads are stored as data, verbatim
     const { sql } = await getTestDeps();
     const names = await sql`select name from items where tenant_id = ${D} and name like ${"%DROP TABLE%"}`;
@@ -638,7 +821,14 @@ describe("attack suite (operations from /openapi.json)", () => {
       [XSS[0], XSS[1]],
       [XSS[1], XSS[0]],
     ]);
-    const strings = (v: unknown): string[] => (typeof v === "string" ? [v] : Array.isArray(v) ? v.flatMap(strings) : v && typeof v === "object" ? Object.values(v).flatMap(strings) : []);
+    const strings = (v: unknown): string[] =>
+      typeof v === "string"
+        ? [v]
+        : Array.isArray(v)
+          ? v.flatMap(strings)
+          : v && typeof v === "object"
+            ? Object.values(v).flatMap(strings)
+            : [];
     for (const op of ops) {
       const b = baselines.get(op.id)?.B;
       if (!b) continue;
@@ -652,7 +842,8 @@ describe("attack suite (operations from /openapi.json)", () => {
       const values = strings(parsed(b.text));
       if (XSS.some((x) => values.some((v) => v.includes(x)))) xssRoundTrips.add(op.id);
       for (const v of values) {
-        if ((v.includes("<script") || v.includes("onerror")) && !XSS.some((x) => v.includes(x))) fail(where, `an altered payload came back: ${JSON.stringify(v)}`);
+        if ((v.includes("<script") || v.includes("onerror")) && !XSS.some((x) => v.includes(x)))
+          fail(where, `an altered payload came back: ${JSON.stringify(v)}`);
       }
     }
     if (xssRoundTrips.size === 0) fail("xss", "no operation returned the stored names (nothing was checked)");
@@ -694,7 +885,12 @@ describe("attack suite (operations from /openapi.json)", () => {
     const BUDGET = 2;
     const limited = createApp({
       ...(await getTestDeps()),
-      config: testConfig({ RATE_LIMIT_READ_PER_MIN: String(BUDGET), RATE_LIMIT_EXPORT_PER_MIN: String(BUDGET), RATE_LIMIT_INGEST_PER_MIN: String(BUDGET), RATE_LIMIT_PUBLIC_PER_MIN: String(BUDGET) }),
+      config: testConfig({
+        RATE_LIMIT_READ_PER_MIN: String(BUDGET),
+        RATE_LIMIT_EXPORT_PER_MIN: String(BUDGET),
+        RATE_LIMIT_INGEST_PER_MIN: String(BUDGET),
+        RATE_LIMIT_PUBLIC_PER_MIN: String(BUDGET),
+      }),
     });
     for (const op of ops) {
       const where = `${op.method} ${op.path}`;
@@ -717,7 +913,11 @@ describe("attack suite (operations from /openapi.json)", () => {
       if (over.res.headers.get("ratelimit-remaining") !== "0") fail(`${where} past the budget`, "RateLimit-Remaining is not 0");
       const p = problemOnly(over);
       if (p) fail(`${where} past the budget`, p);
-      const tricks: Array<Record<string, string>> = [{ "x-forwarded-for": "203.0.113.1" }, { "x-real-ip": "203.0.113.2" }, { "x-forwarded-for": "127.0.0.1", "x-real-ip": "127.0.0.1" }];
+      const tricks: Array<Record<string, string>> = [
+        { "x-forwarded-for": "203.0.113.1" },
+        { "x-real-ip": "203.0.113.2" },
+        { "x-forwarded-for": "127.0.0.1", "x-real-ip": "127.0.0.1" },
+      ];
       for (const h of tricks) {
         const r = await send(limited, path, init(op, bearer, body, h), ip);
         if (r.status !== 429) fail(`${where} with ${JSON.stringify(h)}`, `status ${r.status}: the header reset the budget`);

@@ -49,7 +49,9 @@ function claims(tenantId: string = crypto.randomUUID()) {
   return new SignJWT({ tenant_id: tenantId, roles: ["viewer"] }).setSubject("jwks-user").setIssuedAt();
 }
 
-async function rs256(opts: { kid?: string; key?: Key; exp?: number; nbf?: number; iss?: string; aud?: string; payload?: Record<string, unknown> } = {}) {
+async function rs256(
+  opts: { kid?: string; key?: Key; exp?: number; nbf?: number; iss?: string; aud?: string; payload?: Record<string, unknown> } = {},
+) {
   let j = new SignJWT({ tenant_id: crypto.randomUUID(), roles: ["viewer"], ...opts.payload })
     .setProtectedHeader({ alg: "RS256", kid: opts.kid ?? "rsa-1" })
     .setSubject("jwks-user")
@@ -110,7 +112,9 @@ describe("RS256 / ES256 tokens against a JWKS URL", () => {
 
   test("a tampered payload is refused", async () => {
     const [h, , sig] = (await rs256()).split(".");
-    const forged = Buffer.from(JSON.stringify({ sub: "x", tenant_id: crypto.randomUUID(), roles: ["admin"], exp: nowS() + 300 })).toString("base64url");
+    const forged = Buffer.from(JSON.stringify({ sub: "x", tenant_id: crypto.randomUUID(), roles: ["admin"], exp: nowS() + 300 })).toString(
+      "base64url",
+    );
     await rejects(verifier(), `${h}.${forged}.${sig}`, /signature/);
   });
 });
@@ -130,7 +134,10 @@ describe("algorithm confusion and unsigned tokens", () => {
 
   test("an HS256 token keyed with the JWK's modulus text is refused", async () => {
     const pub = await exportJWK(rsa.publicKey);
-    const t = await claims().setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(JSON.stringify(pub)));
+    const t = await claims()
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(JSON.stringify(pub)));
     await rejects(verifier({ secret: TEST_JWT_SECRET }), t, /signature/);
   });
 
@@ -204,7 +211,11 @@ describe("issuer and audience (checked only when configured)", () => {
 
 describe("tenant claim", () => {
   test("a token without tenant_id is refused", async () => {
-    const t = await new SignJWT({ roles: ["viewer"] }).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).setSubject("s").setExpirationTime("5m").sign(rsa.privateKey);
+    const t = await new SignJWT({ roles: ["viewer"] })
+      .setProtectedHeader({ alg: "RS256", kid: "rsa-1" })
+      .setSubject("s")
+      .setExpirationTime("5m")
+      .sign(rsa.privateKey);
     await rejects(verifier(), t, /tenant_id/);
   });
 
@@ -236,7 +247,10 @@ describe("through the app", () => {
 
   test("an unreachable JWKS answers 401, not 500", async () => {
     const deps = await getTestDeps();
-    const app = createApp({ ...deps, jwt: createJwtVerifier({ jwksUrl: "http://127.0.0.1:9/jwks.json", clockToleranceS: 30, jwksTimeoutMs: 500 }) });
+    const app = createApp({
+      ...deps,
+      jwt: createJwtVerifier({ jwksUrl: "http://127.0.0.1:9/jwks.json", clockToleranceS: 30, jwksTimeoutMs: 500 }),
+    });
     const res = await app.request("/v1/me", { headers: { authorization: `Bearer ${await rs256()}` } });
     expect(res.status).toBe(401);
   });

@@ -20,6 +20,7 @@ import {
 import type { Budget } from "../../src/http/roles.ts";
 import { getTestDeps, testConfig, token } from "../helpers/deps.ts";
 import { pageViewed } from "../helpers/events.ts";
+import { startRedisServer } from "../helpers/servers.ts";
 import { startUpstashCompatServer, type UpstashCompatServer } from "../helpers/upstash-server.ts";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
@@ -84,22 +85,33 @@ describe("per-token budgets on /v1", () => {
       { "x-request-id": "fresh-id-1" },
     ];
     for (const extra of tricks) {
-      const res = await app.request("/v1/me", { headers: { authorization: `Bearer ${t}`, ...extra } }, peer(`203.0.113.${Math.floor(Math.random() * 200) + 1}`));
+      const res = await app.request(
+        "/v1/me",
+        { headers: { authorization: `Bearer ${t}`, ...extra } },
+        peer(`203.0.113.${Math.floor(Math.random() * 200) + 1}`),
+      );
       expect(res.status).toBe(429);
     }
   });
 
   test("a new token for the same subject and tenant does not get a new budget", async () => {
-    for (let i = 0; i < 3; i++) await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub: "re-minted" })}` } });
-    const res = await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub: "re-minted", roles: ["admin"] })}` } });
+    for (let i = 0; i < 3; i++)
+      await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub: "re-minted" })}` } });
+    const res = await app.request("/v1/me", {
+      headers: { authorization: `Bearer ${await token({ tenantId, sub: "re-minted", roles: ["admin"] })}` },
+    });
     expect(res.status).toBe(429);
   });
 
   test("another subject of the same tenant, and the same subject in another tenant, have budgets of their own", async () => {
     const sub = "neighbour";
     for (let i = 0; i < 4; i++) await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub })}` } });
-    expect((await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub: "other-user" })}` } })).status).toBe(200);
-    expect((await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId: crypto.randomUUID(), sub })}` } })).status).toBe(200);
+    expect(
+      (await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId, sub: "other-user" })}` } })).status,
+    ).toBe(200);
+    expect(
+      (await app.request("/v1/me", { headers: { authorization: `Bearer ${await token({ tenantId: crypto.randomUUID(), sub })}` } })).status,
+    ).toBe(200);
   });
 
   test("the ingest budget is separate from the read budget", async () => {
@@ -123,7 +135,8 @@ describe("per-token budgets on /v1", () => {
   test("a request refused for its role still spends the budget (probing is throttled too)", async () => {
     const t = await token({ tenantId, sub: "prober", roles: ["viewer"] });
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await app.request("/v1/admin/dead-letters", { headers: { authorization: `Bearer ${t}` } })).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push((await app.request("/v1/admin/dead-letters", { headers: { authorization: `Bearer ${t}` } })).status);
     expect(statuses).toEqual([403, 403, 403, 429]);
   });
 
@@ -253,13 +266,44 @@ describe("backends", () => {
 
   test("redis down: requests are let through and counted as errors (fail open)", async () => {
     const metrics = createMetrics();
-    const l = createLibraryRateLimiter("redis", createBunRedisEvalClient("redis://127.0.0.1:1", { commandTimeoutMs: 500 }), budgets(1), { metrics, timeoutMs: 800 });
+    const l = createLibraryRateLimiter("redis", createBunRedisEvalClient("redis://127.0.0.1:1", { commandTimeoutMs: 500 }), budgets(1), {
+      metrics,
+      timeoutMs: 800,
+    });
     const started = performance.now();
     expect(await l.limit("read", "k")).toBeUndefined();
     expect(await l.limit("read", "k")).toBeUndefined(); // paused: no second wait
     expect(performance.now() - started).toBeLessThan(3_000);
     expect(await metrics.registry.metrics()).toMatch(/pulse_rate_limit_decisions_total\{budget="read",result="error"\} 2/);
     await l.close();
+  });
+
+  test("redis stopped, then started: after the first failure no request waits on it, and a background probe resumes limiting once it answers", async () => {
+    const redis = await startRedisServer();
+    const metrics = createMetrics();
+    const client = createBunRedisEvalClient(redis.url, { commandTimeoutMs: 1_000 });
+    const l = createLibraryRateLimiter("redis", client, budgets(1_000), { metrics, pauseMs: 300 });
+    try {
+      expect(await l.limit("read", "k")).toMatchObject({ success: true });
+      await redis.stop();
+      expect(await l.limit("read", "k")).toBeUndefined(); // the failure (it waits on the dead server)
+      // 1.5 s of requests, five pauses: each request passes at once (a wait on the dead server is ~355 ms)
+      let slowest = 0;
+      for (const until = Date.now() + 1_500; Date.now() < until; ) {
+        const started = performance.now();
+        expect(await l.limit("read", "k")).toBeUndefined();
+        slowest = Math.max(slowest, performance.now() - started);
+        await Bun.sleep(10);
+      }
+      expect(slowest).toBeLessThan(100);
+      await redis.start();
+      let decided: unknown;
+      for (const until = Date.now() + 5_000; Date.now() < until && !decided; await Bun.sleep(50)) decided = await l.limit("read", "k");
+      expect(decided).toMatchObject({ success: true, limit: 1_000 });
+    } finally {
+      await l.close();
+      await redis.close();
+    }
   });
 
   describe("upstash", () => {

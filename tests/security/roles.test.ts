@@ -13,7 +13,12 @@ import { envelope, pageViewed } from "../helpers/events.ts";
 
 type App = Awaited<ReturnType<typeof testApp>>["app"];
 let app: App;
-let spec: { paths: Record<string, Record<string, { operationId: string; parameters?: Array<{ name: string; in: string; required?: boolean; schema?: any }> }>> };
+let spec: {
+  paths: Record<
+    string,
+    Record<string, { operationId: string; parameters?: Array<{ name: string; in: string; required?: boolean; schema?: any }> }>
+  >;
+};
 
 beforeAll(async () => {
   ({ app } = await testApp());
@@ -21,16 +26,24 @@ beforeAll(async () => {
 });
 
 function operations() {
-  const out: Array<{ method: string; path: string; id: string; params: Array<{ name: string; in: string; required?: boolean; schema?: any }> }> = [];
+  const out: Array<{
+    method: string;
+    path: string;
+    id: string;
+    params: Array<{ name: string; in: string; required?: boolean; schema?: any }>;
+  }> = [];
   for (const [path, item] of Object.entries(spec.paths)) {
-    for (const [method, op] of Object.entries(item)) out.push({ method: method.toUpperCase(), path, id: op.operationId, params: op.parameters ?? [] });
+    for (const [method, op] of Object.entries(item))
+      out.push({ method: method.toUpperCase(), path, id: op.operationId, params: op.parameters ?? [] });
   }
   return out;
 }
 
 describe("the role matrix", () => {
   test("every operation in /openapi.json has an entry in the matrix", () => {
-    const missing = operations().filter((o) => !operationAccess(o.id)).map((o) => `${o.method} ${o.path} (${o.id})`);
+    const missing = operations()
+      .filter((o) => !operationAccess(o.id))
+      .map((o) => `${o.method} ${o.path} (${o.id})`);
     expect(missing).toEqual([]);
     expect(operations().length).toBeGreaterThanOrEqual(8);
   });
@@ -48,25 +61,51 @@ describe("the role matrix", () => {
     expect(allowed("ingestEvents", ["ingest"])).toBe(true);
     for (const r of ["viewer", "analyst", "pricing_manager", "admin", "ops"] as const) expect(allowed("ingestEvents", [r])).toBe(false);
     expect(allowed("listAllDeadLetters", ["ops"])).toBe(true);
-    for (const r of ["viewer", "analyst", "pricing_manager", "admin", "ingest"] as const) expect(allowed("listAllDeadLetters", [r])).toBe(false);
+    for (const r of ["viewer", "analyst", "pricing_manager", "admin", "ingest"] as const)
+      expect(allowed("listAllDeadLetters", [r])).toBe(false);
     expect(allowed("noSuchOperation", [...ROLES])).toBe(false);
   });
 
   test("the analytics operations are open to viewer, analyst, pricing_manager, admin and ops, not ingest", () => {
-    const ids = ["getRevenueSummary", "getRevenueTimeseries", "getRevenueByChannel", "getRevenueByCategory", "getRevenueProjection", "getSalesMetrics", "getCustomerMetrics", "listCustomers", "getRfmSegments", "getChurnRisk", "getCustomerLtv", "getConversionFunnel", "getItemPerformance", "getRealtimeMetrics", "streamRealtimeMetrics", "getFulfillmentMetrics", "getShippingMetrics", "getMarketingAttribution", "getRefundMetrics"];
-    for (const id of ids) expect(operationAccess(id), id).toEqual({ roles: ["viewer", "analyst", "pricing_manager", "admin", "ops"], budget: "read" });
+    const ids = [
+      "getRevenueSummary",
+      "getRevenueTimeseries",
+      "getRevenueByChannel",
+      "getRevenueByCategory",
+      "getRevenueProjection",
+      "getSalesMetrics",
+      "getCustomerMetrics",
+      "listCustomers",
+      "getRfmSegments",
+      "getChurnRisk",
+      "getCustomerLtv",
+      "getConversionFunnel",
+      "getItemPerformance",
+      "getRealtimeMetrics",
+      "streamRealtimeMetrics",
+      "getFulfillmentMetrics",
+      "getShippingMetrics",
+      "getMarketingAttribution",
+      "getRefundMetrics",
+    ];
+    for (const id of ids)
+      expect(operationAccess(id), id).toEqual({ roles: ["viewer", "analyst", "pricing_manager", "admin", "ops"], budget: "read" });
   });
 
   test("every operation × every role through the app: 403 problem+json exactly where the matrix says no", async () => {
     const tenantId = crypto.randomUUID();
-    const tokens = Object.fromEntries(await Promise.all(ROLES.map(async (r) => [r, await token({ tenantId, roles: [r], sub: `matrix-${r}` })]))) as Record<ApiRole, string>;
+    const tokens = Object.fromEntries(
+      await Promise.all(ROLES.map(async (r) => [r, await token({ tenantId, roles: [r], sub: `matrix-${r}` })])),
+    ) as Record<ApiRole, string>;
     const wrong: string[] = [];
     let checked = 0;
     for (const op of operations()) {
       const access = operationAccess(op.id)!;
       if (access.roles === "public") continue;
       // a path the router matches; values need not be valid (400/404 are fine: only 403 matters)
-      const path = op.path.replaceAll(/{([^}]+)}/g, (_, name: string) => (name === "version" ? "2" : name === "type" ? "order.completed" : "x"));
+      const path = op.path.replaceAll(/{([^}]+)}/g, (_, name: string) =>
+        name === "version" ? "2" : name === "type" ? "order.completed" : "x",
+      );
       for (const role of ROLES) {
         const init: RequestInit = { method: op.method, headers: { authorization: `Bearer ${tokens[role]}` } };
         if (op.method === "POST") {
@@ -99,7 +138,12 @@ describe("fail closed", () => {
     const logged = capturedLogs.length;
     let reached = false;
     extra.openapi(
-      createRoute({ method: "get", path: "/v1/zz-unlisted", operationId: "zzUnlistedOperation", responses: { 200: { description: "ok", content: { "application/json": { schema: z.object({ ok: z.boolean() }) } } } } }),
+      createRoute({
+        method: "get",
+        path: "/v1/zz-unlisted",
+        operationId: "zzUnlistedOperation",
+        responses: { 200: { description: "ok", content: { "application/json": { schema: z.object({ ok: z.boolean() }) } } } },
+      }),
       (c) => {
         reached = true;
         return c.json({ ok: true }, 200);
@@ -147,7 +191,10 @@ describe("GET /v1/admin/dead-letters (listAllDeadLetters, ops only)", () => {
     for (const t of [A, B]) {
       const res = await app.request("/v1/events", {
         method: "POST",
-        headers: { authorization: `Bearer ${await token({ tenantId: t, roles: ["ingest"] })}`, "content-type": "application/cloudevents-batch+json" },
+        headers: {
+          authorization: `Bearer ${await token({ tenantId: t, roles: ["ingest"] })}`,
+          "content-type": "application/cloudevents-batch+json",
+        },
         body: JSON.stringify([envelope(t, "nope.unknown", {}), envelope(t, "nope.unknown", {})]),
       });
       expect(res.status).toBe(202);
@@ -155,7 +202,9 @@ describe("GET /v1/admin/dead-letters (listAllDeadLetters, ops only)", () => {
   });
 
   async function list(roles: ApiRole[], query = "") {
-    const res = await app.request(`/v1/admin/dead-letters?limit=500${query}`, { headers: { authorization: `Bearer ${await token({ roles, sub: "operator" })}` } });
+    const res = await app.request(`/v1/admin/dead-letters?limit=500${query}`, {
+      headers: { authorization: `Bearer ${await token({ roles, sub: "operator" })}` },
+    });
     return { res, body: (await res.json()) as any };
   }
 
@@ -190,7 +239,9 @@ describe("GET /v1/admin/dead-letters (listAllDeadLetters, ops only)", () => {
   });
 
   test("the tenant's own GET /v1/dead-letters ignores a forged tenant_id in the query", async () => {
-    const res = await app.request(`/v1/dead-letters?tenant_id=${A}`, { headers: { authorization: `Bearer ${await token({ tenantId: B, roles: ["admin"] })}` } });
+    const res = await app.request(`/v1/dead-letters?tenant_id=${A}`, {
+      headers: { authorization: `Bearer ${await token({ tenantId: B, roles: ["admin"] })}` },
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { data: Array<{ subject: string | null; payload: any }> };
     expect(body.data.length).toBe(2);

@@ -10,7 +10,6 @@ import { capturedLogs, mintedTokens, testApp, token } from "../helpers/deps.ts";
 import { customerRegistered, orderCompleted, pageViewed } from "../helpers/events.ts";
 import { scanLogs } from "../helpers/log-scan.ts";
 
-
 describe("secrets and PII in the logs of the test run", () => {
   test("the logs hold no bearer token, no JWT, no email address and no client IP", async () => {
     const { app } = await testApp();
@@ -20,7 +19,12 @@ describe("secrets and PII in the logs of the test run", () => {
     const res = await app.request("/v1/events", {
       method: "POST",
       headers: { authorization: auth, "content-type": "application/cloudevents-batch+json", "x-forwarded-for": "203.0.113.77" },
-      body: JSON.stringify([orderCompleted(t), pageViewed(t), customerRegistered(t, "c-log"), { ...orderCompleted(t), data: { email: "alice@example.com", ip: "203.0.113.77" } }]),
+      body: JSON.stringify([
+        orderCompleted(t),
+        pageViewed(t),
+        customerRegistered(t, "c-log"),
+        { ...orderCompleted(t), data: { email: "alice@example.com", ip: "203.0.113.77" } },
+      ]),
     });
     expect(res.status).toBe(202);
     await app.request("/v1/me", { headers: { authorization: `${auth}x` } });

@@ -39,7 +39,19 @@ describe("ipPrefix", () => {
   });
 
   test("answers null for anything that is not one IP address", () => {
-    for (const bad of ["", "localhost", "256.1.1.1", "1.2.3", "01.2.3.4", "1.2.3.4:80", "[::1]", "1::2::3", "2001:db8::1/64", "12345::", "1:2:3:4:5:6:7:8:9"]) {
+    for (const bad of [
+      "",
+      "localhost",
+      "256.1.1.1",
+      "1.2.3",
+      "01.2.3.4",
+      "1.2.3.4:80",
+      "[::1]",
+      "1::2::3",
+      "2001:db8::1/64",
+      "12345::",
+      "1:2:3:4:5:6:7:8:9",
+    ]) {
       expect(ipPrefix(bad)).toBeNull();
     }
   });
@@ -47,9 +59,9 @@ describe("ipPrefix", () => {
 
 describe("uaFamily", () => {
   test("names browser, os and device class without versions", () => {
-    expect(uaFamily("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36")).toBe(
-      "chrome/windows/desktop",
-    );
+    expect(
+      uaFamily("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"),
+    ).toBe("chrome/windows/desktop");
     expect(
       uaFamily(
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
@@ -57,9 +69,9 @@ describe("uaFamily", () => {
     ).toBe("safari/ios/mobile");
     expect(uaFamily("Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0")).toBe("firefox/linux/desktop");
     expect(uaFamily("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0")).toBe("firefox/linux/desktop");
-    expect(uaFamily("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15")).toBe(
-      "safari/macos/desktop",
-    );
+    expect(
+      uaFamily("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15"),
+    ).toBe("safari/macos/desktop");
     expect(
       uaFamily("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36"),
     ).toBe("chrome/android/mobile");
@@ -112,7 +124,9 @@ describe("keyed hashes", () => {
     const salt = Buffer.from("daily-salt-of-test");
     expect(visitorId(salt, "00000000-0000-4000-8000-000000000001", "203.0.113.7", "curl/8.5.0")).toBe("c83b7090566665e3465302680545451c");
     // two visitors behind one /24 differ
-    expect(visitorId(salt, "00000000-0000-4000-8000-000000000001", "203.0.113.8", "curl/8.5.0")).not.toBe("c83b7090566665e3465302680545451c");
+    expect(visitorId(salt, "00000000-0000-4000-8000-000000000001", "203.0.113.8", "curl/8.5.0")).not.toBe(
+      "c83b7090566665e3465302680545451c",
+    );
   });
 });
 
@@ -130,7 +144,15 @@ describe("redactPayload", () => {
         ip: "203.0.113.7",
         user_agent: ua,
         customer_name: "Alice Example",
-        lines: [{ item_id: "i-1", quantity: 1, name: "Alice Example", full_name: "Alice Example", meta: { email: "bob@example.com", ua: ua, ip: "2001:db8:1:2::9" } }],
+        lines: [
+          {
+            item_id: "i-1",
+            quantity: 1,
+            name: "Alice Example",
+            full_name: "Alice Example",
+            meta: { email: "bob@example.com", ua: ua, ip: "2001:db8:1:2::9" },
+          },
+        ],
         note: "call alice@example.com from 198.51.100.23",
       },
     };
@@ -138,7 +160,15 @@ describe("redactPayload", () => {
     const out = redactPayload(input) as { data: Record<string, unknown> };
     expect(JSON.stringify(input)).toBe(before);
     const text = JSON.stringify(out);
-    for (const raw of ["alice@example.com", "bob@example.com", "203.0.113.7", "198.51.100.23", "2001:db8:1:2::9", "Alice Example", "Chrome/124"]) {
+    for (const raw of [
+      "alice@example.com",
+      "bob@example.com",
+      "203.0.113.7",
+      "198.51.100.23",
+      "2001:db8:1:2::9",
+      "Alice Example",
+      "Chrome/124",
+    ]) {
       expect(text).not.toContain(raw);
     }
     expect(out.data).toEqual({
@@ -155,7 +185,10 @@ describe("redactPayload", () => {
   test("keeps the item name of item.upserted but drops names elsewhere", () => {
     const item = redactPayload({ type: "item.upserted", data: { item_id: "i-1", name: "Summer Gala", category: "concert" } });
     expect(item).toEqual({ type: "item.upserted", data: { item_id: "i-1", name: "Summer Gala", category: "concert" } });
-    const reg = redactPayload({ type: "customer.registered", data: { customer_id: "c-1", name: "Alice Example", full_name: "Alice Example" } });
+    const reg = redactPayload({
+      type: "customer.registered",
+      data: { customer_id: "c-1", name: "Alice Example", full_name: "Alice Example" },
+    });
     expect(reg).toEqual({ type: "customer.registered", data: { customer_id: "c-1" } });
   });
 

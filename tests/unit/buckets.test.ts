@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { chooseSource, utcOffsetMs, zoneOffsets } from "../../src/analytics/buckets.ts";
-import { canonicalTimeZone, checkBucketCount, normaliseParams, parseRange } from "../../src/analytics/params.ts";
+import { chooseSource, utcOffsetMs, zoneOffsets } from "../../src/analytics/shared/buckets.ts";
+import { canonicalTimeZone, checkBucketCount, normaliseParams, parseRange } from "../../src/analytics/shared/params.ts";
 import { HttpProblem } from "../../src/http/problem.ts";
 import { getTestDeps } from "../helpers/deps.ts";
 
@@ -137,7 +137,9 @@ describe("params", () => {
       expect((err as HttpProblem).extra.errors?.[0]?.path).toBe("to");
     }
     // exactly 400 days is allowed
-    expect(parseRange({ from: "2025-01-01T00:00:00Z", to: "2026-02-05T00:00:00Z", timezone: "UTC" }, 400).to.toISOString()).toBe("2026-02-05T00:00:00.000Z");
+    expect(parseRange({ from: "2025-01-01T00:00:00Z", to: "2026-02-05T00:00:00Z", timezone: "UTC" }, 400).to.toISOString()).toBe(
+      "2026-02-05T00:00:00.000Z",
+    );
   });
 
   test("checkBucketCount refuses more than 10 000 buckets, naming bucket", () => {
@@ -147,7 +149,12 @@ describe("params", () => {
   });
 
   test("normaliseParams sorts keys, drops undefined and writes instants in UTC", () => {
-    const a = normaliseParams({ to: new Date("2026-11-01T01:00:00+01:00"), from: new Date("2026-10-01T00:00:00Z"), channel: undefined, bucket: "day" });
+    const a = normaliseParams({
+      to: new Date("2026-11-01T01:00:00+01:00"),
+      from: new Date("2026-10-01T00:00:00Z"),
+      channel: undefined,
+      bucket: "day",
+    });
     expect(JSON.stringify(a)).toBe('{"bucket":"day","from":"2026-10-01T00:00:00.000Z","to":"2026-11-01T00:00:00.000Z"}');
   });
 });

@@ -7,7 +7,8 @@ describe("isCurrency", () => {
   });
 
   test("rejects lowercase, wrong length, unknown codes and non-strings", () => {
-    for (const code of ["usd", "Usd", "US", "USDD", "ABC", "", " USD", 840, null, undefined]) expect(isCurrency(code), String(code)).toBe(false);
+    for (const code of ["usd", "Usd", "US", "USDD", "ABC", "", " USD", 840, null, undefined])
+      expect(isCurrency(code), String(code)).toBe(false);
   });
 });
 

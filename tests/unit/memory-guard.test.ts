@@ -36,7 +36,14 @@ describe("memory guard", () => {
   test("above the soft limit it collects once, and not again before the interval has passed", async () => {
     const metrics = createMetrics();
     const f = fakeProcess(300 * MB, 200 * MB);
-    const g = new MemoryGuard({ softLimitBytes: 256 * MB, minIntervalMs: 250, logger: logLines().logger, metrics, rss: f.rss, collect: f.collect });
+    const g = new MemoryGuard({
+      softLimitBytes: 256 * MB,
+      minIntervalMs: 250,
+      logger: logLines().logger,
+      metrics,
+      rss: f.rss,
+      collect: f.collect,
+    });
     expect(g.check(1_000)).toBe(true);
     expect(f.p.collections).toBe(1);
     f.p.rss = 400 * MB; // garbage again at once
@@ -65,7 +72,15 @@ describe("memory guard", () => {
     const metrics = createMetrics();
     const { logger, lines } = logLines();
     const f = fakeProcess(500 * MB, 400 * MB); // live data alone is above the limit
-    const g = new MemoryGuard({ softLimitBytes: 256 * MB, minIntervalMs: 100, maxIntervalMs: 350, logger, metrics, rss: f.rss, collect: f.collect });
+    const g = new MemoryGuard({
+      softLimitBytes: 256 * MB,
+      minIntervalMs: 100,
+      maxIntervalMs: 350,
+      logger,
+      metrics,
+      rss: f.rss,
+      collect: f.collect,
+    });
     const at = (offset: number) => g.check(performance.now() + offset);
     expect(at(0)).toBe(true); // → interval 200
     expect(at(150)).toBe(false);

@@ -1,9 +1,10 @@
 /**
- * The projection maths of getRevenueProjection (src/analytics/sales.queries.ts) against values worked
+ * The projection maths of getRevenueProjection (src/analytics/revenue/projection.ts) against values worked
  * out by hand on tiny series.
  */
 import { describe, expect, test } from "bun:test";
-import { forecast, growth, linearFit, localMidnight, mape, project, projectionWindow, roundMinor } from "../../src/analytics/sales.queries.ts";
+import { forecast, linearFit, localMidnight, mape, project, projectionWindow, roundMinor } from "../../src/analytics/revenue/projection.ts";
+import { growth } from "../../src/analytics/sales/sales.queries.ts";
 
 describe("linear trend", () => {
   test("the OLS fit of 1, 3, 2, 4 has slope 0.8, intercept 1.3 and residual sd √0.9", () => {

@@ -10,7 +10,15 @@ const TENANT = "0b8e6c1e-8a4c-4e02-9d7e-3f3f6d1f2a10";
 const OTHER_TENANT = "7c1f4a52-3b9e-4d8a-a1c2-5e6f7a8b9c0d";
 
 function ctx(over: Partial<ValidationContext> = {}): ValidationContext {
-  return { expectedTenant: TENANT, now: NOW, maxFutureMs: 5 * MIN, retentionMs: 90 * DAY, maxBytes: DEFAULT_MAX_EVENT_BYTES, maxDepth: 32, ...over };
+  return {
+    expectedTenant: TENANT,
+    now: NOW,
+    maxFutureMs: 5 * MIN,
+    retentionMs: 90 * DAY,
+    maxBytes: DEFAULT_MAX_EVENT_BYTES,
+    maxDepth: 32,
+    ...over,
+  };
 }
 
 function event(type: string, data: unknown, over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -61,7 +69,15 @@ const V2_DATA: Record<EventType, Record<string, unknown>> = {
     user_agent: "Mozilla/5.0",
   },
   "item.viewed": { session_id: "s-1", item_id: "i-1", customer_id: "c-1", ip: "2001:db8::1", user_agent: "Mozilla/5.0" },
-  "cart.item_added": { session_id: "s-1", cart_id: "cart-1", item_id: "i-1", quantity: 2, unit_price_minor: 1250, currency: "EUR", customer_id: "c-1" },
+  "cart.item_added": {
+    session_id: "s-1",
+    cart_id: "cart-1",
+    item_id: "i-1",
+    quantity: 2,
+    unit_price_minor: 1250,
+    currency: "EUR",
+    customer_id: "c-1",
+  },
   "checkout.started": { session_id: "s-1", cart_id: "cart-1" },
   "order.completed": {
     order_id: "o-1",
@@ -86,7 +102,13 @@ const V2_DATA: Record<EventType, Record<string, unknown>> = {
   "order.fulfilled": { order_id: "o-1" },
   "shipment.dispatched": { order_id: "o-1", shipment_id: "sh-1", carrier: "dhl", promised_by: "2025-03-04T18:00:00+01:00" },
   "shipment.delivered": { order_id: "o-1", shipment_id: "sh-1", carrier: "dhl" },
-  "customer.registered": { customer_id: "c-1", email: "ada@example.com", name: "Ada Lovelace", ip: "203.0.113.7", user_agent: "Mozilla/5.0" },
+  "customer.registered": {
+    customer_id: "c-1",
+    email: "ada@example.com",
+    name: "Ada Lovelace",
+    ip: "203.0.113.7",
+    user_agent: "Mozilla/5.0",
+  },
   "item.upserted": {
     item_id: "i-1",
     name: "Spring concert",
@@ -141,7 +163,9 @@ describe("validateEvent: accepts", () => {
   });
 
   test("the trace id of a traceparent is extracted", () => {
-    const e = accepted(event("order.fulfilled", { order_id: "o-1" }, { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" }));
+    const e = accepted(
+      event("order.fulfilled", { order_id: "o-1" }, { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" }),
+    );
     expect(e.traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
   });
 
@@ -168,14 +192,18 @@ describe("validateEvent: accepts", () => {
   });
 
   test("any tenant when the transport vouches for none (expectedTenant null)", () => {
-    expect(accepted(event("order.fulfilled", { order_id: "o-1" }, { tenantid: OTHER_TENANT }), ctx({ expectedTenant: null })).tenantId).toBe(OTHER_TENANT);
+    expect(
+      accepted(event("order.fulfilled", { order_id: "o-1" }, { tenantid: OTHER_TENANT }), ctx({ expectedTenant: null })).tenantId,
+    ).toBe(OTHER_TENANT);
   });
 
   test("a time exactly at the future bound and exactly at the retention bound", () => {
     const atFuture = new Date(NOW.getTime() + 5 * MIN).toISOString();
     const atRetention = new Date(NOW.getTime() - 90 * DAY).toISOString();
     expect(accepted(event("order.fulfilled", { order_id: "o-1" }, { time: atFuture })).time.toISOString()).toBe("2025-03-01T12:05:00.000Z");
-    expect(accepted(event("order.fulfilled", { order_id: "o-1" }, { time: atRetention })).time.toISOString()).toBe("2024-12-01T12:00:00.000Z");
+    expect(accepted(event("order.fulfilled", { order_id: "o-1" }, { time: atRetention })).time.toISOString()).toBe(
+      "2024-12-01T12:00:00.000Z",
+    );
   });
 
   test("an RFC 3339 time with more than millisecond precision (truncated to ms)", () => {
@@ -323,7 +351,11 @@ describe("validateEvent: invalid_data", () => {
   });
 
   test.each([
-    ["a zero quantity", { lines: [{ item_id: "i-1", quantity: 0, unit_price_minor: 500 }], total_minor: 0, discount_minor: 0 }, "data.lines.0.quantity"],
+    [
+      "a zero quantity",
+      { lines: [{ item_id: "i-1", quantity: 0, unit_price_minor: 500 }], total_minor: 0, discount_minor: 0 },
+      "data.lines.0.quantity",
+    ],
     ["a fractional quantity", { lines: [{ item_id: "i-1", quantity: 1.5, unit_price_minor: 500 }] }, "data.lines.0.quantity"],
     ["a negative unit price", { lines: [{ item_id: "i-1", quantity: 1, unit_price_minor: -500 }] }, "data.lines.0.unit_price_minor"],
     ["a fractional total_minor", { total_minor: 1100.5 }, "data.total_minor"],
@@ -364,7 +396,9 @@ describe("validateEvent: invalid_data", () => {
   });
 
   test("reconciliation.expected with an impossible date", () => {
-    expect(paths(rejected(event("reconciliation.expected", { ...V2_DATA["reconciliation.expected"], date: "2025-02-30" })))).toEqual(["data.date"]);
+    expect(paths(rejected(event("reconciliation.expected", { ...V2_DATA["reconciliation.expected"], date: "2025-02-30" })))).toEqual([
+      "data.date",
+    ]);
   });
 
   test("shipment.dispatched with promised_by without a timezone", () => {
@@ -400,9 +434,11 @@ describe("validateEvent: invalid_data", () => {
     for (const input of [text, new TextEncoder().encode(text), ev]) {
       const r = rejected(input);
       expect(r.reason).toBe("invalid_data");
-      expect(r.issues).toEqual([{ path: "data.customer_id", message: "must not contain a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape)" }]);
+      expect(r.issues).toEqual([
+        { path: "data.customer_id", message: "must not contain a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape)" },
+      ]);
     }
-    expect(paths(rejected(event("order.completed", orderData({ meta: { ["k\udfff"]: 1 } }))))).toEqual(["data.meta.k\udfff"]);
+    expect(paths(rejected(event("order.completed", orderData({ meta: { "k\udfff": 1 } }))))).toEqual(["data.meta.k\udfff"]);
     // an escaped pair (an emoji) is one well-formed character, written as two escapes
     const pair = JSON.stringify(event("order.completed", orderData({ note: "x" }))).replace('"note":"x"', '"note":"\\ud83d\\ude00"');
     expect(accepted(pair).data).toMatchObject({ note: "\u{1F600}" });
@@ -427,7 +463,9 @@ describe("validateEvent: invalid_data", () => {
     // the bound is the context's: the same event passes under a larger one
     expect(accepted(text, ctx({ maxDepth: 40 })).data).toHaveProperty("meta");
     // the crash this guards against: 20,000 levels (40 KB, under the size limit)
-    expect(rejected(JSON.stringify(event("page.viewed", { session_id: "s", url: "https://x.example/", extra: nested(20_000) }))).reason).toBe("invalid_data");
+    expect(
+      rejected(JSON.stringify(event("page.viewed", { session_id: "s", url: "https://x.example/", extra: nested(20_000) }))).reason,
+    ).toBe("invalid_data");
     // outside data: an extension attribute
     const env = rejected(JSON.stringify(event("order.fulfilled", { order_id: "o-1" }, { ext: nested(32) })));
     expect(env.reason).toBe("invalid_envelope");
@@ -437,7 +475,14 @@ describe("validateEvent: invalid_data", () => {
   test("carries the readable envelope and the parsed payload", () => {
     const ev = event("order.completed", orderData({ total_minor: 1 }));
     const r = rejected(JSON.stringify(ev));
-    expect(r).toMatchObject({ tenantId: TENANT, eventId: "evt-1", type: "order.completed", source: "/orders-service", schemaVersion: "2", excerpt: null });
+    expect(r).toMatchObject({
+      tenantId: TENANT,
+      eventId: "evt-1",
+      type: "order.completed",
+      source: "/orders-service",
+      schemaVersion: "2",
+      excerpt: null,
+    });
     expect(r.payload).toEqual(ev);
   });
 });
@@ -478,11 +523,13 @@ describe("validateEvent: time bounds", () => {
 
   test("the bounds come from the context", () => {
     const time = "2025-03-01T11:00:00Z"; // one hour before NOW
-    expect(rejected(event("order.fulfilled", { order_id: "o-1" }, { time }), ctx({ retentionMs: 30 * MIN })).reason).toBe("older_than_retention");
-    const future = "2025-03-01T12:30:00Z";
-    expect(accepted(event("order.fulfilled", { order_id: "o-1" }, { time: future }), ctx({ maxFutureMs: 60 * MIN })).time.toISOString()).toBe(
-      "2025-03-01T12:30:00.000Z",
+    expect(rejected(event("order.fulfilled", { order_id: "o-1" }, { time }), ctx({ retentionMs: 30 * MIN })).reason).toBe(
+      "older_than_retention",
     );
+    const future = "2025-03-01T12:30:00Z";
+    expect(
+      accepted(event("order.fulfilled", { order_id: "o-1" }, { time: future }), ctx({ maxFutureMs: 60 * MIN })).time.toISOString(),
+    ).toBe("2025-03-01T12:30:00.000Z");
   });
 });
 
@@ -513,13 +560,17 @@ describe("validateEvent: version 1 (legacy) upcast", () => {
   });
 
   test("JPY 1500 ⇒ 1500 (exponent 0)", () => {
-    const e = accepted(v1event("order.completed", v1Order({ currency: "JPY", total: 1500, items: [{ item_id: "i-1", qty: 3, price: 500 }] })));
+    const e = accepted(
+      v1event("order.completed", v1Order({ currency: "JPY", total: 1500, items: [{ item_id: "i-1", qty: 3, price: 500 }] })),
+    );
     expect(e.data.total_minor).toBe(1500);
     expect(e.data.lines).toEqual([{ item_id: "i-1", quantity: 3, unit_price_minor: 500 }]);
   });
 
   test("KWD 1.234 ⇒ 1234 (exponent 3)", () => {
-    const e = accepted(v1event("order.completed", v1Order({ currency: "KWD", total: 1.234, items: [{ item_id: "i-1", qty: 1, price: 1.234 }] })));
+    const e = accepted(
+      v1event("order.completed", v1Order({ currency: "KWD", total: 1.234, items: [{ item_id: "i-1", qty: 1, price: 1.234 }] })),
+    );
     expect(e.data.total_minor).toBe(1234);
   });
 
@@ -527,7 +578,13 @@ describe("validateEvent: version 1 (legacy) upcast", () => {
     const e = accepted(
       v1event(
         "order.completed",
-        v1Order({ total: 40.19, items: [{ item_id: "i-1", qty: 2, price: 19.99 }, { item_id: "i-2", qty: 3, price: 0.07 }] }),
+        v1Order({
+          total: 40.19,
+          items: [
+            { item_id: "i-1", qty: 2, price: 19.99 },
+            { item_id: "i-2", qty: 3, price: 0.07 },
+          ],
+        }),
       ),
     );
     expect(e.data.total_minor).toBe(4019);
@@ -613,17 +670,33 @@ describe("validateEvent: version 1 (legacy) upcast", () => {
     test("order.refunded", () => {
       const v1 = accepted(v1event("order.refunded", { order_id: "o-1", amount: 12.5, currency: "USD", reason: "late" }, { id: "evt-7" }));
       const v2 = accepted(
-        event("order.refunded", { order_id: "o-1", refund_id: "evt-7", amount_minor: 1250, currency: "USD", reason: "late" }, { id: "evt-7" }),
+        event(
+          "order.refunded",
+          { order_id: "o-1", refund_id: "evt-7", amount_minor: 1250, currency: "USD", reason: "late" },
+          { id: "evt-7" },
+        ),
       );
       expect(v1.data).toEqual(v2.data);
     });
 
     test("page.viewed", () => {
       const v1 = accepted(
-        v1event("page.viewed", { session: "s-1", url: "https://shop.example/", referrer: "https://ref.example/", ip: "203.0.113.7", ua: "Mozilla/5.0" }),
+        v1event("page.viewed", {
+          session: "s-1",
+          url: "https://shop.example/",
+          referrer: "https://ref.example/",
+          ip: "203.0.113.7",
+          ua: "Mozilla/5.0",
+        }),
       );
       const v2 = accepted(
-        event("page.viewed", { session_id: "s-1", url: "https://shop.example/", referrer: "https://ref.example/", ip: "203.0.113.7", user_agent: "Mozilla/5.0" }),
+        event("page.viewed", {
+          session_id: "s-1",
+          url: "https://shop.example/",
+          referrer: "https://ref.example/",
+          ip: "203.0.113.7",
+          user_agent: "Mozilla/5.0",
+        }),
       );
       expect(v1.data).toEqual(v2.data);
     });

@@ -114,12 +114,15 @@ export class EmbeddedEngine {
 
   private async spawn(): Promise<void> {
     this.state = "starting";
-    const proc: ReturnType<typeof Bun.spawn> = Bun.spawn([process.execPath, SERVER_ENTRY, "--data-dir", this.dataDir, "--port", String(this.port), "--work-mem", this.workMem], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-      onExit: (_p, exitCode, signalCode): void => this.onExit(proc, exitCode, signalCode),
-    });
+    const proc: ReturnType<typeof Bun.spawn> = Bun.spawn(
+      [process.execPath, SERVER_ENTRY, "--data-dir", this.dataDir, "--port", String(this.port), "--work-mem", this.workMem],
+      {
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+        onExit: (_p, exitCode, signalCode): void => this.onExit(proc, exitCode, signalCode),
+      },
+    );
     this.proc = proc;
     void this.pipeStderr(proc);
 
@@ -142,8 +145,7 @@ export class EmbeddedEngine {
         const { value, done } = await reader.read();
         if (done) throw new Error(`embedded TimescaleDB exited before it was ready (exit code ${proc.exitCode ?? "?"})`);
         buffered += decoder.decode(value, { stream: true });
-        let nl: number;
-        while ((nl = buffered.indexOf("\n")) >= 0) {
+        for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
           const line = buffered.slice(0, nl);
           buffered = buffered.slice(nl + 1);
           const msg = safeJson(line);
@@ -180,7 +182,10 @@ export class EmbeddedEngine {
     this.state = "down";
     this.restarts += 1;
     const delay = Math.min(10_000, 250 * 2 ** Math.min(this.restarts - 1, 6));
-    this.logger.error({ exit_code: exitCode, signal, restart_in_ms: delay, restarts: this.restarts }, "embedded TimescaleDB died; restarting");
+    this.logger.error(
+      { exit_code: exitCode, signal, restart_in_ms: delay, restarts: this.restarts },
+      "embedded TimescaleDB died; restarting",
+    );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopping) return;

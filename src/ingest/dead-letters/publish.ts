@@ -5,6 +5,8 @@ import type { NewDeadLetter } from "./dead-letters.queries.ts";
 const encoder = new TextEncoder();
 
 export async function publishDeadLetter(nats: NatsHandle, row: NewDeadLetter): Promise<void> {
+  // while the client reconnects a publish would wait for its ack timeout, and the HTTP answer with it
+  if (!nats.link.connected) throw new Error("NATS is disconnected: the dead letter is stored, not copied to NATS");
   const body = {
     reason: row.reason,
     issues: row.issues,

@@ -12,9 +12,7 @@ import { createHmac } from "node:crypto";
  */
 const BunHasher = typeof Bun !== "undefined" ? Bun.CryptoHasher : undefined;
 function hmacHex(key: Uint8Array, text: string): string {
-  return BunHasher
-    ? new BunHasher("sha256", key).update(text).digest("hex")
-    : createHmac("sha256", key).update(text).digest("hex");
+  return BunHasher ? new BunHasher("sha256", key).update(text).digest("hex") : createHmac("sha256", key).update(text).digest("hex");
 }
 
 /** "v<version>:" + hex HMAC-SHA-256(tenant key, trimmed lower-cased email) */

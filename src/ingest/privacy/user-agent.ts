@@ -29,8 +29,30 @@ function browserFamily(name: string | undefined): string {
 }
 
 const LINUXES = new Set([
-  "linux", "ubuntu", "debian", "fedora", "mint", "arch", "gentoo", "centos", "red hat", "redhat", "suse", "opensuse", "kubuntu",
-  "xubuntu", "mandriva", "slackware", "manjaro", "deepin", "elementary os", "pclinuxos", "mageia", "zenwalk", "linpus", "knoppix",
+  "linux",
+  "ubuntu",
+  "debian",
+  "fedora",
+  "mint",
+  "arch",
+  "gentoo",
+  "centos",
+  "red hat",
+  "redhat",
+  "suse",
+  "opensuse",
+  "kubuntu",
+  "xubuntu",
+  "mandriva",
+  "slackware",
+  "manjaro",
+  "deepin",
+  "elementary os",
+  "pclinuxos",
+  "mageia",
+  "zenwalk",
+  "linpus",
+  "knoppix",
   "vectorlinux",
 ]);
 

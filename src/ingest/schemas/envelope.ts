@@ -34,10 +34,7 @@ export const ENVELOPE_FIELDS = {
   dataschema: z.string().max(2048),
 } as const;
 
-const DataObject = z.custom<Record<string, unknown>>(
-  (v) => typeof v === "object" && v !== null && !Array.isArray(v),
-  "must be an object",
-);
+const DataObject = z.custom<Record<string, unknown>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be an object");
 
 export const Envelope = z.looseObject({
   specversion: ENVELOPE_FIELDS.specversion,

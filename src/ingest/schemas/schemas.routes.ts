@@ -43,7 +43,11 @@ const getRoute = createRoute({
   summary: "The JSON Schema (2020-12) of a whole event (envelope + data) of one type and schema version",
   request: {
     params: z.object({
-      type: z.string().min(1).max(128).openapi({ param: { name: "type", in: "path" }, example: "order.completed" }),
+      type: z
+        .string()
+        .min(1)
+        .max(128)
+        .openapi({ param: { name: "type", in: "path" }, example: "order.completed" }),
       version: z.enum(SCHEMA_VERSIONS).openapi({ param: { name: "version", in: "path" }, example: "2" }),
     }),
   },

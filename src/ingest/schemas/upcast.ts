@@ -11,13 +11,7 @@
 import type { z } from "zod";
 import { majorToMinor, minorExponent, MoneyConversionError } from "../../lib/currency.ts";
 import type { EventType, FieldIssue } from "../types.ts";
-import {
-  type CustomerRegisteredV1,
-  type OrderCompletedV1,
-  type OrderRefundedV1,
-  type PageViewedV1,
-  V1_SCHEMAS,
-} from "./v1.ts";
+import { type CustomerRegisteredV1, type OrderCompletedV1, type OrderRefundedV1, type PageViewedV1, V1_SCHEMAS } from "./v1.ts";
 import { expectedTotal, V2_SCHEMAS } from "./v2.ts";
 
 export type UpcastResult = { ok: true; data: Record<string, unknown> } | { ok: false; issues: FieldIssue[] };
@@ -92,10 +86,7 @@ function orderCompleted(d: OrderCompletedV1): Record<string, unknown> {
   if (expected === null) throw new UpcastIssue("data.total", "the item amounts exceed the safe integer range");
   if (expected !== totalMinor) {
     const exp = minorExponent(d.currency);
-    throw new UpcastIssue(
-      "data.total",
-      `must equal Σ qty × price = ${formatMajor(expected, exp)} ${d.currency}, got ${String(total)}`,
-    );
+    throw new UpcastIssue("data.total", `must equal Σ qty × price = ${formatMajor(expected, exp)} ${d.currency}, got ${String(total)}`);
   }
   return { ...rest, lines, discount_minor: 0, total_minor: totalMinor };
 }

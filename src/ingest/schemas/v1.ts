@@ -8,10 +8,7 @@ import type { EventType } from "../types.ts";
 import { Channel, Currency, Email, Id, Ip, PersonName, Quantity, Referrer, Text, Url, UserAgent } from "./v2.ts";
 
 /** a decimal amount in major units (converted exactly to minor units by the upcaster) */
-export const MajorAmount = z
-  .number()
-  .nonnegative()
-  .meta({ description: "decimal amount in major units, e.g. 12.5 for USD 12.50" });
+export const MajorAmount = z.number().nonnegative().meta({ description: "decimal amount in major units, e.g. 12.5 for USD 12.50" });
 
 const VenueId = z.uuid({ error: "must be a uuid (the tenant)" });
 
@@ -22,9 +19,7 @@ export const orderCompletedV1 = z.looseObject({
   channel: Channel,
   currency: Currency,
   total: MajorAmount,
-  items: z
-    .array(z.looseObject({ item_id: Id, qty: Quantity, price: MajorAmount }))
-    .min(1, "must have at least one item"),
+  items: z.array(z.looseObject({ item_id: Id, qty: Quantity, price: MajorAmount })).min(1, "must have at least one item"),
   email: Email.optional(),
   ip: Ip.optional(),
   user_agent: UserAgent.optional(),

@@ -15,16 +15,37 @@ export interface BatchFacts {
   /** per tenant with rows or early duplicates: rows in the batch and duplicates caught before it */
   tenants: Array<{ tenant_id: string; total: number; early: number }>;
   lines: Array<{
-    time: string; tenant_id: string; event_id: string; line_no: number; order_id: string | null; customer_id: string | null;
-    channel: string | null; currency: string | null; item_id: string; quantity: number; unit_price_minor: number;
-    line_minor: number; net_line_minor: number;
+    time: string;
+    tenant_id: string;
+    event_id: string;
+    line_no: number;
+    order_id: string | null;
+    customer_id: string | null;
+    channel: string | null;
+    currency: string | null;
+    item_id: string;
+    quantity: number;
+    unit_price_minor: number;
+    line_minor: number;
+    net_line_minor: number;
   }>;
   items: Array<{
-    ord: number; time: string; tenant_id: string; event_id: string; item_id: string; currency: string | null;
-    amount_minor: number | null; props: Record<string, unknown>;
+    ord: number;
+    time: string;
+    tenant_id: string;
+    event_id: string;
+    item_id: string;
+    currency: string | null;
+    amount_minor: number | null;
+    props: Record<string, unknown>;
   }>;
   customers: Array<{
-    ord: number; time: string; tenant_id: string; event_id: string; customer_id: string; email_hash: string | null;
+    ord: number;
+    time: string;
+    tenant_id: string;
+    event_id: string;
+    customer_id: string;
+    email_hash: string | null;
   }>;
 }
 
@@ -53,20 +74,40 @@ export function batchFacts(rows: EventRow[], times: string[], earlyDuplicates: M
     if (r.type === "order.completed") {
       for (const l of orderLines(r.props)) {
         lines.push({
-          time, tenant_id: r.tenant_id, event_id: r.event_id, line_no: l.line_no, order_id: r.order_id,
-          customer_id: r.customer_id, channel: r.channel, currency: r.currency, item_id: l.item_id, quantity: l.quantity,
-          unit_price_minor: l.unit_price_minor, line_minor: l.line_minor, net_line_minor: l.net_line_minor,
+          time,
+          tenant_id: r.tenant_id,
+          event_id: r.event_id,
+          line_no: l.line_no,
+          order_id: r.order_id,
+          customer_id: r.customer_id,
+          channel: r.channel,
+          currency: r.currency,
+          item_id: l.item_id,
+          quantity: l.quantity,
+          unit_price_minor: l.unit_price_minor,
+          line_minor: l.line_minor,
+          net_line_minor: l.net_line_minor,
         });
       }
     } else if (r.type === "item.upserted" && r.item_id !== null) {
       items.push({
-        ord, time, tenant_id: r.tenant_id, event_id: r.event_id, item_id: r.item_id, currency: r.currency,
-        amount_minor: r.amount_minor, props: r.props,
+        ord,
+        time,
+        tenant_id: r.tenant_id,
+        event_id: r.event_id,
+        item_id: r.item_id,
+        currency: r.currency,
+        amount_minor: r.amount_minor,
+        props: r.props,
       });
     } else if (r.type === "customer.registered" && r.customer_id !== null) {
       const hash = r.props.email_hash;
       customers.push({
-        ord, time, tenant_id: r.tenant_id, event_id: r.event_id, customer_id: r.customer_id,
+        ord,
+        time,
+        tenant_id: r.tenant_id,
+        event_id: r.event_id,
+        customer_id: r.customer_id,
         email_hash: typeof hash === "string" ? hash : null,
       });
     }

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { buildIngest, type Deps } from "../../../src/deps.ts";
 import type { IncomingMessage } from "../../../src/ingest/pipeline.ts";
-import { readGeneration } from "../../../src/analytics/generation.ts";
+import { readGeneration } from "../../../src/analytics/shared/generation.ts";
 import { createMetrics } from "../../../src/metrics/metrics.ts";
 import { getTestDeps } from "../../helpers/deps.ts";
 import { customerRegistered, itemUpserted, orderCompleted, pageViewed } from "../../helpers/events.ts";
@@ -16,7 +16,12 @@ beforeAll(async () => {
 });
 
 /** as the consumer hands messages on; each call is its own stream unless one is given (sequences are per stream) */
-function viaNats(tenantId: string, events: unknown[], stream = `BATCH_${crypto.randomUUID().slice(0, 8)}`, firstSeq = 1): IncomingMessage[] {
+function viaNats(
+  tenantId: string,
+  events: unknown[],
+  stream = `BATCH_${crypto.randomUUID().slice(0, 8)}`,
+  firstSeq = 1,
+): IncomingMessage[] {
   return events.map((e, i) => ({
     input: JSON.stringify(e),
     expectedTenant: tenantId,
@@ -38,7 +43,8 @@ describe("batch write", () => {
     );
     const outcomes = await deps.ingest.process(viaNats(t, events));
     expect(outcomes.filter((o) => o.status === "accepted")).toHaveLength(500);
-    const [row] = await deps.sql`select count(*)::int as n, count(*) filter (where type = 'order.completed')::int as orders from events where tenant_id = ${t}`;
+    const [row] =
+      await deps.sql`select count(*)::int as n, count(*) filter (where type = 'order.completed')::int as orders from events where tenant_id = ${t}`;
     expect(row).toEqual({ n: 500, orders: 250 });
     // 250 orders × 2 lines each
     const [lines] = await deps.sql`select count(*)::int as n from order_lines where tenant_id = ${t}`;
@@ -56,8 +62,30 @@ describe("batch write", () => {
         from order_lines where tenant_id = ${t} order by line_no`;
     // 2 × 2500 = 5000 and 1 × 1999 = 1999; discount 499 shared 356 / 143 (largest remainder) ⇒ 4644 + 1856 = 6500
     expect([...rows]).toEqual([
-      { line_no: 1, item_id: "show-1", quantity: 2, unit_price_minor: "2500", line_minor: "5000", net_line_minor: "4644", order_id: (order.data as { order_id: string }).order_id, channel: "web", currency: "EUR", customer_id: "c-1" },
-      { line_no: 2, item_id: "tee-1", quantity: 1, unit_price_minor: "1999", line_minor: "1999", net_line_minor: "1856", order_id: (order.data as { order_id: string }).order_id, channel: "web", currency: "EUR", customer_id: "c-1" },
+      {
+        line_no: 1,
+        item_id: "show-1",
+        quantity: 2,
+        unit_price_minor: "2500",
+        line_minor: "5000",
+        net_line_minor: "4644",
+        order_id: (order.data as { order_id: string }).order_id,
+        channel: "web",
+        currency: "EUR",
+        customer_id: "c-1",
+      },
+      {
+        line_no: 2,
+        item_id: "tee-1",
+        quantity: 1,
+        unit_price_minor: "1999",
+        line_minor: "1999",
+        net_line_minor: "1856",
+        order_id: (order.data as { order_id: string }).order_id,
+        channel: "web",
+        currency: "EUR",
+        customer_id: "c-1",
+      },
     ]);
   });
 
@@ -69,15 +97,19 @@ describe("batch write", () => {
     const customer = customerRegistered(t, "c-reuse", { time }, { email: "first@example.com" });
     await deps.ingest.process(viaNats(t, [order, item, customer]));
     // the same ids and times, other data: three lines instead of two, another name, another email
-    const reusedOrder = orderCompleted(t, { id: order.id, time }, {
-      order_id: (order.data as { order_id: string }).order_id,
-      lines: [
-        { item_id: "show-1", quantity: 2, unit_price_minor: 2500 },
-        { item_id: "tee-1", quantity: 1, unit_price_minor: 1999 },
-        { item_id: "mug-1", quantity: 1, unit_price_minor: 1000 },
-      ],
-      total_minor: 7500,
-    });
+    const reusedOrder = orderCompleted(
+      t,
+      { id: order.id, time },
+      {
+        order_id: (order.data as { order_id: string }).order_id,
+        lines: [
+          { item_id: "show-1", quantity: 2, unit_price_minor: 2500 },
+          { item_id: "tee-1", quantity: 1, unit_price_minor: 1999 },
+          { item_id: "mug-1", quantity: 1, unit_price_minor: 1000 },
+        ],
+        total_minor: 7500,
+      },
+    );
     const reusedItem = itemUpserted(t, "show-7", { id: item.id, time }, { name: "Changed name" });
     const reusedCustomer = customerRegistered(t, "c-reuse", { id: customer.id, time }, { email: "second@example.com" });
     // another worker replica (its own, empty LRU): only the table's unique key can tell
@@ -106,8 +138,11 @@ describe("batch write", () => {
     await ingest.process(viaNats(t, [a, b, orderCompleted(t, {}, { total_minor: 1 })]));
     // a redelivery of a (an LRU hit) and an unknown type
     await ingest.process(viaNats(t, [a, { ...pageViewed(t), type: "page.scrolled" }]));
-    const value = async (m: { get(): Promise<{ values: Array<{ labels: Record<string, unknown>; value: number }> }> }, label: string, v: string) =>
-      (await m.get()).values.find((x) => x.labels[label] === v)?.value ?? 0;
+    const value = async (
+      m: { get(): Promise<{ values: Array<{ labels: Record<string, unknown>; value: number }> }> },
+      label: string,
+      v: string,
+    ) => (await m.get()).values.find((x) => x.labels[label] === v)?.value ?? 0;
     expect(await value(metrics.ingestEvents, "outcome", "accepted")).toBe(2);
     expect(await value(metrics.ingestEvents, "outcome", "duplicate")).toBe(1);
     expect(await value(metrics.ingestEvents, "outcome", "rejected")).toBe(2);
@@ -152,16 +187,28 @@ describe("batch write", () => {
     await deps.ingest.process(viaNats(t, stored));
     // another replica (empty LRU): the stored two are duplicates only by the table's key
     const replica = buildIngest({ config: deps.config, logger: deps.logger, sql: deps.sql, metrics: deps.metrics, nats: undefined }).ingest;
-    const fresh = [pageViewed(t, { time: at(5) }), pageViewed(t, { time: at(20) }), pageViewed(t, { time: at(1), source: "/another-source" })];
+    const fresh = [
+      pageViewed(t, { time: at(5) }),
+      pageViewed(t, { time: at(20) }),
+      pageViewed(t, { time: at(1), source: "/another-source" }),
+    ];
     const outcomes = await replica.process(viaNats(t, [stored[0], fresh[0], stored[1], fresh[1], fresh[2]]));
     // at(20) is older than at(10), stored earlier from the same source: out of order
     expect(outcomes.map((o) => (o.status === "accepted" ? `accepted${o.outOfOrder ? " out of order" : ""}` : o.status))).toEqual([
-      "duplicate", "accepted", "duplicate", "accepted out of order", "accepted",
+      "duplicate",
+      "accepted",
+      "duplicate",
+      "accepted out of order",
+      "accepted",
     ]);
     // and a batch where every event is new and none is out of order answers every one accepted
     const next = [pageViewed(t, { time: at(0.5) }), pageViewed(t, { time: at(0.2) })];
-    expect((await replica.process(viaNats(t, next))).map((o) => (o.status === "accepted" ? o.outOfOrder : o.status))).toEqual([false, false]);
-    const [n] = await deps.sql`select count(*)::int as n, count(*) filter (where out_of_order)::int as ooo from events where tenant_id = ${t}`;
+    expect((await replica.process(viaNats(t, next))).map((o) => (o.status === "accepted" ? o.outOfOrder : o.status))).toEqual([
+      false,
+      false,
+    ]);
+    const [n] =
+      await deps.sql`select count(*)::int as n, count(*) filter (where out_of_order)::int as ooo from events where tenant_id = ${t}`;
     // out of order: at(30) after at(10) in the first batch, and at(20)
     expect(n).toEqual({ n: 7, ooo: 2 });
   });
@@ -174,7 +221,8 @@ describe("batch write", () => {
     await deps.ingest.process(viaNats(t, [bad], stream, 77));
     // the same bad event as another stream message (a publisher retry) is a second dead letter
     await deps.ingest.process(viaNats(t, [bad], stream, 78));
-    const rows = await deps.sql`select stream, stream_sequence, reason from dead_letter_events where tenant_id = ${t} order by stream_sequence`;
+    const rows =
+      await deps.sql`select stream, stream_sequence, reason from dead_letter_events where tenant_id = ${t} order by stream_sequence`;
     expect([...rows]).toEqual([
       { stream, stream_sequence: "77", reason: "invalid_data" },
       { stream, stream_sequence: "78", reason: "invalid_data" },
@@ -205,7 +253,12 @@ describe("batch write", () => {
     const msgs = viaNats(t, [good, nulInData, nulInId], stream);
     msgs.push({ ...msgs[0]!, input: rawBytes, streamSequence: 4 });
     const outcomes = await deps.ingest.process(msgs);
-    expect(outcomes.map((o) => (o.status === "rejected" ? o.reason : o.status))).toEqual(["accepted", "invalid_data", "invalid_envelope", "malformed_json"]);
+    expect(outcomes.map((o) => (o.status === "rejected" ? o.reason : o.status))).toEqual([
+      "accepted",
+      "invalid_data",
+      "invalid_envelope",
+      "malformed_json",
+    ]);
     const [stored] = await deps.sql`select count(*)::int as n from events where tenant_id = ${t}`;
     expect(stored!.n).toBe(1);
     const dead = await deps.sql`

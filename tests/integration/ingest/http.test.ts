@@ -36,7 +36,17 @@ describe("POST /v1/events", () => {
     expect(rows).toHaveLength(2);
     const o = rows.find((x) => x.type === "order.completed")!;
     // 2 × 2500 + 1 × 1999 − 499 = 6500; units 2 + 1 = 3
-    expect(o).toMatchObject({ event_id: order.id, amount_minor: "6500", quantity: 3, currency: "EUR", channel: "web", customer_id: "c-1", ip_prefix: "203.0.113.0/24", schema_version: 2, out_of_order: false });
+    expect(o).toMatchObject({
+      event_id: order.id,
+      amount_minor: "6500",
+      quantity: 3,
+      currency: "EUR",
+      channel: "web",
+      customer_id: "c-1",
+      ip_prefix: "203.0.113.0/24",
+      schema_version: 2,
+      out_of_order: false,
+    });
     expect(o.ua_family).toBe("chrome/windows/desktop");
     expect(o.props.email_hash).toMatch(/^v1:[0-9a-f]{64}$/);
     expect(o.props.lines).toHaveLength(2);
@@ -53,9 +63,12 @@ describe("POST /v1/events", () => {
     // a redelivery that the LRU no longer remembers is stopped by the table's unique key
     deps.dedup.remember([]); // (the LRU is per process; the database guard is tested by the NATS suite too)
     expect(await eventRows(t)).toHaveLength(2);
-    const stats = await app.request(`/v1/ingest/stats?from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`, {
-      headers: { authorization: `Bearer ${await token({ tenantId: t })}` },
-    });
+    const stats = await app.request(
+      `/v1/ingest/stats?from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`,
+      {
+        headers: { authorization: `Bearer ${await token({ tenantId: t })}` },
+      },
+    );
     const s = (await stats.json()) as any;
     expect(s).toMatchObject({ accepted: 2, duplicates: 3, out_of_order: 0, rejected: {} });
     expect(s.last_event_time).toBe(new Date(Math.max(Date.parse(e1.time), Date.parse(e2.time))).toISOString());
@@ -68,7 +81,14 @@ describe("POST /v1/events", () => {
     const v2 = envelope(
       t,
       "order.completed",
-      { order_id: "o-legacy", customer_id: "c-9", channel: "box_office", currency: "USD", lines: [{ item_id: "show-9", quantity: 3, unit_price_minor: 1250 }], total_minor: 3750 },
+      {
+        order_id: "o-legacy",
+        customer_id: "c-9",
+        channel: "box_office",
+        currency: "USD",
+        lines: [{ item_id: "show-9", quantity: 3, unit_price_minor: 1250 }],
+        total_minor: 3750,
+      },
       { id: "modern-1", time, source: "/legacy-orders" },
     );
     const r = await post(t, [v1, v2]);
@@ -104,7 +124,14 @@ describe("POST /v1/events", () => {
     const newer = itemUpserted(t, "show-7", { time: new Date(Date.now() - 100_000).toISOString() }, { base_price_minor: 3000 });
     await post(t, [newer, older, customerRegistered(t, "c-42")]);
     const [item] = await deps.sql`select * from items where tenant_id = ${t}`;
-    expect(item).toMatchObject({ item_id: "show-7", name: "Late show", category: "concert", kind: "ticketed_event", base_price_minor: "3000", capacity: 300 });
+    expect(item).toMatchObject({
+      item_id: "show-7",
+      name: "Late show",
+      category: "concert",
+      kind: "ticketed_event",
+      base_price_minor: "3000",
+      capacity: 300,
+    });
     const [cust] = await deps.sql`select * from customers where tenant_id = ${t}`;
     expect(cust!.customer_id).toBe("c-42");
     expect(cust!.email_hash).toMatch(/^v1:[0-9a-f]{64}$/);
@@ -119,7 +146,12 @@ describe("POST /v1/events", () => {
       ["invalid_data", (t) => orderCompleted(t, {}, { total_minor: 9999 }), "invalid_data", /data\.total_minor/],
       ["tenant_mismatch", () => pageViewed(crypto.randomUUID()), "tenant_mismatch", /tenantid/],
       ["too_far_in_future", (t) => pageViewed(t, { time: new Date(Date.now() + 3_600_000).toISOString() }), "too_far_in_future", /time/],
-      ["older_than_retention", (t) => pageViewed(t, { time: new Date(Date.now() - 91 * 86_400_000).toISOString() }), "older_than_retention", /time/],
+      [
+        "older_than_retention",
+        (t) => pageViewed(t, { time: new Date(Date.now() - 91 * 86_400_000).toISOString() }),
+        "older_than_retention",
+        /time/,
+      ],
       ["payload_too_large", (t) => pageViewed(t, {}, { url: `https://x.example/${"a".repeat(70_000)}` }), "payload_too_large", /.*/],
     ];
     for (const [name, make, reason, path] of cases) {
@@ -133,7 +165,8 @@ describe("POST /v1/events", () => {
         expect(r.body.rejected[0].reason).toBe(reason);
         expect(r.body.rejected[0].issues.map((i: { path: string }) => i.path).join(" ")).toMatch(path);
         expect(await eventRows(t)).toHaveLength(0);
-        const dl = await deps.sql`select reason, tenant_id, transport from dead_letter_events where reason = ${reason} and transport = 'http' and (tenant_id = ${t} or tenant_id is null) order by id desc limit 1`;
+        const dl =
+          await deps.sql`select reason, tenant_id, transport from dead_letter_events where reason = ${reason} and transport = 'http' and (tenant_id = ${t} or tenant_id is null) order by id desc limit 1`;
         expect(dl).toHaveLength(1);
       });
     }
@@ -141,7 +174,11 @@ describe("POST /v1/events", () => {
 
   test("GET /v1/dead-letters lists the tenant's rejections with reasons and field paths, newest first, in cursor pages", async () => {
     const t = crypto.randomUUID();
-    await post(t, [orderCompleted(t, {}, { total_minor: 1 }), envelope(t, "nope.nope", {}), pageViewed(t, { time: "2000-01-01T00:00:00Z" })]);
+    await post(t, [
+      orderCompleted(t, {}, { total_minor: 1 }),
+      envelope(t, "nope.nope", {}),
+      pageViewed(t, { time: "2000-01-01T00:00:00Z" }),
+    ]);
     const auth = { authorization: `Bearer ${await token({ tenantId: t })}` };
     const page1 = (await (await app.request("/v1/dead-letters?limit=2", { headers: auth })).json()) as any;
     expect(page1.data).toHaveLength(2);
@@ -168,7 +205,10 @@ describe("POST /v1/events", () => {
     const notArray = await post(t, { specversion: "1.0" }, BATCH);
     expect(notArray.res.status).toBe(400);
     expect(notArray.res.headers.get("content-type")).toBe("application/problem+json");
-    const tooMany = await post(t, Array.from({ length: 1001 }, () => ({ id: "x" })));
+    const tooMany = await post(
+      t,
+      Array.from({ length: 1001 }, () => ({ id: "x" })),
+    );
     expect(tooMany.res.status).toBe(413);
     expect(await eventRows(t)).toHaveLength(0);
   });
@@ -177,7 +217,12 @@ describe("POST /v1/events", () => {
 describe("privacy", () => {
   test("no raw IP, email, name or user agent reaches events, dead letters or the logs", async () => {
     const t = crypto.randomUUID();
-    const raw = { email: "secret.person@example.org", name: "Zaphod Beeblebrox", ip: "192.0.2.123", ua: "PrivacyTestAgent/9.9 (X11; Linux x86_64)" };
+    const raw = {
+      email: "secret.person@example.org",
+      name: "Zaphod Beeblebrox",
+      ip: "192.0.2.123",
+      ua: "PrivacyTestAgent/9.9 (X11; Linux x86_64)",
+    };
     const data = { email: raw.email, customer_name: raw.name, ip: raw.ip, user_agent: raw.ua };
     await post(t, [
       orderCompleted(t, {}, data),

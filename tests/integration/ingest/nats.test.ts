@@ -19,7 +19,9 @@ function publish(nats: NatsHandle, e: CloudEvent | { raw: string; tenant: string
   const isRaw = "raw" in e;
   const tenant = isRaw ? e.tenant : e.tenantid!;
   const type = isRaw ? e.type : e.type;
-  return nats.js.publish(`${nats.subjectPrefix}.${tenant}.${type}`, enc.encode(isRaw ? e.raw : JSON.stringify(e)), { msgID: msgID ?? (isRaw ? crypto.randomUUID() : e.id) });
+  return nats.js.publish(`${nats.subjectPrefix}.${tenant}.${type}`, enc.encode(isRaw ? e.raw : JSON.stringify(e)), {
+    msgID: msgID ?? (isRaw ? crypto.randomUUID() : e.id),
+  });
 }
 
 describe("ingest from NATS JetStream", () => {
@@ -52,7 +54,10 @@ describe("ingest from NATS JetStream", () => {
     const viaNats = { ...viaHttp, id: "same-fact-nats" };
     const res = await app.request("/v1/events", {
       method: "POST",
-      headers: { authorization: `Bearer ${await token({ tenantId: t, roles: ["ingest"] })}`, "content-type": "application/cloudevents+json" },
+      headers: {
+        authorization: `Bearer ${await token({ tenantId: t, roles: ["ingest"] })}`,
+        "content-type": "application/cloudevents+json",
+      },
       body: JSON.stringify(viaHttp),
     });
     expect(res.status).toBe(202);
@@ -95,7 +100,11 @@ describe("ingest from NATS JetStream", () => {
       expect(Number(r.stream_sequence)).toBeGreaterThan(0);
     }
     expect(await until(async () => seen.length >= 3, 5_000)).toBe(true);
-    expect(seen.sort()).toEqual([`${nats.subjectPrefix}.dlq.invalid_data`, `${nats.subjectPrefix}.dlq.malformed_json`, `${nats.subjectPrefix}.dlq.tenant_mismatch`]);
+    expect(seen.sort()).toEqual([
+      `${nats.subjectPrefix}.dlq.invalid_data`,
+      `${nats.subjectPrefix}.dlq.malformed_json`,
+      `${nats.subjectPrefix}.dlq.tenant_mismatch`,
+    ]);
     sub.unsubscribe();
     expect(await count(t)).toBe(0);
     // terminated, not left pending for redelivery
@@ -111,8 +120,16 @@ describe("ingest from NATS JetStream", () => {
 });
 
 describe("database unavailable mid-stream", () => {
-  test("the breaker opens, fetching pauses, nothing is lost or duplicated, and ingest resumes", async () => {
-    const { nats, config, cleanup } = await privateNats({ BREAKER_FAILURES: "5", BREAKER_HALF_OPEN_MS: "1000", INGEST_BATCH_SIZE: "50", INGEST_FLUSH_MS: "50" });
+  test("the breaker opens, fetching pauses (fetched messages given back, not left to ack_wait), nothing is lost or duplicated, and ingest resumes", async () => {
+    // ack wait 60 s: messages fetched when the pause began are given back (nak), not left to ack_wait,
+    // so everything is stored well before it (the 40 s bound below)
+    const { nats, config, cleanup } = await privateNats({
+      BREAKER_FAILURES: "5",
+      BREAKER_HALF_OPEN_MS: "1000",
+      INGEST_BATCH_SIZE: "50",
+      INGEST_FLUSH_MS: "50",
+      NATS_ACK_WAIT_MS: "60000",
+    });
     const engine = new EmbeddedEngine({ dataDir: join(tempDir("breaker"), "db"), port: 0, logger: testLogger });
     await engine.start();
     const sql = createSql(engine.url, { max: 1, statementTimeoutMs: 30_000, logger: testLogger, embedded: true });
@@ -135,7 +152,8 @@ describe("database unavailable mid-stream", () => {
       for (const e of second) await publish(nats, e);
       expect(await until(async () => breaker.open, 20_000, 100)).toBe(true);
       expect(consumer.stats.nakked).toBeGreaterThan(0);
-      const { app } = await testApp({ breaker });
+      // a worker is unready while its writes are paused (an api would stay ready: tests/integration/platform/health.test.ts)
+      const { app } = await testApp({ breaker, config: { ...config, role: "worker" }, nats });
       const ready = await app.request("/health/ready");
       expect(ready.status).toBe(503);
       expect((await ready.json()).checks.ingest.error).toContain("circuit breaker open");
@@ -143,7 +161,8 @@ describe("database unavailable mid-stream", () => {
       await engine.start(); // back on the same port and data dir
       expect(await until(async () => (await stored().catch(() => -1)) === 300, 40_000, 200)).toBe(true);
       expect(breaker.open).toBe(false);
-      const [dups] = await sql`select count(*)::int as n from (select event_id from events where tenant_id = ${t} group by event_id having count(*) > 1) d`;
+      const [dups] =
+        await sql`select count(*)::int as n from (select event_id from events where tenant_id = ${t} group by event_id having count(*) > 1) d`;
       expect(dups!.n).toBe(0);
       expect((await metrics.breakerOpen.get()).values[0]?.value).toBe(0);
     } finally {

@@ -19,7 +19,17 @@ beforeAll(async () => {
 let seq = 0;
 function ev(tenantId: string, type: EventType, data: Record<string, unknown>, time = new Date()): ValidEvent {
   seq += 1;
-  return { id: `evt-${seq}`, source: "/test", type, time, tenantId, receivedVersion: 2, traceId: "4bf92f3577b34da6a3ce929d0e0e4736", subject: null, data };
+  return {
+    id: `evt-${seq}`,
+    source: "/test",
+    type,
+    time,
+    tenantId,
+    receivedVersion: 2,
+    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+    subject: null,
+    data,
+  };
 }
 
 function order(tenantId: string, over: Record<string, unknown> = {}): ValidEvent {
@@ -44,7 +54,12 @@ function order(tenantId: string, over: Record<string, unknown> = {}): ValidEvent
 }
 
 function pageView(tenantId: string, ip: string, ua: string, time = new Date()): ValidEvent {
-  return ev(tenantId, "page.viewed", { session_id: "s-9", url: "https://shop.example/p/1", referrer: "https://search.example/", utm_source: "news", ip, user_agent: ua }, time);
+  return ev(
+    tenantId,
+    "page.viewed",
+    { session_id: "s-9", url: "https://shop.example/p/1", referrer: "https://search.example/", utm_source: "news", ip, user_agent: ua },
+    time,
+  );
 }
 
 /** a sql handle that counts the queries made through it */
@@ -66,7 +81,14 @@ describe("privacy: ValidEvent → EventRow", () => {
     const toRow = await createPrivacy(sql, testLogger).prepare([e], new Date());
     const row = toRow(e);
     const text = JSON.stringify(row);
-    for (const raw of ["Alice.Example@Example.com", "alice.example@example.com", "Alice Example", "203.0.113.7", CHROME_WIN, "Chrome/124"]) {
+    for (const raw of [
+      "Alice.Example@Example.com",
+      "alice.example@example.com",
+      "Alice Example",
+      "203.0.113.7",
+      CHROME_WIN,
+      "Chrome/124",
+    ]) {
       expect(text).not.toContain(raw);
     }
     expect(row).toMatchObject({
@@ -110,7 +132,14 @@ describe("privacy: ValidEvent → EventRow", () => {
 
   test("amount and quantity columns follow the event type; item.upserted keeps its item name", async () => {
     const t = crypto.randomUUID();
-    const cart = ev(t, "cart.item_added", { session_id: "s", cart_id: "k", item_id: "i", quantity: 3, unit_price_minor: 1250, currency: "USD" });
+    const cart = ev(t, "cart.item_added", {
+      session_id: "s",
+      cart_id: "k",
+      item_id: "i",
+      quantity: 3,
+      unit_price_minor: 1250,
+      currency: "USD",
+    });
     const refund = ev(t, "order.refunded", { order_id: "o", refund_id: "r", amount_minor: 999, currency: "USD", reason: "damaged" });
     const item = ev(t, "item.upserted", {
       item_id: "i",
@@ -124,17 +153,41 @@ describe("privacy: ValidEvent → EventRow", () => {
       capacity: 300,
       starts_at: "2026-07-01T19:00:00Z",
     });
-    const recon = ev(t, "reconciliation.expected", { date: "2026-06-30", timezone: "Europe/Berlin", orders: 42, gross_minor: 123456, currency: "EUR" });
+    const recon = ev(t, "reconciliation.expected", {
+      date: "2026-06-30",
+      timezone: "Europe/Berlin",
+      orders: 42,
+      gross_minor: 123456,
+      currency: "EUR",
+    });
     const reg = ev(t, "customer.registered", { customer_id: "c-7", email: "x@example.com", name: "Xavier Example" });
     const toRow = await createPrivacy(sql, testLogger).prepare([cart, refund, item, recon, reg], new Date());
-    expect(toRow(cart)).toMatchObject({ amount_minor: 3750, quantity: 3, cart_id: "k", item_id: "i", currency: "USD", props: { unit_price_minor: 1250 } });
+    expect(toRow(cart)).toMatchObject({
+      amount_minor: 3750,
+      quantity: 3,
+      cart_id: "k",
+      item_id: "i",
+      currency: "USD",
+      props: { unit_price_minor: 1250 },
+    });
     expect(toRow(refund)).toMatchObject({ amount_minor: 999, quantity: null, props: { refund_id: "r", reason: "damaged" } });
     expect(toRow(item)).toMatchObject({
       amount_minor: 5000,
       quantity: null,
-      props: { name: "Summer Gala", category: "concert", kind: "ticketed_event", min_price_minor: 4000, max_price_minor: 8000, capacity: 300 },
+      props: {
+        name: "Summer Gala",
+        category: "concert",
+        kind: "ticketed_event",
+        min_price_minor: 4000,
+        max_price_minor: 8000,
+        capacity: 300,
+      },
     });
-    expect(toRow(recon)).toMatchObject({ amount_minor: 123456, quantity: 42, props: { date: "2026-06-30", timezone: "Europe/Berlin", orders: 42 } });
+    expect(toRow(recon)).toMatchObject({
+      amount_minor: 123456,
+      quantity: 42,
+      props: { date: "2026-06-30", timezone: "Europe/Berlin", orders: 42 },
+    });
     const r = toRow(reg);
     expect(r.customer_id).toBe("c-7");
     expect(r.props.name).toBeUndefined();
@@ -160,7 +213,11 @@ describe("privacy: ValidEvent → EventRow", () => {
     const { sql: counted, calls } = counting(sql);
     const privacy = createPrivacy(counted, testLogger);
     const tenants = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
-    const batch = tenants.flatMap((t, i) => [order(t), pageView(t, `198.51.100.${i}`, SAFARI_IPHONE), pageView(t, "198.51.100.9", CHROME_WIN, new Date(Date.now() - DAY))]);
+    const batch = tenants.flatMap((t, i) => [
+      order(t),
+      pageView(t, `198.51.100.${i}`, SAFARI_IPHONE),
+      pageView(t, "198.51.100.9", CHROME_WIN, new Date(Date.now() - DAY)),
+    ]);
     await privacy.prepare(batch, new Date());
     expect(calls()).toBe(2);
     await privacy.prepare(batch, new Date());
@@ -202,7 +259,13 @@ describe("privacy: anonymous visitor ids", () => {
 
   test("a known customer's page.viewed has no visitor id", async () => {
     const tenant = crypto.randomUUID();
-    const e = ev(tenant, "page.viewed", { session_id: "s", url: "https://x.example/", customer_id: "c-1", ip: "203.0.113.7", user_agent: CHROME_WIN });
+    const e = ev(tenant, "page.viewed", {
+      session_id: "s",
+      url: "https://x.example/",
+      customer_id: "c-1",
+      ip: "203.0.113.7",
+      user_agent: CHROME_WIN,
+    });
     const row = (await createPrivacy(sql, testLogger).prepare([e], new Date()))(e);
     expect(row.visitor_id).toBeNull();
     expect(row.customer_id).toBe("c-1");
@@ -275,7 +338,17 @@ describe("privacy: throughput", () => {
       if (kind === 0) events.push(order(t, { ip, user_agent: ua, email: `user${i}@example.com` }));
       else if (kind === 1) events.push(pageView(t, ip, ua, new Date(now.getTime() - (i % 2) * DAY)));
       else if (kind === 2) events.push(ev(t, "item.viewed", { session_id: `s${i}`, item_id: "i-1", ip, user_agent: ua }));
-      else events.push(ev(t, "cart.item_added", { session_id: `s${i}`, cart_id: "k", item_id: "i", quantity: 2, unit_price_minor: 500, currency: "EUR" }));
+      else
+        events.push(
+          ev(t, "cart.item_added", {
+            session_id: `s${i}`,
+            cart_id: "k",
+            item_id: "i",
+            quantity: 2,
+            unit_price_minor: 500,
+            currency: "EUR",
+          }),
+        );
     }
     const privacy = createPrivacy(sql, testLogger);
     await privacy.prepare(events.slice(0, 1), now); // warm-up (JIT), not the cache of the batch

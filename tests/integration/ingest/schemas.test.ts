@@ -65,7 +65,7 @@ describe("GET /v1/schemas/{type}/{version}", () => {
     expect(data.properties.discount_minor.default).toBe(0);
   });
 
-  test("order.completed version 1 has venue_id, total and items, and schemaversion \"1\" is required", async () => {
+  test('order.completed version 1 has venue_id, total and items, and schemaversion "1" is required', async () => {
     const res = await app.request("/v1/schemas/order.completed/1", { headers: auth });
     expect(res.status).toBe(200);
     const doc = await res.json();

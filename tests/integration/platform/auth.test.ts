@@ -18,7 +18,7 @@ function expect401(r: { res: Response; body: any }, detail: RegExp) {
   expect(r.res.headers.get("www-authenticate")).toContain("Bearer");
   expect(r.body.status).toBe(401);
   expect(r.body.detail).toMatch(detail);
-  expect(JSON.stringify(r.body)).not.toContain("tenant_id\":\"");
+  expect(JSON.stringify(r.body)).not.toContain('tenant_id":"');
 }
 
 describe("GET /v1/me (bearer JWT on every /v1 route)", () => {

@@ -216,7 +216,11 @@ describe("upstash compat server (test helper)", () => {
   test("pipeline returns one result or error per command; redis errors on / are 400 {error}", async () => {
     const k = keys();
     await post("/", ["SET", k("s"), "text", "EX", 60]);
-    const res = await post("/pipeline", [["INCR", k("n")], ["INCR", k("s")], ["GET", k("n")]]);
+    const res = await post("/pipeline", [
+      ["INCR", k("n")],
+      ["INCR", k("s")],
+      ["GET", k("n")],
+    ]);
     const body = (await res.json()) as { result?: unknown; error?: string }[];
     expect(body[0]).toEqual({ result: 1 });
     expect(body[1]?.error).toMatch(/not an integer/);
@@ -229,12 +233,16 @@ describe("upstash compat server (test helper)", () => {
 
   test("multi-exec runs the commands as one transaction", async () => {
     const k = keys();
-    const res = await post("/multi-exec", [["SET", k("m"), "1", "EX", 60], ["INCR", k("m")], ["GET", k("m")]]);
+    const res = await post("/multi-exec", [
+      ["SET", k("m"), "1", "EX", 60],
+      ["INCR", k("m")],
+      ["GET", k("m")],
+    ]);
     expect(await res.json()).toEqual([{ result: "OK" }, { result: 2 }, { result: "2" }]);
   });
 
   test("rejects a missing or wrong bearer token with 401 {error}", async () => {
-    const res = await fetch(server().url + "/", { method: "POST", body: JSON.stringify(["PING"]) });
+    const res = await fetch(`${server().url}/`, { method: "POST", body: JSON.stringify(["PING"]) });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: "Unauthorized" });
   });
@@ -253,9 +261,7 @@ describe("createCache", () => {
   });
 
   test("uses the upstash driver when the REST settings are given, even with a redis URL", async () => {
-    const cache = track(
-      await createCache({ redisUrl: REDIS_URL, upstash: { url: server().url, token: server().token } }),
-    );
+    const cache = track(await createCache({ redisUrl: REDIS_URL, upstash: { url: server().url, token: server().token } }));
     expect(cache.driver).toBe("upstash");
     await cache.ping();
   });

@@ -62,7 +62,8 @@ describe("embedded engine wire protocol", () => {
 
     const second = client();
     try {
-      const [state] = await second`select current_setting('app.tenant_id', true) as tenant, current_user as who, (select count(*)::int from kept) as kept`;
+      const [state] =
+        await second`select current_setting('app.tenant_id', true) as tenant, current_user as who, (select count(*)::int from kept) as kept`;
       expect(state).toEqual({ tenant: "", who: "postgres", kept: 0 });
       const [plans] = await second`select count(*)::int as n from pg_prepared_statements where name = 'leaked_plan'`;
       expect(plans!.n).toBe(0);
@@ -92,7 +93,13 @@ describe("embedded engine wire protocol", () => {
         await c.end();
       }
     };
-    const expected = { search_path: "public", enable_seqscan: "on", client_min_messages: "notice", log_min_messages: "warning", work_mem: "4MB" };
+    const expected = {
+      search_path: "public",
+      enable_seqscan: "on",
+      client_min_messages: "notice",
+      log_min_messages: "warning",
+      work_mem: "4MB",
+    };
     expect(await settings()).toEqual(expected);
     // DISCARD ALL between clients returns to the boot values (search_path pg_catalog, debug3, seqscan off): re-applied
     expect(await settings()).toEqual(expected);
@@ -121,7 +128,10 @@ describe("embedded engine wire protocol", () => {
       // one n of this range makes the Bind exactly 16,384 bytes (2 × 8192)
       for (let n = 16_346; n <= 16_362; n++) {
         const v = "x".repeat(n);
-        const answer = await Promise.race([sql`select length(${v}::text) as n`.then((r) => r[0]!.n as number), Bun.sleep(5_000).then(() => "no answer in 5 s")]);
+        const answer = await Promise.race([
+          sql`select length(${v}::text) as n`.then((r) => r[0]!.n as number),
+          Bun.sleep(5_000).then(() => "no answer in 5 s"),
+        ]);
         expect(answer).toBe(n);
       }
     } finally {

@@ -12,7 +12,12 @@ describe("unknown routes and methods", () => {
     expect(res.status).toBe(404);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
     const body = await res.json();
-    expect(body).toMatchObject({ status: 404, title: "Not found", instance: "/no/such/route", type: "https://pulse.dev/problems/not-found" });
+    expect(body).toMatchObject({
+      status: 404,
+      title: "Not found",
+      instance: "/no/such/route",
+      type: "https://pulse.dev/problems/not-found",
+    });
     expect(body.requestId).toBe(res.headers.get("x-request-id"));
   });
 
@@ -34,15 +39,23 @@ describe("request ids", () => {
 
   test("the request's access-log line, and a line its handler logs, carry its request id", async () => {
     const id = `log-${crypto.randomUUID()}`;
-    await app.request("/v1/me", { headers: { "x-request-id": id, authorization: `Bearer ${await token({ tenantId: crypto.randomUUID(), roles: ["viewer"] })}` } });
-    const lines = capturedLogs.filter((l) => l.includes(id)).map((l) => JSON.parse(l) as { requestId?: string; msg?: string; path?: string });
+    await app.request("/v1/me", {
+      headers: { "x-request-id": id, authorization: `Bearer ${await token({ tenantId: crypto.randomUUID(), roles: ["viewer"] })}` },
+    });
+    const lines = capturedLogs
+      .filter((l) => l.includes(id))
+      .map((l) => JSON.parse(l) as { requestId?: string; msg?: string; path?: string });
     expect(lines.some((l) => l.msg === "request" && l.path === "/v1/me" && l.requestId === id)).toBe(true);
     // a line written by the handler (an analytics read logs its query at debug)
     const tenant = crypto.randomUUID();
     const q = new URLSearchParams({ from: "2026-10-01T00:00:00Z", to: "2026-10-02T00:00:00Z" });
-    const read = await app.request(`/v1/revenue/summary?${q}`, { headers: { "x-request-id": `${id}-read`, authorization: `Bearer ${await token({ tenantId: tenant, roles: ["viewer"] })}` } });
+    const read = await app.request(`/v1/revenue/summary?${q}`, {
+      headers: { "x-request-id": `${id}-read`, authorization: `Bearer ${await token({ tenantId: tenant, roles: ["viewer"] })}` },
+    });
     expect(read.status).toBe(200);
-    const handlerLines = capturedLogs.map((l) => JSON.parse(l) as { requestId?: string; msg?: string }).filter((l) => l.requestId === `${id}-read`);
+    const handlerLines = capturedLogs
+      .map((l) => JSON.parse(l) as { requestId?: string; msg?: string })
+      .filter((l) => l.requestId === `${id}-read`);
     expect(handlerLines.map((l) => l.msg)).toContain("analytics query");
     expect(handlerLines.map((l) => l.msg)).toContain("request");
     // concurrent requests each log under their own id

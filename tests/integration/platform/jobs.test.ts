@@ -85,7 +85,13 @@ describe("JobsRunner against the embedded engine", () => {
   });
 
   test("runs due jobs, records each run, and does not run them again before their interval", async () => {
-    const runner = new JobsRunner(deps.sql, { mode: "service", pollIntervalMs: 60_000, overdueGraceMs: GRACE, logger: testLogger, metrics: deps.metrics });
+    const runner = new JobsRunner(deps.sql, {
+      mode: "service",
+      pollIntervalMs: 60_000,
+      overdueGraceMs: GRACE,
+      logger: testLogger,
+      metrics: deps.metrics,
+    });
     const first = await runner.tick();
     expect(first.skipped).toBeNull();
     const retention = first.ran.find((r) => r.proc.endsWith("policy_retention"));
@@ -125,7 +131,10 @@ describe("planner statistics job (the embedded engine runs no autovacuum)", () =
     const tenant = crypto.randomUUID();
     // an old day (inside retention): its chunk is new and never analysed, and not among the recent ones
     const at = new Date(Date.now() - 83 * 86_400_000 - 7 * 3_600_000);
-    await ingestAccepted(deps, [0, 1, 2].map((i) => pageViewed(tenant, { time: new Date(at.getTime() + i * 1000).toISOString() })));
+    await ingestAccepted(
+      deps,
+      [0, 1, 2].map((i) => pageViewed(tenant, { time: new Date(at.getTime() + i * 1000).toISOString() })),
+    );
     const chunkState = async () => {
       const [c] = await deps.sql<Array<{ reltuples: number; rows: number }>>`
         select c.reltuples::float8 as reltuples,

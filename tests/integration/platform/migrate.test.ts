@@ -13,7 +13,8 @@ beforeAll(async () => {
 
 /** a fingerprint of the schema: columns, policies, views, jobs, migrations */
 async function fingerprint(sql: Sql) {
-  const columns = await sql`select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' order by 1, 2`;
+  const columns =
+    await sql`select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' order by 1, 2`;
   const policies = await sql`select tablename, policyname, qual from pg_policies order by 1, 2`;
   const jobs = await sql`select job_id, proc_name, schedule_interval::text, config::text from timescaledb_information.jobs order by 1`;
   const migrations = await sql`select version, checksum, applied_at from schema_migrations order by 1`;

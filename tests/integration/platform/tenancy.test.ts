@@ -45,7 +45,12 @@ describe("withTenant: tenancy enforced in the database", () => {
       withTenant(sql, A, (tx) => tx`insert into dead_letter_events (tenant_id, reason, transport) values (${B}, 'invalid_data', 'http')`),
     ).rejects.toThrow(/row-level security/);
     await expect(
-      withTenant(sql, A, (tx) => tx`insert into tenant_events (time, tenant_id, event_id, type, schema_version, source) values (now(), ${B}, 'forged', 'page.viewed', 2, '/x')`),
+      withTenant(
+        sql,
+        A,
+        (tx) =>
+          tx`insert into tenant_events (time, tenant_id, event_id, type, schema_version, source) values (now(), ${B}, 'forged', 'page.viewed', 2, '/x')`,
+      ),
     ).rejects.toThrow(/check option/);
     const [forged] = await sql`select count(*)::int as n from events where event_id = 'forged'`;
     expect(forged?.n).toBe(0);
@@ -67,7 +72,10 @@ describe("withTenant: tenancy enforced in the database", () => {
     // a day of its own, far in the past, so this chunk is nobody else's: A has 3 rows, B 5 (each table)
     const day = "2001-02-03";
     const at = (i: number) => new Date(Date.parse(`${day}T10:00:00Z`) + i * 60_000);
-    for (const [tenant, n] of [[A, 3], [B, 5]] as const) {
+    for (const [tenant, n] of [
+      [A, 3],
+      [B, 5],
+    ] as const) {
       for (let i = 0; i < n; i++) {
         await sql`insert into events (time, tenant_id, event_id, type, schema_version, source) values (${at(i)}, ${tenant}, ${`old-${i}`}, 'page.viewed', 2, '/web')`;
         await sql`insert into order_lines (time, tenant_id, event_id, line_no, order_id, currency, item_id, quantity, unit_price_minor, line_minor, net_line_minor)
@@ -75,11 +83,18 @@ describe("withTenant: tenancy enforced in the database", () => {
       }
     }
     for (const table of ["events", "order_lines"]) {
-      const chunks = await sql`select compress_chunk(c) from show_chunks(${table}::regclass, newer_than => ${`${day}T00:00:00Z`}::timestamptz - interval '1 day', older_than => ${`${day}T00:00:00Z`}::timestamptz + interval '2 days') c`;
+      const chunks =
+        await sql`select compress_chunk(c) from show_chunks(${table}::regclass, newer_than => ${`${day}T00:00:00Z`}::timestamptz - interval '1 day', older_than => ${`${day}T00:00:00Z`}::timestamptz + interval '2 days') c`;
       expect(chunks.length).toBe(1);
     }
 
-    type PlanNode = { "Node Type": string; "Custom Plan Provider"?: string; "Actual Rows": number; "Rows Removed by Filter"?: number; Plans?: PlanNode[] };
+    type PlanNode = {
+      "Node Type": string;
+      "Custom Plan Provider"?: string;
+      "Actual Rows": number;
+      "Rows Removed by Filter"?: number;
+      Plans?: PlanNode[];
+    };
     const decompressions = (n: PlanNode): PlanNode[] => [
       ...(n["Custom Plan Provider"] === "ColumnarScan" || n["Custom Plan Provider"] === "DecompressChunk" ? [n] : []),
       ...(n.Plans ?? []).flatMap(decompressions),
@@ -87,9 +102,17 @@ describe("withTenant: tenancy enforced in the database", () => {
     const from = new Date(`${day}T00:00:00Z`);
     const to = new Date(from.getTime() + 86_400_000);
     for (const view of ["tenant_events", "tenant_order_lines"]) {
-      const rows = await withTenant(sql, A, (tx) => tx`select event_id from ${tx(view)} where time >= ${from} and time < ${to} order by event_id`);
+      const rows = await withTenant(
+        sql,
+        A,
+        (tx) => tx`select event_id from ${tx(view)} where time >= ${from} and time < ${to} order by event_id`,
+      );
       expect(rows.map((r) => r.event_id)).toEqual(["old-0", "old-1", "old-2"]);
-      const [explained] = await withTenant(sql, A, (tx) => tx`explain (analyze, format json) select event_id from ${tx(view)} where time >= ${from} and time < ${to}`);
+      const [explained] = await withTenant(
+        sql,
+        A,
+        (tx) => tx`explain (analyze, format json) select event_id from ${tx(view)} where time >= ${from} and time < ${to}`,
+      );
       const plan = (explained!["QUERY PLAN"] as Array<{ Plan: PlanNode }>)[0]!.Plan;
       const scans = decompressions(plan);
       // the compressed chunk is read, and the tenant filter is applied to its segments, not to its rows

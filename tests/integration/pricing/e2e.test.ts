@@ -6,7 +6,7 @@
  * duplicate window), expiry by the worker, a worker without NATS, and outcomes on a hand-made history.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readGeneration } from "../../../src/analytics/generation.ts";
+import { readGeneration } from "../../../src/analytics/shared/generation.ts";
 import { createApp } from "../../../src/app.ts";
 import type { Config } from "../../../src/config.ts";
 import type { Deps } from "../../../src/deps.ts";

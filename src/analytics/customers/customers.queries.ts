@@ -1,0 +1,248 @@
+/**
+ * Customer analytics (getCustomerMetrics, listCustomers, getRfmSegments, getChurnRisk,
+ * getCustomerLtv, refreshCustomerScores). Every read runs inside withTenant (analyticsRead).
+ *
+ * How the definitions in each operation's description (the one home of a definition) are computed:
+ * - A customer is a `customer_id` with at least one order.completed. Scores live in `customer_scores`
+ *   (sql/0009_customer_scores.sql), one row per (customer, currency): F, M and CLV are per currency,
+ *   never a mixed sum; R/F/M scores rank a row among the tenant's rows of the SAME currency.
+ * - orders (F) = count of the customer's order.completed; net (M) = Σ their total_minor − Σ
+ *   order.refunded amount_minor of those orders; last/first order = newest/oldest order time. The job
+ *   archives orders before retention drops them, so these cover the customer's whole history.
+ * - r/f/m_score = 6 − NTILE(5) over the currency's rows ordered by last order / orders / net
+ *   DESCENDING, ties by customer_id ascending: the best row always scores 5.
+ * - segment: R×F map (customer_segment in the migration): champions R5 F4–5; loyal R3–4 F4–5;
+ *   potential_loyalist R4–5 F2–3; new R5 F1; promising R4 F1; need_attention R3 F3; about_to_sleep R3
+ *   F1–2; cant_lose R1–2 F5; at_risk R1–2 F3–4; hibernating R1–2 F1–2.
+ * - churn tier (per customer, over all currencies): days = whole days (floor) from the customer's
+ *   last order to the answer's as_of; high > 90, medium 30–90, low < 30.
+ * - CLV per currency (simple CLV = average order value × purchase frequency × expected lifespan):
+ *   AOV = net / orders; PF = orders / customers; churn rate = customers in the high tier /
+ *   customers; expected lifespan = 1 / churn rate (in units of the observed history); average CLV =
+ *   AOV × PF × lifespan = net / churned customers. A customer's CLV = their net × lifespan. No
+ *   churned customer yet ⇒ lifespan and CLV are null (not estimable), never made up.
+ * - getCustomerMetrics: first order = the customer's earliest known order (stored events or
+ *   customer_scores). In a bucket (or the range): customers = customers with an order in it; new =
+ *   those whose first order is in it (at or after max(bucket start, from)); returning = the others
+ *   (they ordered before). Repeat rate = customers with ≥ 2 orders before `to` / customers with ≥ 1
+ *   order before `to`, counting stored orders before `to`, plus one for a first order that is only
+ *   known from the scores, or the scored orders when the customer's scored last order is before `to`.
+ */
+import { divHalfUp } from "../../lib/numbers.ts";
+import type { Sql, TxSql } from "../../db/client.ts";
+import { big } from "../shared/source.queries.ts";
+
+export const SEGMENTS = [
+  "champions",
+  "loyal",
+  "potential_loyalist",
+  "new",
+  "promising",
+  "need_attention",
+  "about_to_sleep",
+  "cant_lose",
+  "at_risk",
+  "hibernating",
+] as const;
+export type Segment = (typeof SEGMENTS)[number];
+
+export const TIERS = ["high", "medium", "low"] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** churn tier bounds in whole days since the last order */
+export const HIGH_AFTER_DAYS = 90;
+export const MEDIUM_FROM_DAYS = 30;
+
+/** the tier of a customer, from the tenant rows t.days */
+const tierSql = (tx: TxSql) =>
+  tx`case when days > ${HIGH_AFTER_DAYS} then 'high' when days >= ${MEDIUM_FROM_DAYS} then 'medium' else 'low' end`;
+
+/**
+ * The scored rows with the customer's churn tier as of `asOf`, and each currency's population and
+ * churned count (CLV inputs), as a CTE list: rows(...), pop(currency, n, churned).
+ */
+function scoredRows(tx: TxSql, asOf: Date) {
+  return tx`
+    base as (
+      select customer_id, currency::text as currency, first_order_at, last_order_at, orders, net_minor,
+             r_score, f_score, m_score, segment,
+             floor(extract(epoch from (${asOf}::timestamptz - max(last_order_at) over (partition by customer_id))) / 86400)::int as days,
+             floor(extract(epoch from (${asOf}::timestamptz - last_order_at)) / 86400)::int as row_days
+        from customer_scores
+       where orders >= 1
+    ), rows as (
+      select base.*, ${tierSql(tx)} as tier from base
+    ), pop as (
+      select currency, count(*) as n, count(*) filter (where tier = 'high') as churned from rows group by currency
+    )`;
+}
+
+export interface ScoresMeta {
+  scored_at: Date | null;
+  /** the newest order included in the scores (the answers' watermark) */
+  newest_order_at: Date | null;
+}
+
+export async function scoresMeta(tx: TxSql): Promise<ScoresMeta> {
+  const [row] = await tx`
+    select (select max(scored_at) from customer_scores_runs) as scored_at,
+           (select max(last_order_at) from customer_scores where orders >= 1) as newest`;
+  return { scored_at: (row?.scored_at as Date | null) ?? null, newest_order_at: (row?.newest as Date | null) ?? null };
+}
+
+/** CLV of a row: net × customers / churned, half-up; null without churned customers */
+export function clvOf(net: bigint, customers: bigint, churned: bigint): bigint | null {
+  return churned === 0n ? null : divHalfUp(net * customers, churned);
+}
+
+export interface CustomerRow {
+  customer_id: string;
+  currency: string;
+  first_order_at: Date;
+  last_order_at: Date;
+  days_since_last_order: number;
+  orders: bigint;
+  net: bigint;
+  r_score: number | null;
+  f_score: number | null;
+  m_score: number | null;
+  segment: Segment | null;
+  churn_tier: Tier;
+  clv: bigint | null;
+}
+
+export interface ListQuery {
+  asOf: Date;
+  limit: number;
+  after?: { customer_id: string; currency: string };
+  segment?: Segment;
+  tier?: Tier;
+  currency?: string;
+}
+
+/** one page of scored rows ordered by (customer_id, currency); limit + 1 rows tell there is more */
+export async function customerRows(tx: TxSql, q: ListQuery): Promise<CustomerRow[]> {
+  const rows = await tx`
+    with ${scoredRows(tx, q.asOf)}
+    select r.*, p.n, p.churned
+      from rows r join pop p on p.currency = r.currency
+     where true
+       ${q.segment !== undefined ? tx`and r.segment = ${q.segment}` : tx``}
+       ${q.tier !== undefined ? tx`and r.tier = ${q.tier}` : tx``}
+       ${q.currency !== undefined ? tx`and r.currency = ${q.currency}` : tx``}
+       ${q.after ? tx`and (r.customer_id, r.currency) > (${q.after.customer_id}::text, ${q.after.currency}::text)` : tx``}
+     order by r.customer_id, r.currency
+     limit ${q.limit + 1}`;
+  return rows.map((r) => ({
+    customer_id: r.customer_id as string,
+    currency: r.currency as string,
+    first_order_at: r.first_order_at as Date,
+    last_order_at: r.last_order_at as Date,
+    days_since_last_order: Number(r.row_days),
+    orders: big(r.orders),
+    net: big(r.net_minor),
+    r_score: r.r_score === null ? null : Number(r.r_score),
+    f_score: r.f_score === null ? null : Number(r.f_score),
+    m_score: r.m_score === null ? null : Number(r.m_score),
+    segment: (r.segment as Segment | null) ?? null,
+    churn_tier: r.tier as Tier,
+    clv: clvOf(big(r.net_minor), big(r.n), big(r.churned)),
+  }));
+}
+
+export interface SegmentRow {
+  segment: Segment;
+  currency: string;
+  customers: bigint;
+  net: bigint;
+}
+
+/** customers and net per (segment, currency), in SEGMENTS order then currency */
+export async function segmentRows(tx: TxSql, currency?: string): Promise<SegmentRow[]> {
+  const rows = await tx`
+    select segment, currency::text as currency, count(*) as customers, sum(net_minor) as net
+      from customer_scores
+     where orders >= 1 and segment is not null
+       ${currency !== undefined ? tx`and currency = ${currency}` : tx``}
+     group by 1, 2`;
+  const order = (s: string) => SEGMENTS.indexOf(s as Segment);
+  return rows
+    .map((r) => ({ segment: r.segment as Segment, currency: r.currency as string, customers: big(r.customers), net: big(r.net) }))
+    .sort((a, b) => order(a.segment) - order(b.segment) || a.currency.localeCompare(b.currency));
+}
+
+/** customers per churn tier (each customer once, by their last order in any currency) */
+export async function churnCounts(tx: TxSql, asOf: Date): Promise<Record<Tier, bigint>> {
+  const rows = await tx`
+    with ${scoredRows(tx, asOf)}
+    select tier, count(distinct customer_id) as customers from rows group by tier`;
+  const out: Record<Tier, bigint> = { high: 0n, medium: 0n, low: 0n };
+  for (const r of rows) out[r.tier as Tier] = big(r.customers);
+  return out;
+}
+
+export interface LtvRow {
+  currency: string;
+  customers: bigint;
+  orders: bigint;
+  net: bigint;
+  churned: bigint;
+  /** percentile_cont (continuous) of the customers' net, and of their CLV (null without churn) */
+  net_percentiles: number[];
+  net_min: bigint;
+  net_max: bigint;
+  clv_percentiles: number[] | null;
+  clv_min: bigint | null;
+  clv_max: bigint | null;
+}
+
+export const LTV_PERCENTILES = [0.25, 0.5, 0.75, 0.9] as const;
+
+export async function ltvRows(tx: TxSql, asOf: Date, currency?: string): Promise<LtvRow[]> {
+  const fractions = tx`${`{${LTV_PERCENTILES.join(",")}}`}::float8[]`; // a text parameter cast: no unsafe
+  const rows = await tx`
+    with ${scoredRows(tx, asOf)}
+    select r.currency, p.n, p.churned, sum(r.orders) as orders, sum(r.net_minor) as net,
+           min(r.net_minor) as net_min, max(r.net_minor) as net_max,
+           percentile_cont(${fractions}) within group (order by r.net_minor::float8) as net_p,
+           -- no churned customer: every value is null and so is the aggregate (a CASE would not stop it)
+           percentile_cont(${fractions}) within group (order by r.net_minor::float8 * p.n / nullif(p.churned, 0)) as clv_p
+      from rows r join pop p on p.currency = r.currency
+     where true ${currency !== undefined ? tx`and r.currency = ${currency}` : tx``}
+     group by r.currency, p.n, p.churned
+     order by r.currency`;
+  return rows.map((r) => {
+    const n = big(r.n);
+    const churned = big(r.churned);
+    return {
+      currency: r.currency as string,
+      customers: n,
+      orders: big(r.orders),
+      net: big(r.net),
+      churned,
+      net_percentiles: (r.net_p as number[]).map(Number),
+      net_min: big(r.net_min),
+      net_max: big(r.net_max),
+      clv_percentiles: r.clv_p === null ? null : (r.clv_p as number[]).map(Number),
+      clv_min: clvOf(big(r.net_min), n, churned),
+      clv_max: clvOf(big(r.net_max), n, churned),
+    };
+  });
+}
+
+/**
+ * Recompute one tenant's scores now (the job's procedure with config.tenant_id), as the service's
+ * connection (the owner: the procedure reads the events hypertable, which pulse_app cannot).
+ */
+export async function refreshTenantScores(sql: Sql, tenantId: string, archiveAfterDays: number): Promise<void> {
+  const config = JSON.stringify({ tenant_id: tenantId, archive_after_days: archiveAfterDays });
+  await sql`call refresh_customer_scores(null, ${config}::jsonb)`;
+}
+
+/** when the scores were last computed and how many (customer, currency) rows have an order */
+export async function scoresSummary(tx: TxSql): Promise<{ scored_at: string; customers: number }> {
+  const [row] = await tx`
+    select (select scored_at from customer_scores_runs) as scored_at,
+           (select count(*) from customer_scores where orders >= 1) as customers`;
+  return { scored_at: (row!.scored_at as Date).toISOString(), customers: Number(row!.customers) };
+}

@@ -1,0 +1,2 @@
+/** CSS imported for its side effect is bundled by Bun (src/web/build.ts). */
+declare module "*.css";
