@@ -24,6 +24,7 @@ import { dashboardsRoutes } from "./dashboards/dashboards.routes.ts";
 import { webRoutes } from "./web/web.routes.ts";
 import { reconciliationRoutes } from "./recovery/reconciliation/reconciliation.routes.ts";
 import { replayRoutes } from "./recovery/replay/replay.routes.ts";
+import { pricingRoutes } from "./pricing/pricing.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -92,7 +93,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     .route("/", analyticsRoutes)
     .route("/", dashboardsRoutes)
     .route("/", reconciliationRoutes)
-    .route("/", replayRoutes);
+    .route("/", replayRoutes)
+    .route("/", pricingRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();

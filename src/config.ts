@@ -17,6 +17,7 @@ import { ingest } from "./config/ingest.ts";
 import { jobs } from "./config/jobs.ts";
 import { log } from "./config/log.ts";
 import { nats } from "./config/nats.ts";
+import { pricing } from "./config/pricing.ts";
 import { recovery } from "./config/recovery.ts";
 import type { Base, Section, Vars } from "./config/section.ts";
 import { security } from "./config/security.ts";
@@ -24,7 +25,23 @@ import { server } from "./config/server.ts";
 import { storage } from "./config/storage.ts";
 
 /** every section, in the order its variables are checked and reported */
-const SECTIONS = [server, db, jobs, nats, ingest, storage, cache, analytics, dashboards, log, auth, health, security, recovery] as const;
+const SECTIONS = [
+  server,
+  db,
+  jobs,
+  nats,
+  ingest,
+  storage,
+  cache,
+  analytics,
+  pricing,
+  dashboards,
+  log,
+  auth,
+  health,
+  security,
+  recovery,
+] as const;
 
 type AnySection = Section<Vars, unknown>;
 type SliceOf<S> = S extends Section<Vars, infer C> ? C : never;

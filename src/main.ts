@@ -8,6 +8,7 @@ import { buildDeps, buildIngest, closeDeps } from "./deps.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
 import { ReplayRunner } from "./recovery/replay/replay.runner.ts";
 import { createLogger, fatalLine } from "./logger.ts";
+import { PricingWorker } from "./pricing/outbox.ts";
 import { onShutdown } from "./shutdown.ts";
 import { webBundle } from "./web/build.ts";
 
@@ -44,6 +45,21 @@ async function main(): Promise<void> {
     logger.warn("NATS_URL is not set: no JetStream ingest (POST /v1/events still works)");
   }
 
+  // approved price changes out (outbox → NATS), arrived prices applied, stale proposals expired
+  let pricing: PricingWorker | undefined;
+  if (config.role !== "api") {
+    pricing = new PricingWorker({
+      sql: deps.sql,
+      nats: deps.nats,
+      cache: deps.cache,
+      logger: logger.child({ component: "pricing" }),
+      metrics: deps.metrics,
+      pricing: config.pricing,
+      natsConfig: config.nats,
+    });
+    await pricing.start();
+  }
+
   // every role serves HTTP: api/all serve the API; a worker serves health and metrics on the same port
   const app = createApp(deps);
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
@@ -70,6 +86,7 @@ async function main(): Promise<void> {
     steps: async () => {
       await replays?.stop(); // a replay in progress stops after its batch, released for another runner
       await consumer?.stop(); // stop fetching; flush, commit and ack what was fetched
+      await pricing?.stop(); // finish the round in progress
       await server.stop(false); // finish in-flight requests, accept no new ones
       await closeDeps(deps);
     },

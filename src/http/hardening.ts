@@ -175,8 +175,19 @@ export function corsAllowList(origins: readonly string[]): MiddlewareHandler<App
   return cors({
     origin: (origin) => (allowed.has(origin) ? origin : null),
     allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-    exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Content-Disposition"],
+    // If-Match and Idempotency-Key: the price-change workflow (src/pricing/)
+    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "If-Match", "Idempotency-Key"],
+    exposeHeaders: [
+      "X-Request-Id",
+      "Retry-After",
+      "RateLimit-Limit",
+      "RateLimit-Remaining",
+      "RateLimit-Reset",
+      "Content-Disposition",
+      "ETag",
+      "Location",
+      "Idempotent-Replayed",
+    ],
     credentials: false,
     maxAge: 600,
   });

@@ -19,6 +19,8 @@ export interface OperationAccess {
 export const READERS = ["viewer", "analyst", "pricing_manager", "admin", "ops"] as const satisfies readonly ApiRole[];
 /** exports (CSV / Excel / PDF): analyst and admin */
 export const EXPORTERS = ["analyst", "admin"] as const satisfies readonly ApiRole[];
+/** proposing a price change, and recomputing the demand scores it starts from */
+export const PRICE_PROPOSERS = ["analyst", "pricing_manager", "admin"] as const satisfies readonly ApiRole[];
 /** saving, changing and deleting dashboards (src/dashboards/) */
 export const DASHBOARD_EDITORS = ["analyst", "admin"] as const satisfies readonly ApiRole[];
 /** approving or rejecting a price change */
@@ -70,6 +72,17 @@ export const OPERATIONS = {
   getMarketingAttribution: analytics,
   getRefundMetrics: analytics,
 
+  // pricing (src/pricing/**): readers read, proposers propose, approvers decide (never their own proposals)
+  listPriceRecommendations: analytics,
+  getItemDemand: analytics,
+  refreshDemandScores: read(PRICE_PROPOSERS),
+  listPriceChangeOutcomes: analytics,
+  proposePriceChange: read(PRICE_PROPOSERS),
+  listPriceChanges: analytics,
+  getPriceChange: analytics,
+  approvePriceChange: read(PRICE_APPROVERS),
+  rejectPriceChange: read(PRICE_APPROVERS),
+  getItemPriceHistory: analytics,
   // saved dashboards (src/dashboards/): readers read and watch, analyst and admin write
   listDashboards: read(READERS),
   getDashboard: read(READERS),

@@ -35,6 +35,13 @@ export interface Metrics {
   memoryCollectionSeconds: Histogram;
   /** rate-limit decisions by budget and result (allowed, limited, error: the backend failed, let through) */
   rateLimit: Counter<"budget" | "result">;
+  /** price.change_approved publishes from the pricing outbox, by result (published, duplicate, failed) */
+  pricingOutboxPublishes: Counter<"result">;
+  /** unpublished pricing outbox rows, and the age of the oldest (seconds) */
+  pricingOutboxBacklog: Gauge;
+  pricingOutboxOldestSeconds: Gauge;
+  /** price changes moved by the pricing worker, by transition (applied, expired) */
+  pricingTransitions: Counter<"to">;
   /** per tenant (bounded: the worst RECONCILIATION_METRIC_TENANTS, the rest as "other"), read at scrape time */
   reconciliationMismatchDays: Gauge<"tenant">;
   /** pending dead letters per reason, read at scrape time */
@@ -253,6 +260,28 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
         "Full garbage collections run because the process was above INGEST_MEMORY_SOFT_LIMIT_MB, by result (under, " +
         "over: still above it)",
       labelNames: ["result"],
+      registers: [registry],
+    }),
+    pricingOutboxPublishes: new Counter({
+      name: "pulse_pricing_outbox_publishes_total",
+      help: "price.change_approved publishes from the pricing outbox by result (published; duplicate: dropped by JetStream; failed)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    pricingOutboxBacklog: new Gauge({
+      name: "pulse_pricing_outbox_backlog",
+      help: "Approved price changes not yet published on NATS",
+      registers: [registry],
+    }),
+    pricingOutboxOldestSeconds: new Gauge({
+      name: "pulse_pricing_outbox_oldest_seconds",
+      help: "Age of the oldest unpublished approved price change (0 when none)",
+      registers: [registry],
+    }),
+    pricingTransitions: new Counter({
+      name: "pulse_pricing_transitions_total",
+      help: "Price changes moved by the pricing worker, by new state (applied, expired)",
+      labelNames: ["to"],
       registers: [registry],
     }),
     memoryCollectionSeconds: new Histogram({
