@@ -72,7 +72,8 @@ export async function runReconciliation(sql: Sql, scope: ReconcileScope): Promis
   if (scope.fromDate) config.from_date = scope.fromDate;
   if (scope.toDate) config.to_date = scope.toDate;
   if (scope.lookbackDays) config.lookback_days = scope.lookbackDays;
-  await sql`call reconcile_orders(null, ${JSON.stringify(config)}::jsonb)`;
+  // ::text::jsonb: a string bound straight to jsonb would arrive as a JSON string, not the object
+  await sql`call reconcile_orders(null, ${JSON.stringify(config)}::text::jsonb)`;
 }
 
 /**

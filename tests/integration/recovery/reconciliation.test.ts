@@ -123,6 +123,16 @@ describe("reconciliation against upstream's reconciliation.expected", () => {
     ).toEqual([[D, "surplus", 1, 2, 1, 0, 1000]]);
   });
 
+  test("a run scoped to one tenant recomputes that tenant's reports only", async () => {
+    const computed = async () =>
+      (await deps.sql`select max(computed_at) as at from reconciliation_reports where tenant_id = ${T}`)[0]!.at as Date;
+    const before = await computed();
+    await runReconciliation(deps.sql, { tenantId: crypto.randomUUID() });
+    expect((await computed()).getTime()).toBe(before.getTime());
+    await runReconciliation(deps.sql, { tenantId: T });
+    expect((await computed()).getTime()).toBeGreaterThan(before.getTime());
+  });
+
   test("a day that is not over yet is pending, even when its figures already agree", async () => {
     const P = crypto.randomUUID();
     const today = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Tokyo" }).format(new Date());
