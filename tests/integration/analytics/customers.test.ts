@@ -239,7 +239,8 @@ describe("the customer_scores job", () => {
   }, 30_000);
 
   test("the on-demand refresh rescores its own tenant only: B's last run is left as it was", async () => {
-    const runOf = async (t: string) => (await deps.sql`select scored_at from customer_scores_runs where tenant_id = ${t}`)[0]!.scored_at as Date;
+    const runOf = async (t: string) =>
+      (await deps.sql`select scored_at from customer_scores_runs where tenant_id = ${t}`)[0]!.scored_at as Date;
     const bBefore = await runOf(B);
     const aBefore = await runOf(A);
     expect((await refresh(A)).res.status).toBe(200);
