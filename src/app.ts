@@ -23,6 +23,9 @@ import { analyticsRoutes } from "./analytics/registry.ts";
 import { dashboardsRoutes } from "./dashboards/dashboards.routes.ts";
 import { webRoutes } from "./web/web.routes.ts";
 import { exportsRoutes } from "./exports/exports.routes.ts";
+import { reconciliationRoutes } from "./recovery/reconciliation/reconciliation.routes.ts";
+import { replayRoutes } from "./recovery/replay/replay.routes.ts";
+import { pricingRoutes } from "./pricing/pricing.routes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -71,8 +74,9 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
   app.use("*", publicRateLimit(limiter, deps.config.security.trustedProxies));
   app.use("/v1/*", bodyLimits(deps.config, operationOf));
   app.use("/v1/*", authenticate);
-  app.use("/v1/*", authorize(operationOf, limiter));
+  // the request's shape before the role check: a malformed body is a 400 whatever the caller's roles (hardening.ts)
   app.use("/v1/*", inputBounds(deps.config, operationOf));
+  app.use("/v1/*", authorize(operationOf, limiter));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -89,6 +93,9 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     .route("/", adminRoutes)
     .route("/", analyticsRoutes)
     .route("/", dashboardsRoutes)
+    .route("/", reconciliationRoutes)
+    .route("/", replayRoutes)
+    .route("/", pricingRoutes)
     .route("/", exportsRoutes);
 
   app.get("/metrics", async (c) => {
@@ -118,6 +125,11 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
       },
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
       { name: "exports", description: "CSV, XLSX and PDF files of analytics answers, written by background jobs, kept EXPORT_TTL_HOURS" },
+      {
+        name: "recovery",
+        description:
+          "Proving and repairing completeness: daily reconciliation against upstream, and replays of a range from the stream (ops)",
+      },
       {
         name: "analytics",
         description:

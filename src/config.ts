@@ -18,6 +18,8 @@ import { ingest } from "./config/ingest.ts";
 import { jobs } from "./config/jobs.ts";
 import { log } from "./config/log.ts";
 import { nats } from "./config/nats.ts";
+import { pricing } from "./config/pricing.ts";
+import { recovery } from "./config/recovery.ts";
 import type { Base, Section, Vars } from "./config/section.ts";
 import { security } from "./config/security.ts";
 import { server } from "./config/server.ts";
@@ -33,12 +35,14 @@ const SECTIONS = [
   storage,
   cache,
   analytics,
+  pricing,
   dashboards,
   log,
   auth,
   health,
   security,
   exportsSection,
+  recovery,
 ] as const;
 
 type AnySection = Section<Vars, unknown>;

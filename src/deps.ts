@@ -19,6 +19,8 @@ import { createPrivacy } from "./ingest/privacy/privacy.ts";
 import { DbBreaker } from "./ingest/breaker.ts";
 import { DedupCache } from "./ingest/dedup.ts";
 import { publishDeadLetter } from "./ingest/dead-letters/publish.ts";
+import { deadLetterDepth } from "./ingest/dead-letters/dead-letters.queries.ts";
+import { mismatchDays } from "./recovery/reconciliation/reconciliation.queries.ts";
 import { MemoryGuard } from "./ingest/memory-guard.ts";
 import { IngestPipeline } from "./ingest/pipeline.ts";
 
@@ -72,6 +74,13 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   const { engine } = db;
   // the same pool, measured for pulse_db_pool_* (src/db/pool-meter.ts)
   const sql = meterPool(db.sql, metrics);
+  // gauges read at scrape time (src/metrics/metrics.ts)
+  metrics.scrape.deadLetterDepth = () => deadLetterDepth(sql);
+  metrics.scrape.reconciliationMismatchDays = () =>
+    mismatchDays(sql, {
+      lookbackDays: config.recovery.reconciliationLookbackDays,
+      maxTenants: config.recovery.reconciliationMetricTenants,
+    });
 
   const closeSoFar = async () => {
     await sql.end({ timeout: 5 }).catch(() => undefined);
@@ -125,7 +134,12 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   return deps;
 }
 
-/** the ingest pipeline over a database handle (also used by tests with their own engine) */
+/**
+ * The ingest pipeline over a database handle (also used by tests with their own engine). `share`: a
+ * second pipeline over the same database (replays) uses the live one's breaker and NO recent-id cache:
+ * it tells duplicates by the table's key alone (a replay restores events deleted after they were last
+ * seen, which the live cache would call duplicates). Without `nats` it publishes no dead letters.
+ */
 export function buildIngest(d: {
   config: Config;
   logger: Logger;
@@ -134,14 +148,17 @@ export function buildIngest(d: {
   /** the connection, or how to get it when it comes later (an api that started without NATS) */
   nats: NatsHandle | undefined | (() => NatsHandle | undefined);
   cache?: Cache;
+  share?: { breaker: DbBreaker };
 }) {
-  const breaker = new DbBreaker({
-    failures: d.config.ingest.breakerFailures,
-    halfOpenMs: d.config.ingest.breakerHalfOpenMs,
-    logger: d.logger.child({ component: "ingest" }),
-    metrics: d.metrics,
-  });
-  const dedup = new DedupCache({ size: d.config.ingest.dedupSize, ttlMs: d.config.ingest.dedupTtlMs }, d.metrics);
+  const breaker =
+    d.share?.breaker ??
+    new DbBreaker({
+      failures: d.config.ingest.breakerFailures,
+      halfOpenMs: d.config.ingest.breakerHalfOpenMs,
+      logger: d.logger.child({ component: "ingest" }),
+      metrics: d.metrics,
+    });
+  const dedup = new DedupCache({ size: d.share ? 0 : d.config.ingest.dedupSize, ttlMs: d.config.ingest.dedupTtlMs }, d.metrics);
   const nats = d.nats;
   const cache = d.cache;
   const ingest = new IngestPipeline({

@@ -4,11 +4,13 @@
  */
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
-import { buildDeps, closeDeps } from "./deps.ts";
+import { buildDeps, buildIngest, closeDeps } from "./deps.ts";
 import { ExportSweep } from "./exports/sweep.ts";
 import { ExportWorker } from "./exports/worker.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
+import { ReplayRunner } from "./recovery/replay/replay.runner.ts";
 import { createLogger, fatalLine } from "./logger.ts";
+import { PricingWorker } from "./pricing/outbox.ts";
 import { onShutdown } from "./shutdown.ts";
 import { webBundle } from "./web/build.ts";
 
@@ -19,6 +21,7 @@ async function main(): Promise<void> {
   const deps = await buildDeps(config, { logger, defaultMetrics: true });
 
   let consumer: IngestConsumer | undefined;
+  let replays: ReplayRunner | undefined;
   if (config.role !== "api" && deps.nats) {
     consumer = new IngestConsumer({
       nats: deps.nats,
@@ -28,6 +31,18 @@ async function main(): Promise<void> {
       metrics: deps.metrics,
     });
     await consumer.start();
+    // replay jobs (POST /v1/admin/replays): the same pipeline, without republishing dead letters
+    const replayIngest = buildIngest({ ...deps, nats: undefined, share: { breaker: deps.breaker } });
+    replays = new ReplayRunner({
+      sql: deps.sql,
+      nats: deps.nats,
+      pipeline: replayIngest.ingest,
+      recovery: config.recovery,
+      maxFutureMs: config.ingest.maxFutureMs,
+      liveConsumer: config.ingest.consumer,
+      logger: logger.child({ component: "replay" }),
+    });
+    replays.start();
   } else if (config.role !== "api") {
     logger.warn("NATS_URL is not set: no JetStream ingest (POST /v1/events still works)");
   }
@@ -40,6 +55,21 @@ async function main(): Promise<void> {
     exportWorker.start();
     exportSweep = new ExportSweep(deps);
     exportSweep.start();
+  }
+
+  // approved price changes out (outbox → NATS), arrived prices applied, stale proposals expired
+  let pricing: PricingWorker | undefined;
+  if (config.role !== "api") {
+    pricing = new PricingWorker({
+      sql: deps.sql,
+      nats: deps.nats,
+      cache: deps.cache,
+      logger: logger.child({ component: "pricing" }),
+      metrics: deps.metrics,
+      pricing: config.pricing,
+      natsConfig: config.nats,
+    });
+    await pricing.start();
   }
 
   // every role serves HTTP: api/all serve the API; a worker serves health and metrics on the same port
@@ -66,9 +96,11 @@ async function main(): Promise<void> {
     logger,
     budgetMs: config.shutdownTimeoutMs,
     steps: async () => {
+      await replays?.stop(); // a replay in progress stops after its batch, released for another runner
       await consumer?.stop(); // stop fetching; flush, commit and ack what was fetched
       await exportWorker?.stop(); // the export in hand goes back to the queue
       await exportSweep?.stop();
+      await pricing?.stop(); // finish the round in progress
       await server.stop(false); // finish in-flight requests, accept no new ones
       await closeDeps(deps);
     },

@@ -45,11 +45,8 @@ const route = createRoute({
 export const adminRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
   const q = c.req.valid("query");
   const after = deadLetterAfter(q.cursor);
-  const rows = await c
-    .get("deps")
-    .sql.begin("read only", (tx) =>
-      listDeadLetters(tx, { tenantId: q.tenant_id, reason: q.reason, type: q.type, from: q.from, to: q.to, limit: q.limit, after }),
-    );
+  const filter = { tenantId: q.tenant_id, status: q.status, reason: q.reason, type: q.type, from: q.from, to: q.to, limit: q.limit, after };
+  const rows = await c.get("deps").sql.begin("read only", (tx) => listDeadLetters(tx, filter));
   const page = deadLetterPage(rows, q.limit);
   const audit = { operator: c.get("principal").sub, tenant_filter: q.tenant_id ?? null, rows: page.data.length };
   c.get("logger").info(audit, "cross-tenant dead-letter read");

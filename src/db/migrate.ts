@@ -90,10 +90,15 @@ async function appliedChecksum(tx: TxSql, version: number): Promise<string | und
 export interface MigrateSettings {
   retention_days?: number;
   compress_after_days?: number;
+  reconciliation_lookback_days?: number;
 }
 
 export function migrateSettings(config: Config): MigrateSettings {
-  return { retention_days: config.storage.retentionDays, compress_after_days: config.storage.compressAfterDays };
+  return {
+    retention_days: config.storage.retentionDays,
+    compress_after_days: config.storage.compressAfterDays,
+    reconciliation_lookback_days: config.recovery.reconciliationLookbackDays,
+  };
 }
 
 export async function migrate(sql: Sql, opts: { logger: Logger; dir?: string; settings?: MigrateSettings }): Promise<MigrateResult> {

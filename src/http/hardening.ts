@@ -21,6 +21,8 @@ import { type FieldError, problem } from "./problem.ts";
 export const LARGE_BODY_OPERATIONS = new Set(["ingestEvents"]);
 /** operations whose JSON strings are bounded elsewhere (each ingested event by INGEST_MAX_EVENT_BYTES) */
 const UNBOUNDED_STRING_OPERATIONS = new Set(["ingestEvents"]);
+/** operations whose route reads an unparseable body itself (a single CloudEvent that is not JSON: a dead letter) */
+const UNPARSED_BODY_OPERATIONS = new Set(["ingestEvents"]);
 
 type Resolve = (c: Context) => { operationId: string | undefined; routed: boolean };
 
@@ -39,9 +41,12 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/;
 
 /**
  * JSON bodies (application/json and any +json type): depth ≤ JSON_MAX_DEPTH, strings ≤
- * JSON_MAX_STRING_LENGTH, no NUL characters ⇒ else 400 naming the field. Unparseable bodies are left
- * to the route (400 for most, a dead letter for a single CloudEvent). Query and path parameters
- * must not contain NUL characters or exceed the string bound either.
+ * JSON_MAX_STRING_LENGTH, no NUL characters ⇒ else 400 naming the field; a body that is not JSON ⇒ 400,
+ * except for the operations in UNPARSED_BODY_OPERATIONS (a single malformed CloudEvent is a dead letter,
+ * answered by the route). Query and path parameters must not contain NUL characters or exceed the
+ * string bound either. Runs after authentication and before the role check (app.ts): like the body-size
+ * limit, the shape of a request is judged whatever the caller's roles, so an operator-only operation
+ * answers a malformed body with the same 400 as any other.
  */
 export function inputBounds(config: Config, resolve: Resolve): MiddlewareHandler<AppEnv> {
   const maxDepth = config.security.jsonMaxDepth;
@@ -77,6 +82,9 @@ export function inputBounds(config: Config, resolve: Resolve): MiddlewareHandler
         ok = text.length > 0;
       } catch {
         ok = false;
+      }
+      if (!ok && text.length > 0 && !(operationId && UNPARSED_BODY_OPERATIONS.has(operationId))) {
+        return problem(c, 400, "the request body is not valid JSON", { errors: [{ path: "(body)", message: "not valid JSON" }] });
       }
       if (ok) {
         const p = jsonProblem(parsed, {
@@ -167,8 +175,19 @@ export function corsAllowList(origins: readonly string[]): MiddlewareHandler<App
   return cors({
     origin: (origin) => (allowed.has(origin) ? origin : null),
     allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-    exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Content-Disposition"],
+    // If-Match and Idempotency-Key: the price-change workflow (src/pricing/)
+    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "If-Match", "Idempotency-Key"],
+    exposeHeaders: [
+      "X-Request-Id",
+      "Retry-After",
+      "RateLimit-Limit",
+      "RateLimit-Remaining",
+      "RateLimit-Reset",
+      "Content-Disposition",
+      "ETag",
+      "Location",
+      "Idempotent-Replayed",
+    ],
     credentials: false,
     maxAge: 600,
   });

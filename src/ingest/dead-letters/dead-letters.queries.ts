@@ -81,6 +81,7 @@ function storableJson(v: unknown): unknown {
 export interface DeadLetterFilter {
   /** an explicit tenant filter (operators' read); undefined ⇒ every row the transaction can see */
   tenantId?: string;
+  status?: DeadLetterStatus;
   reason?: string;
   type?: string;
   from?: string;
@@ -88,6 +89,10 @@ export interface DeadLetterFilter {
   limit: number;
   after?: { received_at: string; id: number };
 }
+
+/** pending until a redrive stores its event (or finds it stored): redriven (redrive.ts) */
+export const DEAD_LETTER_STATUSES = ["pending", "redriven"] as const;
+export type DeadLetterStatus = (typeof DEAD_LETTER_STATUSES)[number];
 
 /** a stored dead letter as read back */
 export interface DeadLetterRow {
@@ -106,16 +111,23 @@ export interface DeadLetterRow {
   payload_excerpt: string | null;
   transport: string;
   stream_sequence: string | null;
+  status: DeadLetterStatus;
+  attempts: number;
+  last_attempt_at: Date | null;
+  redriven_at: Date | null;
+  redriven_event_id: string | null;
 }
 
 /** one page (limit + 1 rows, to tell whether another follows), newest first */
 export async function listDeadLetters(tx: TxSql, f: DeadLetterFilter) {
   return tx<DeadLetterRow[]>`
     select id, tenant_id, received_at, event_id, subject, type, source, schema_version, reason, issues,
-           payload, payload_excerpt, transport, stream_sequence
+           payload, payload_excerpt, transport, stream_sequence, status, attempts, last_attempt_at, redriven_at,
+           redriven_event_id
       from dead_letter_events
      where true
        ${f.tenantId ? tx`and tenant_id = ${f.tenantId}::uuid` : tx``}
+       ${f.status ? tx`and status = ${f.status}` : tx``}
        ${f.reason ? tx`and reason = ${f.reason}` : tx``}
        ${f.type ? tx`and type = ${f.type}` : tx``}
        ${f.from ? tx`and received_at >= ${f.from}` : tx``}
@@ -123,4 +135,111 @@ export async function listDeadLetters(tx: TxSql, f: DeadLetterFilter) {
        ${f.after ? tx`and (received_at, id) < (${f.after.received_at}::timestamptz, ${f.after.id})` : tx``}
      order by received_at desc, id desc
      limit ${f.limit + 1}`;
+}
+
+// ─── redrive (redrive.ts) ────────────────────────────────────────────────────────────────────────────
+
+/** which pending dead letters a redrive takes (always inside withTenant: one tenant at a time) */
+export interface RedriveFilter {
+  reason?: string;
+  type?: string;
+  /** received_at range */
+  from?: string;
+  to?: string;
+  ids?: string[];
+  /** ids above this one only (the previous call's last id) */
+  afterId?: string;
+}
+
+export interface ClaimedDeadLetter {
+  id: string;
+  payload: unknown;
+  transport: "nats" | "http";
+  subject: string | null;
+}
+
+function redriveWhere(tx: TxSql, f: RedriveFilter) {
+  return tx`
+       status = 'pending'
+       ${f.reason ? tx`and reason = ${f.reason}` : tx``}
+       ${f.type ? tx`and type = ${f.type}` : tx``}
+       ${f.from ? tx`and received_at >= ${f.from}` : tx``}
+       ${f.to ? tx`and received_at < ${f.to}` : tx``}
+       ${f.ids ? tx`and id = any(${f.ids}::bigint[])` : tx``}
+       ${f.afterId ? tx`and id > ${f.afterId}::bigint` : tx``}`;
+}
+
+/**
+ * Claim up to `limit` pending dead letters with a payload, oldest first, for `leaseS` seconds: rows
+ * another redrive holds (claimed, not yet released or expired) are skipped, so two redrives at once
+ * never take the same row.
+ */
+export async function claimDeadLetters(tx: TxSql, f: RedriveFilter, limit: number, leaseS: number) {
+  // the rows are picked once (a materialised CTE): an IN (subquery … FOR UPDATE) may be run again for each
+  // row and, skipping the rows this statement already updated, pick more than `limit`
+  const rows = await tx<ClaimedDeadLetter[]>`
+    with picked as materialized (
+      select id from dead_letter_events
+       where ${redriveWhere(tx, f)}
+         and payload is not null and (claimed_until is null or claimed_until < now())
+       order by id
+       limit ${limit}
+       for update skip locked
+    )
+    update dead_letter_events d
+       set claimed_until = now() + make_interval(secs => ${leaseS})
+      from picked
+     where d.id = picked.id
+    returning d.id::text as id, d.payload, d.transport, d.subject`;
+  return rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+}
+
+/** pending dead letters of the filter that hold no payload (unparseable or too large): nothing to re-validate */
+export async function countWithoutPayload(tx: TxSql, f: RedriveFilter): Promise<number> {
+  const [row] = await tx<Array<{ n: number }>>`
+    select count(*)::int as n from dead_letter_events where ${redriveWhere(tx, f)} and payload is null`;
+  return row?.n ?? 0;
+}
+
+/** the outcome of one claimed dead letter's redrive */
+export interface RedriveMark {
+  id: string;
+  /** stored now or found stored: the dead letter becomes redriven with this event id */
+  redrivenEventId: string | null;
+  /** still invalid: the new reason and issues */
+  reason: string | null;
+  issues: FieldIssue[] | null;
+}
+
+/** one attempt more for every claimed row; the stored ones become redriven; every claim is released */
+export async function markRedriven(tx: TxSql, marks: RedriveMark[]): Promise<void> {
+  if (marks.length === 0) return;
+  const rows = marks.map((m) => ({ id: m.id, event_id: m.redrivenEventId, reason: m.reason, issues: m.issues }));
+  await tx`
+    update dead_letter_events d
+       set attempts = d.attempts + 1,
+           last_attempt_at = now(),
+           claimed_until = null,
+           status = case when r.event_id is not null then 'redriven' else d.status end,
+           redriven_at = case when r.event_id is not null then now() else d.redriven_at end,
+           redriven_event_id = coalesce(r.event_id, d.redriven_event_id),
+           reason = coalesce(r.reason, d.reason),
+           issues = coalesce(r.issues, d.issues)
+      from json_to_recordset(${JSON.stringify(rows)}::text::json) as r(id bigint, event_id text, reason text, issues jsonb)
+     where d.id = r.id`;
+}
+
+/** release claims without an attempt (the redrive failed before it could write) */
+export async function releaseClaims(tx: TxSql, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx`update dead_letter_events set claimed_until = null where id = any(${ids}::bigint[])`;
+}
+
+/** pending dead letters per reason, every tenant (pulse_dead_letter_depth): the connection role, read-only */
+export async function deadLetterDepth(sql: Sql): Promise<Array<{ reason: string; depth: number }>> {
+  return sql.begin(
+    "read only",
+    (tx) => tx<Array<{ reason: string; depth: number }>>`
+    select reason, count(*)::int as depth from dead_letter_events where status = 'pending' group by reason order by reason`,
+  );
 }

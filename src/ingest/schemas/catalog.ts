@@ -1,9 +1,11 @@
 /**
  * The event catalog: every (type, schema version) Pulse accepts, and for each the JSON Schema of a
- * whole event (CloudEvents envelope with `data` = that type's schema), for publishers.
+ * whole event (CloudEvents envelope with `data` = that type's schema), for publishers; and the events
+ * Pulse itself publishes (emitted.ts), for consumers.
  */
 import { z } from "zod";
 import { EVENT_TYPES, type EventType } from "../types.ts";
+import { EMITTED, EMITTED_TYPES, type EmittedType } from "./emitted.ts";
 import { ENVELOPE_FIELDS } from "./envelope.ts";
 import { V1_SCHEMAS } from "./v1.ts";
 import { DESCRIPTIONS, V2_SCHEMAS } from "./v2.ts";
@@ -12,9 +14,19 @@ export const SCHEMA_VERSIONS = ["1", "2"] as const;
 export type SchemaVersion = (typeof SCHEMA_VERSIONS)[number];
 
 export interface CatalogEntry {
-  type: EventType;
+  type: EventType | EmittedType;
   version: SchemaVersion;
   description: string;
+  /** accepted: publishers send it to Pulse; emitted: Pulse publishes it */
+  direction: "accepted" | "emitted";
+  /** the NATS subject pattern */
+  subject: string;
+}
+
+function emittedSchema(type: string, version: string): z.ZodType | undefined {
+  if (!(EMITTED_TYPES as readonly string[]).includes(type)) return undefined;
+  const e = EMITTED[type as EmittedType];
+  return e.version === version ? e.data : undefined;
 }
 
 function dataSchema(type: string, version: string): z.ZodType | undefined {
@@ -27,14 +39,22 @@ function dataSchema(type: string, version: string): z.ZodType | undefined {
 
 const entries: CatalogEntry[] = [];
 for (const type of EVENT_TYPES) {
-  entries.push({ type, version: "2", description: DESCRIPTIONS[type] });
+  const accepted = { direction: "accepted" as const, subject: `<NATS_SUBJECT_PREFIX>.<tenantid>.${type}` };
+  entries.push({ type, version: "2", description: DESCRIPTIONS[type], ...accepted });
   if (V1_SCHEMAS[type]) {
     const description = `${DESCRIPTIONS[type]} Legacy shape (venue_id, amounts in major units), upcast to version 2 on ingest.`;
-    entries.push({ type, version: "1", description });
+    entries.push({ type, version: "1", description, ...accepted });
   }
 }
+for (const type of EMITTED_TYPES) {
+  const e = EMITTED[type];
+  entries.push({ type, version: e.version, description: e.description, direction: "emitted", subject: e.subject });
+}
 
-/** every (type, version) pair Pulse accepts: version 2 of every type, version 1 of the legacy types */
+/**
+ * every (type, version) pair Pulse accepts (version 2 of every type, version 1 of the legacy types),
+ * then the events it publishes
+ */
 export function catalog(): readonly CatalogEntry[] {
   return entries;
 }
@@ -50,7 +70,8 @@ export function jsonSchemaFor(type: string, version: string): Record<string, unk
   const key = `${type}@${version}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  const data = dataSchema(type, version);
+  const emitted = emittedSchema(type, version);
+  const data = emitted ?? dataSchema(type, version);
   if (!data) return null;
   const entry = entries.find((e) => e.type === type && e.version === version);
 
@@ -60,8 +81,8 @@ export function jsonSchemaFor(type: string, version: string): Record<string, unk
     source: ENVELOPE_FIELDS.source,
     type: z.literal(type),
     time: ENVELOPE_FIELDS.time,
-    tenantid: version === "2" ? ENVELOPE_FIELDS.tenantid : ENVELOPE_FIELDS.tenantid.optional(),
-    schemaversion: version === "2" ? z.literal("2").optional() : z.literal("1"),
+    tenantid: version === "2" || emitted ? ENVELOPE_FIELDS.tenantid : ENVELOPE_FIELDS.tenantid.optional(),
+    schemaversion: emitted ? z.literal(version) : version === "2" ? z.literal("2").optional() : z.literal("1"),
     traceparent: ENVELOPE_FIELDS.traceparent.optional(),
     subject: ENVELOPE_FIELDS.subject.optional(),
     datacontenttype: ENVELOPE_FIELDS.datacontenttype.optional(),
@@ -78,7 +99,7 @@ export function jsonSchemaFor(type: string, version: string): Record<string, unk
     );
   }
   if (type === "item.upserted") rules.push("min_price_minor ≤ base_price_minor ≤ max_price_minor when given.");
-  if (version === "1") rules.push("venue_id is the tenant; it must equal tenantid when that is present.");
+  if (version === "1" && !emitted) rules.push("venue_id is the tenant; it must equal tenantid when that is present.");
   if (type === "order.refunded" && version === "1") rules.push("v1 has no refund id: the event id is used.");
 
   const schema = z.toJSONSchema(event, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;

@@ -11,6 +11,12 @@ const SchemaListSchema = z
         type: z.string().openapi({ example: "order.completed" }),
         version: z.enum(SCHEMA_VERSIONS).openapi({ description: "the envelope's schemaversion" }),
         description: z.string(),
+        direction: z
+          .enum(["accepted", "emitted"])
+          .openapi({ description: "accepted: publishers send it to Pulse; emitted: Pulse publishes it" }),
+        subject: z
+          .string()
+          .openapi({ description: "the NATS subject pattern", example: "<NATS_SUBJECT_PREFIX>.<tenantid>.order.completed" }),
         url: z.string().openapi({ example: "/v1/schemas/order.completed/2" }),
       }),
     ),
@@ -22,7 +28,7 @@ const listRoute = createRoute({
   path: "/v1/schemas",
   operationId: "listSchemas",
   tags: ["schemas"],
-  summary: "The event catalog: every event type and schema version Pulse accepts",
+  summary: "The event catalog: every event type and schema version Pulse accepts, and the events it publishes",
   responses: {
     200: { description: "one entry per (type, version)", content: { "application/json": { schema: SchemaListSchema } } },
     ...problemResponses,
@@ -61,6 +67,8 @@ export const schemasRoutes = new OpenAPIHono<AppEnv>()
       type: e.type,
       version: e.version,
       description: e.description,
+      direction: e.direction,
+      subject: e.subject,
       url: `/v1/schemas/${e.type}/${e.version}`,
     }));
     return c.json({ data }, 200);

@@ -237,6 +237,16 @@ describe("the customer_scores job", () => {
     const rows = await deps.sql`select customer_id, orders, net_minor::int as net, segment from customer_scores where tenant_id = ${B}`;
     expect([...rows]).toEqual([{ customer_id: "c-alice", orders: 1, net: 99999, segment: "champions" }]);
   }, 30_000);
+
+  test("the on-demand refresh rescores its own tenant only: B's last run is left as it was", async () => {
+    const runOf = async (t: string) =>
+      (await deps.sql`select scored_at from customer_scores_runs where tenant_id = ${t}`)[0]!.scored_at as Date;
+    const bBefore = await runOf(B);
+    const aBefore = await runOf(A);
+    expect((await refresh(A)).res.status).toBe(200);
+    expect((await runOf(A)).getTime()).toBeGreaterThan(aBefore.getTime());
+    expect((await runOf(B)).getTime()).toBe(bBefore.getTime());
+  }, 30_000);
 });
 
 describe("listCustomers", () => {

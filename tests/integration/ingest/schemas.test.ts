@@ -12,15 +12,31 @@ beforeAll(async () => {
 const V1_TYPES = ["order.completed", "order.refunded", "page.viewed", "customer.registered"];
 
 describe("GET /v1/schemas", () => {
-  test("lists version 2 of every event type and version 1 of the four legacy types, with urls", async () => {
+  test("lists version 2 of every event type and version 1 of the four legacy types as accepted, with urls", async () => {
     const res = await app.request("/v1/schemas", { headers: auth });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { data: Array<{ type: string; version: string; url: string }> };
-    const pairs = body.data.map((e) => `${e.type}@${e.version}`).sort();
+    const body = (await res.json()) as { data: Array<{ type: string; version: string; url: string; direction: string }> };
+    const accepted = body.data.filter((e) => e.direction === "accepted");
+    const pairs = accepted.map((e) => `${e.type}@${e.version}`).sort();
     const expected = [...EVENT_TYPES.map((t) => `${t}@2`), ...V1_TYPES.map((t) => `${t}@1`)].sort();
     expect(pairs).toEqual(expected);
-    expect(body.data.length).toBe(17);
+    expect(accepted.length).toBe(17);
     for (const e of body.data) expect(e.url).toBe(`/v1/schemas/${e.type}/${e.version}`);
+  });
+
+  test("lists price.change_approved version 1 as an event Pulse emits, with its subject, and serves its schema", async () => {
+    const body = (await (await app.request("/v1/schemas", { headers: auth })).json()) as {
+      data: Array<{ type: string; version: string; direction: string; subject: string }>;
+    };
+    const emitted = body.data.filter((e) => e.direction === "emitted");
+    expect(emitted.map((e) => [e.type, e.version, e.subject])).toEqual([
+      ["price.change_approved", "1", "<PRICING_SUBJECT_PREFIX>.<tenantid>.price.change_approved"],
+    ]);
+    const doc = await (await app.request("/v1/schemas/price.change_approved/1", { headers: auth })).json();
+    expect(doc.properties.type.const).toBe("price.change_approved");
+    expect(doc.required).toEqual(expect.arrayContaining(["tenantid", "schemaversion", "data"]));
+    const fields = ["change_id", "item_id", "currency", "previous_price_minor", "new_price_minor", "approved_at", "reason"];
+    expect(doc.properties.data.required).toEqual(fields);
   });
 
   test("answers 401 problem+json without a token", async () => {
