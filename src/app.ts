@@ -22,6 +22,7 @@ import { schemasRoutes } from "./ingest/schemas/schemas.routes.ts";
 import { analyticsRoutes } from "./analytics/registry.ts";
 import { dashboardsRoutes } from "./dashboards/dashboards.routes.ts";
 import { webRoutes } from "./web/web.routes.ts";
+import { exportsRoutes } from "./exports/exports.routes.ts";
 import { reconciliationRoutes } from "./recovery/reconciliation/reconciliation.routes.ts";
 import { replayRoutes } from "./recovery/replay/replay.routes.ts";
 import { pricingRoutes } from "./pricing/pricing.routes.ts";
@@ -94,7 +95,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
     .route("/", dashboardsRoutes)
     .route("/", reconciliationRoutes)
     .route("/", replayRoutes)
-    .route("/", pricingRoutes);
+    .route("/", pricingRoutes)
+    .route("/", exportsRoutes);
 
   app.get("/metrics", async (c) => {
     const body = await deps.metrics.registry.metrics();
@@ -122,6 +124,7 @@ export function createApp(deps: Deps, opts: AppOptions = {}) {
           "Saved dashboards over the analytics operations: CRUD with ETag / If-Match, every widget's answer in one call, and a live stream",
       },
       { name: "admin", description: "Operator routes (role ops): the only cross-tenant reads" },
+      { name: "exports", description: "CSV, XLSX and PDF files of analytics answers, written by background jobs, kept EXPORT_TTL_HOURS" },
       {
         name: "recovery",
         description:

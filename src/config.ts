@@ -12,6 +12,7 @@ import { auth } from "./config/auth.ts";
 import { cache } from "./config/cache.ts";
 import { dashboards } from "./config/dashboards.ts";
 import { db } from "./config/db.ts";
+import { exportsSection } from "./config/exports.ts";
 import { health } from "./config/health.ts";
 import { ingest } from "./config/ingest.ts";
 import { jobs } from "./config/jobs.ts";
@@ -40,6 +41,7 @@ const SECTIONS = [
   auth,
   health,
   security,
+  exportsSection,
   recovery,
 ] as const;
 
@@ -49,6 +51,7 @@ type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: 
 
 export type { Role } from "./config/server.ts";
 export type { JobsMode } from "./config/jobs.ts";
+export type { ExportsStorageDriver } from "./config/exports.ts";
 /** the sum of the sections' slices */
 export type Config = Intersection<SliceOf<(typeof SECTIONS)[number]>>;
 

@@ -8,6 +8,7 @@ import type { Sql } from "./db/client.ts";
 import { connectDatabase } from "./db/connect.ts";
 import type { EmbeddedEngine } from "./db/embedded/manager.ts";
 import { migrate, migrateSettings } from "./db/migrate.ts";
+import { createExportStorage, type ExportStorage } from "./exports/storage/storage.ts";
 import { meterPool } from "./db/pool-meter.ts";
 import { createJwtVerifier, type JwtVerifier, resolveJwtSecret } from "./http/auth.ts";
 import { JobsRunner } from "./jobs/timescale-jobs.ts";
@@ -44,6 +45,8 @@ export interface Deps {
   breaker: DbBreaker;
   dedup: DedupCache;
   ingest: IngestPipeline;
+  /** where export files are stored (src/exports/storage/) */
+  exportStorage: ExportStorage;
 }
 
 export interface BuildOptions {
@@ -92,6 +95,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   }
 
   const cache = await createCache({ redisUrl: config.cache.redisUrl, upstash: config.cache.upstash, logger });
+  const exportStorage = await createExportStorage(config.exports.storage);
   let nats: NatsHandle | undefined;
   let natsLater: NatsPending | undefined;
   if (config.nats.url && opts.nats !== false) {
@@ -125,7 +129,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   if (opts.runJobs ?? true) jobs.start();
 
   const { breaker, dedup, ingest } = buildIngest({ config, logger, sql, metrics, nats: natsLater ? () => nats : nats, cache });
-  const deps: Deps = { config, logger, sql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest };
+  const deps: Deps = { config, logger, sql, cache, nats, engine, metrics, jwt, jobs, breaker, dedup, ingest, exportStorage };
   if (natsLater) deps.natsPending = natsLater;
   return deps;
 }

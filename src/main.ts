@@ -5,6 +5,8 @@
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
 import { buildDeps, buildIngest, closeDeps } from "./deps.ts";
+import { ExportSweep } from "./exports/sweep.ts";
+import { ExportWorker } from "./exports/worker.ts";
 import { IngestConsumer } from "./ingest/consumer.ts";
 import { ReplayRunner } from "./recovery/replay/replay.runner.ts";
 import { createLogger, fatalLine } from "./logger.ts";
@@ -43,6 +45,16 @@ async function main(): Promise<void> {
     replays.start();
   } else if (config.role !== "api") {
     logger.warn("NATS_URL is not set: no JetStream ingest (POST /v1/events still works)");
+  }
+
+  // exports: the database queue's worker and the expiry sweep run where work is done (worker, all)
+  let exportWorker: ExportWorker | undefined;
+  let exportSweep: ExportSweep | undefined;
+  if (config.role !== "api") {
+    exportWorker = new ExportWorker(deps);
+    exportWorker.start();
+    exportSweep = new ExportSweep(deps);
+    exportSweep.start();
   }
 
   // approved price changes out (outbox → NATS), arrived prices applied, stale proposals expired
@@ -86,6 +98,8 @@ async function main(): Promise<void> {
     steps: async () => {
       await replays?.stop(); // a replay in progress stops after its batch, released for another runner
       await consumer?.stop(); // stop fetching; flush, commit and ack what was fetched
+      await exportWorker?.stop(); // the export in hand goes back to the queue
+      await exportSweep?.stop();
       await pricing?.stop(); // finish the round in progress
       await server.stop(false); // finish in-flight requests, accept no new ones
       await closeDeps(deps);

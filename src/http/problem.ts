@@ -35,6 +35,7 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   404: ["not-found", "Not found"],
   405: ["method-not-allowed", "Method not allowed"],
   409: ["conflict", "Conflict"],
+  410: ["gone", "Gone"],
   412: ["precondition-failed", "Precondition failed"],
   413: ["payload-too-large", "Payload too large"],
   415: ["unsupported-media-type", "Unsupported media type"],

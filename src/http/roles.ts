@@ -92,6 +92,14 @@ export const OPERATIONS = {
   updateDashboard: read(DASHBOARD_EDITORS),
   deleteDashboard: read(DASHBOARD_EDITORS),
 
+  // exports (src/exports/): analysts and admins, the export budget
+  // creating, deleting and downloading files spend the export budget; polling a job's status reads
+  createExport: { roles: EXPORTERS, budget: "export" },
+  listExports: read(EXPORTERS),
+  getExport: read(EXPORTERS),
+  deleteExport: { roles: EXPORTERS, budget: "export" },
+  downloadExport: { roles: EXPORTERS, budget: "export" },
+
   // operators: the one cross-tenant read (runs as the owner, explicit tenant_id filter)
   listAllDeadLetters: read(OPERATORS),
 

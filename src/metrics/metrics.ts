@@ -35,6 +35,12 @@ export interface Metrics {
   memoryCollectionSeconds: Histogram;
   /** rate-limit decisions by budget and result (allowed, limited, error: the backend failed, let through) */
   rateLimit: Counter<"budget" | "result">;
+  /** export jobs per status, over every tenant (set by the export sweep) */
+  exportJobs: Gauge<"status">;
+  /** bytes of the stored export files, over every tenant (set by the export sweep) */
+  exportStorageBytes: Gauge;
+  /** export runs finished by this process, by format and result (succeeded, failed, lost, released) */
+  exportRuns: Counter<"format" | "result">;
   /** price.change_approved publishes from the pricing outbox, by result (published, duplicate, failed) */
   pricingOutboxPublishes: Counter<"result">;
   /** unpublished pricing outbox rows, and the age of the oldest (seconds) */
@@ -87,6 +93,23 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     registry,
     scrape,
     beforeScrape,
+    exportJobs: new Gauge({
+      name: "pulse_export_jobs",
+      help: "Export jobs per status over every tenant (set by the export sweep; aggregate replicas with max)",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
+    exportStorageBytes: new Gauge({
+      name: "pulse_export_storage_bytes",
+      help: "Bytes of the stored export files over every tenant (local directory or bucket; set by the export sweep)",
+      registers: [registry],
+    }),
+    exportRuns: new Counter({
+      name: "pulse_export_runs_total",
+      help: "Export runs finished by this process by format and result: succeeded, failed, lost (deleted or lease taken), released",
+      labelNames: ["format", "result"],
+      registers: [registry],
+    }),
     reconciliationMismatchDays: new Gauge({
       name: "pulse_reconciliation_mismatch_days",
       help:

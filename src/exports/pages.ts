@@ -1,0 +1,103 @@
+/**
+ * An export's source: the analytics operation's own answer function (src/analytics/registry.ts), with
+ * parameters validated by the operation's own query schema, so a file holds exactly what the API
+ * answers for the same parameters, through the same cached read path. A list operation is read page
+ * after page (`list.next(body)` fed back as `cursor`) to its end.
+ */
+import type { AnalyticsOperation } from "../analytics/registry.ts";
+import type { ReadContext } from "../analytics/shared/read.ts";
+import { type FieldError, fieldErrors, HttpProblem } from "../http/problem.ts";
+import { type ExportLayout, layoutOf } from "./layout.ts";
+import { rowsOf } from "./rows.ts";
+
+/** rows per page read from a list operation (its largest page) */
+export const PAGE_SIZE = 500;
+
+/** the parameters as a query string carries them */
+export function paramStrings(params: Record<string, string | number | boolean>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+}
+
+const prefixed = (errors: FieldError[]): FieldError[] => errors.map((e) => ({ path: `params.${e.path}`, message: e.message }));
+
+/** the operation's validated query, or a 400 naming `params.<field>` */
+export function validateParams(op: AnalyticsOperation, params: Record<string, string>): unknown {
+  const parsed = op.query.safeParse(params);
+  if (!parsed.success) {
+    const errors = prefixed(fieldErrors(parsed.error.issues));
+    throw new HttpProblem(400, errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors });
+  }
+  return parsed.data;
+}
+
+/** a problem the operation answered (400 naming a field, 504…) restated for the export's `params` */
+export function asParamsProblem(err: unknown): unknown {
+  if (!(err instanceof HttpProblem) || !err.extra.errors) return err;
+  const errors = prefixed(err.extra.errors);
+  return new HttpProblem(err.status, errors.map((e) => `${e.path}: ${e.message}`).join("; "), { ...err.extra, errors });
+}
+
+/** the query of every page: the largest page, from the first row (the caller's cursor and limit do not apply) */
+function firstPageQuery(op: AnalyticsOperation, params: Record<string, string>): unknown {
+  if (!op.list) return validateParams(op, params);
+  const { cursor: _cursor, limit: _limit, ...rest } = params;
+  const parsed = op.query.safeParse({ ...rest, limit: String(PAGE_SIZE) });
+  return parsed.success ? parsed.data : validateParams(op, rest);
+}
+
+export interface Page {
+  body: unknown;
+  /** list operations: the page's rows (an array inside body) */
+  rows?: unknown[];
+}
+
+/** the answer bodies of an export: one, or every page of a list operation */
+export async function* answerPages(op: AnalyticsOperation, ctx: ReadContext, params: Record<string, string>): AsyncGenerator<Page> {
+  let query = firstPageQuery(op, params) as Record<string, unknown>;
+  for (;;) {
+    const body: unknown = JSON.parse((await op.answer(ctx, query)).text);
+    if (!op.list) {
+      yield { body };
+      return;
+    }
+    yield { body, rows: op.list.rows(body) };
+    const next = op.list.next(body);
+    if (!next) return;
+    query = { ...query, cursor: next };
+  }
+}
+
+/** the layout of an export from its first page */
+export function layoutOfPage(op: AnalyticsOperation, page: Page): ExportLayout {
+  return layoutOf(op.operationId, page.body, page.rows);
+}
+
+/**
+ * Rows of the main table, counted page by page up to `max + 1` (the PDF limit is checked before a
+ * job is queued). Runs the operation: its 400s (a range too wide…) surface here, naming `params.<field>`.
+ */
+export async function countRows(
+  op: AnalyticsOperation,
+  ctx: ReadContext,
+  params: Record<string, string>,
+  max: number,
+): Promise<{ rows: number; complete: boolean }> {
+  let rows = 0;
+  let layout: ExportLayout | undefined;
+  try {
+    for await (const page of answerPages(op, ctx, params)) {
+      layout ??= layoutOfPage(op, page);
+      rows += rowsOf(layout.tables[layout.main]!, page.body, "UTC").length;
+      if (rows > max) return { rows, complete: false };
+    }
+  } catch (err) {
+    throw asParamsProblem(err);
+  }
+  return { rows, complete: true };
+}
+
+/** the export's time zone: the operation's `timezone` parameter (validated), else UTC */
+export function timezoneOf(query: unknown): string {
+  const tz = (query as { timezone?: unknown } | null)?.timezone;
+  return typeof tz === "string" ? tz : "UTC";
+}
