@@ -15,9 +15,9 @@
  *   5. the worker's own steps alone for M (default 1,000,000) rows of the same shape, without the
  *      database (pages made in memory as the JSON text the answer cache holds → rows → format →
  *      local storage), in a child process: what the export machinery costs apart from the read path.
- * listCustomers pages cost O(N) each (every page computes the churn tiers and currency populations
- * over all scored rows, customers.queries.ts), so a full list costs O(N²) in the read path: at
- * 1,000,000 rows that is hours on the embedded engine; run a smaller --rows for the end-to-end part.
+ * A listCustomers listing computes the currency populations (CLV inputs) once, with its first page;
+ * every page then walks the primary key from its cursor (customers.queries.ts), so a full list costs
+ * O(N) in the read path.
  * Goals (issue 17, 2 cores): CSV ≥ 50,000 rows/s, XLSX ≥ 20,000 rows/s, peak RSS < 300 MB.
  */
 import { spawn, spawnSync } from "node:child_process";

@@ -120,34 +120,68 @@ export interface ListQuery {
   currency?: string;
 }
 
-/** one page of scored rows ordered by (customer_id, currency); limit + 1 rows tell there is more */
-export async function customerRows(tx: TxSql, q: ListQuery): Promise<CustomerRow[]> {
+/** per currency: the scored rows and those of customers in the high tier as of `asOf` (the CLV inputs) */
+export type Population = ReadonlyMap<string, { n: bigint; churned: bigint }>;
+
+/** the CLV inputs of every currency: one pass over the tenant's scores (a list computes it once, see customers.routes.ts) */
+export async function currencyPopulation(tx: TxSql, asOf: Date): Promise<Population> {
   const rows = await tx`
-    with ${scoredRows(tx, q.asOf)}
-    select r.*, p.n, p.churned
-      from rows r join pop p on p.currency = r.currency
+    with cust as (
+      select customer_id, floor(extract(epoch from (${asOf}::timestamptz - max(last_order_at))) / 86400)::int as days
+        from customer_scores
+       where orders >= 1
+       group by customer_id
+    )
+    select s.currency::text as currency, count(*) as n, count(*) filter (where ${tierSql(tx)} = 'high') as churned
+      from customer_scores s join cust using (customer_id)
+     where s.orders >= 1
+     group by s.currency`;
+  return new Map(rows.map((r) => [r.currency as string, { n: big(r.n), churned: big(r.churned) }]));
+}
+
+/**
+ * One page of scored rows ordered by (customer_id, currency); limit + 1 rows tell there is more. The
+ * page walks the primary key from the cursor and finds each row's customer tier from that customer's
+ * own rows, so a page costs its rows, not the table.
+ */
+export async function customerRows(tx: TxSql, q: ListQuery, population: Population): Promise<CustomerRow[]> {
+  const rows = await tx`
+    select r.*, ${tierSql(tx)} as tier
+      from (
+        select s.customer_id, s.currency::text as currency, s.first_order_at, s.last_order_at, s.orders, s.net_minor,
+               s.r_score, s.f_score, s.m_score, s.segment,
+               floor(extract(epoch from (${q.asOf}::timestamptz - s.last_order_at)) / 86400)::int as row_days,
+               floor(extract(epoch from (${q.asOf}::timestamptz - (
+                 select max(c.last_order_at) from customer_scores c where c.customer_id = s.customer_id and c.orders >= 1
+               ))) / 86400)::int as days
+          from customer_scores s
+         where s.orders >= 1
+           ${q.segment !== undefined ? tx`and s.segment = ${q.segment}` : tx``}
+           ${q.currency !== undefined ? tx`and s.currency = ${q.currency}` : tx``}
+           ${q.after ? tx`and (s.customer_id, s.currency::text) > (${q.after.customer_id}::text, ${q.after.currency}::text)` : tx``}
+      ) r
      where true
-       ${q.segment !== undefined ? tx`and r.segment = ${q.segment}` : tx``}
-       ${q.tier !== undefined ? tx`and r.tier = ${q.tier}` : tx``}
-       ${q.currency !== undefined ? tx`and r.currency = ${q.currency}` : tx``}
-       ${q.after ? tx`and (r.customer_id, r.currency) > (${q.after.customer_id}::text, ${q.after.currency}::text)` : tx``}
+       ${q.tier !== undefined ? tx`and ${tierSql(tx)} = ${q.tier}` : tx``}
      order by r.customer_id, r.currency
      limit ${q.limit + 1}`;
-  return rows.map((r) => ({
-    customer_id: r.customer_id as string,
-    currency: r.currency as string,
-    first_order_at: r.first_order_at as Date,
-    last_order_at: r.last_order_at as Date,
-    days_since_last_order: Number(r.row_days),
-    orders: big(r.orders),
-    net: big(r.net_minor),
-    r_score: r.r_score === null ? null : Number(r.r_score),
-    f_score: r.f_score === null ? null : Number(r.f_score),
-    m_score: r.m_score === null ? null : Number(r.m_score),
-    segment: (r.segment as Segment | null) ?? null,
-    churn_tier: r.tier as Tier,
-    clv: clvOf(big(r.net_minor), big(r.n), big(r.churned)),
-  }));
+  return rows.map((r) => {
+    const pop = population.get(r.currency as string) ?? { n: 0n, churned: 0n };
+    return {
+      customer_id: r.customer_id as string,
+      currency: r.currency as string,
+      first_order_at: r.first_order_at as Date,
+      last_order_at: r.last_order_at as Date,
+      days_since_last_order: Number(r.row_days),
+      orders: big(r.orders),
+      net: big(r.net_minor),
+      r_score: r.r_score === null ? null : Number(r.r_score),
+      f_score: r.f_score === null ? null : Number(r.f_score),
+      m_score: r.m_score === null ? null : Number(r.m_score),
+      segment: (r.segment as Segment | null) ?? null,
+      churn_tier: r.tier as Tier,
+      clv: clvOf(big(r.net_minor), pop.n, pop.churned),
+    };
+  });
 }
 
 export interface SegmentRow {

@@ -6,6 +6,8 @@
  * Definitions: each description (and the customers.queries.ts header for how they are computed).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { LRUCache } from "lru-cache";
+import type { TxSql } from "../../db/client.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { HttpProblem } from "../../http/problem.ts";
@@ -18,9 +20,11 @@ import { dataAnswer, envelopeAnswer, type ReadContext, readContext, sendAnswer }
 import { analyticsEnvelope, analyticsProblemResponses, count, instant as ts, plainJson } from "../shared/schemas.ts";
 import {
   churnCounts,
+  currencyPopulation,
   customerRows,
   ltvRows,
   refreshTenantScores,
+  type Population,
   type ScoresMeta,
   scoresMeta,
   scoresSummary,
@@ -164,7 +168,8 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 function snapshot<T>(meta: ScoresMeta, asOf: Date, data: T) {
   return { as_of: asOf.toISOString(), watermark: iso(meta.newest_order_at), scored_at: iso(meta.scored_at), data };
 }
-const CursorShape = z.object({ c: z.string().max(300), k: z.string().regex(/^[A-Z]{3}$/) });
+/** a listCustomers cursor: the last row's key, and `t` the first page's as_of (one snapshot for every page) */
+const CursorShape = z.object({ c: z.string().max(300), k: z.string().regex(/^[A-Z]{3}$/), t: z.number().int().positive().optional() });
 function afterOf(cursor: string | undefined) {
   if (cursor === undefined) return undefined;
   const v = decodeCursor(cursor, CursorShape);
@@ -172,7 +177,22 @@ function afterOf(cursor: string | undefined) {
     throw new HttpProblem(400, "cursor: not a cursor of this list", {
       errors: [{ path: "cursor", message: "not a next_cursor of listCustomers" }],
     });
-  return { customer_id: v.c, currency: v.k };
+  return { customer_id: v.c, currency: v.k, asOf: v.t === undefined ? undefined : new Date(v.t) };
+}
+
+/**
+ * The CLV inputs of a listing's snapshot, by tenant, as_of and scores run: computed by its first page
+ * and reused by the next ones (one pass over the scores per listing, not one per page).
+ */
+const populations = new LRUCache<string, Population>({ max: 1_000 });
+async function populationOf(tx: TxSql, tenantId: string, asOf: Date, meta: ScoresMeta): Promise<Population> {
+  const key = `${tenantId}|${asOf.getTime()}|${meta.scored_at?.getTime() ?? "-"}`;
+  let pop = populations.get(key);
+  if (pop === undefined) {
+    pop = await currencyPopulation(tx, asOf);
+    populations.set(key, pop);
+  }
+  return pop;
 }
 const pct = (values: readonly number[], min: bigint, max: bigint) => ({
   p25: roundHalfUp(values[0]!),
@@ -215,11 +235,14 @@ async function listCustomers(ctx: ReadContext, q: z.output<typeof ListQuery>) {
   const after = afterOf(q.cursor);
   const params = normaliseParams({ segment: q.segment, tier: q.tier, currency: q.currency, limit: q.limit, cursor: q.cursor });
   return dataAnswer(ctx, "listCustomers", params, async (tx) => {
-    const asOf = new Date();
-    const rows = await customerRows(tx, { asOf, limit: q.limit, after, segment: q.segment, tier: q.tier, currency: q.currency });
+    const asOf = after?.asOf ?? new Date();
+    const meta = await scoresMeta(tx);
+    const population = await populationOf(tx, ctx.tenantId, asOf, meta);
+    const query = { asOf, limit: q.limit, after, segment: q.segment, tier: q.tier, currency: q.currency };
+    const rows = await customerRows(tx, query, population);
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
-    const next = rows.length > q.limit && last ? encodeCursor({ c: last.customer_id, k: last.currency }) : null;
+    const next = rows.length > q.limit && last ? encodeCursor({ c: last.customer_id, k: last.currency, t: asOf.getTime() }) : null;
     const items = page.map((r) => ({
       customer_id: r.customer_id,
       currency: r.currency,
@@ -235,7 +258,7 @@ async function listCustomers(ctx: ReadContext, q: z.output<typeof ListQuery>) {
       churn_tier: r.churn_tier,
       clv_minor: intOrNull(r.clv),
     }));
-    return { ...snapshot(await scoresMeta(tx), asOf, items), next_cursor: next };
+    return { ...snapshot(meta, asOf, items), next_cursor: next };
   });
 }
 

@@ -274,6 +274,14 @@ describe("listCustomers", () => {
     expect(seen).toEqual(EXPECTED_A);
   });
 
+  test("every page of one listing is the first page's snapshot: the same as_of, tiers and CLV as of it", async () => {
+    const first: any = (await call("/v1/customers?limit=2")).body;
+    const second: any = (await call(`/v1/customers?limit=2&cursor=${first.next_cursor}`)).body;
+    expect(second.as_of).toBe(first.as_of);
+    const tierOnly: any = (await call(`/v1/customers?tier=high&limit=1`)).body;
+    expect(tierOnly.data.map((r: any) => [r.customer_id, r.churn_tier])).toEqual([["c-frank", "high"]]);
+  });
+
   test("filters: segment=champions is dave (EUR) and erin (USD); tier=high is frank; currency=USD is erin", async () => {
     expect((await call("/v1/customers?segment=champions")).body.data.map((r: any) => r.customer_id)).toEqual(["c-dave", "c-erin"]);
     expect((await call("/v1/customers?tier=high")).body.data.map((r: any) => r.customer_id)).toEqual(["c-frank"]);

@@ -21,7 +21,8 @@ afterAll(async () => {
   for (const s of running) await s.stop("SIGKILL");
 });
 
-const N = 20_000;
+// enough rows that the export is still running when the test kills it (pages cost their rows, so it is fast)
+const N = 200_000;
 
 async function seed(dataDir: string, tenant: string): Promise<void> {
   const engine = new EmbeddedEngine({ dataDir, port: 0, logger: testLogger });
