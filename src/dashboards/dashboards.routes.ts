@@ -2,6 +2,7 @@
  * The dashboards API: saved dashboards (CRUD with ETag / If-Match), the data of all their widgets in one
  * call (data.ts) and its live stream (live.ts). Roles: readers read; analyst and admin write
  * (src/http/roles.ts). The default dashboard (defaults.ts) is created on a tenant's first list.
+ * About 330 lines: seven operations, each a createRoute with its description and a short handler.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";

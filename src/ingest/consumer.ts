@@ -6,6 +6,7 @@
  * fetching until a probe without messages (pipeline.probe()) gets through the breaker; messages stay in
  * the stream meanwhile. Probing with a batch would cost its messages a delivery each time: an outage
  * longer than NATS_MAX_DELIVER probes would make JetStream give up on them (lost, not dead-lettered).
+ * About 300 lines: the loop, batching, acks, the pause with its give-back and probe are one state machine.
  */
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, nanos } from "nats";
 import type { Config } from "../config.ts";

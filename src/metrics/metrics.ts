@@ -1,6 +1,8 @@
 /**
  * Prometheus metrics (prom-client), one registry per app instance so tests can build many apps. The
  * gauges of `scrape` are read from the database when /metrics is scraped (buildDeps sets the readers).
+ * Over 300 lines on purpose: every metric of the service is declared here, in one place, so its name,
+ * help and labels have one home (the alert rules in deploy/k8s/ and tests/alerts/ read them).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { readContainerMemory } from "./memory.ts";
