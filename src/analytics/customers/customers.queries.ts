@@ -141,14 +141,16 @@ export async function currencyPopulation(tx: TxSql, asOf: Date): Promise<Populat
 
 /**
  * One page of scored rows ordered by (customer_id, currency); limit + 1 rows tell there is more. The
- * page walks the primary key from the cursor and finds each row's customer tier from that customer's
- * own rows, so a page costs its rows, not the table.
+ * page walks the primary key (tenant_id, customer_id, currency) from the cursor, in its own column
+ * types so the index serves both the range and the order, and finds each row's customer tier from
+ * that customer's own rows: a page costs its rows, not the table.
  */
 export async function customerRows(tx: TxSql, q: ListQuery, population: Population): Promise<CustomerRow[]> {
   const rows = await tx`
     select r.*, ${tierSql(tx)} as tier
       from (
-        select s.customer_id, s.currency::text as currency, s.first_order_at, s.last_order_at, s.orders, s.net_minor,
+        select s.customer_id, s.currency as currency_key, s.currency::text as currency, s.first_order_at, s.last_order_at,
+               s.orders, s.net_minor,
                s.r_score, s.f_score, s.m_score, s.segment,
                floor(extract(epoch from (${q.asOf}::timestamptz - s.last_order_at)) / 86400)::int as row_days,
                floor(extract(epoch from (${q.asOf}::timestamptz - (
@@ -158,11 +160,11 @@ export async function customerRows(tx: TxSql, q: ListQuery, population: Populati
          where s.orders >= 1
            ${q.segment !== undefined ? tx`and s.segment = ${q.segment}` : tx``}
            ${q.currency !== undefined ? tx`and s.currency = ${q.currency}` : tx``}
-           ${q.after ? tx`and (s.customer_id, s.currency::text) > (${q.after.customer_id}::text, ${q.after.currency}::text)` : tx``}
+           ${q.after ? tx`and (s.tenant_id, s.customer_id, s.currency) > (app_tenant_id(), ${q.after.customer_id}::text, ${q.after.currency}::bpchar)` : tx``}
       ) r
      where true
        ${q.tier !== undefined ? tx`and ${tierSql(tx)} = ${q.tier}` : tx``}
-     order by r.customer_id, r.currency
+     order by r.customer_id, r.currency_key
      limit ${q.limit + 1}`;
   return rows.map((r) => {
     const pop = population.get(r.currency as string) ?? { n: 0n, churned: 0n };
