@@ -175,7 +175,8 @@ export class ExportWorker {
       const op = findAnalyticsOperation(job.operation);
       if (!op) throw new Error(`${job.operation} is not an analytics operation`);
       validateParams(op, job.params);
-      const ctx = { deps, tenantId: job.tenant_id, logger: log };
+      // bulk: thousands of pages go to the shared cache, not into this process's answer caches
+      const ctx = { deps, tenantId: job.tenant_id, logger: log, bulk: true };
       const usage = await withTenantUsage(deps, job.tenant_id);
       upload = await deps.exportStorage.create(key);
       const counter = new ByteCounter(Math.max(0, cfg.maxStoredBytesPerTenant - usage));

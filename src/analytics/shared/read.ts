@@ -46,6 +46,12 @@ export interface ReadContext {
   deps: Deps;
   tenantId: string;
   logger: Logger;
+  /**
+   * A bulk reader (an export walking every page): its answers go through the shared cache as always
+   * but are not kept in this process (the local answer LRU, the derived-answer memo), where thousands
+   * of pages nobody reads again would push out the answers dashboards and clients do read.
+   */
+  bulk?: boolean;
 }
 
 export interface AnalyticsEnvelope<T> {
@@ -154,7 +160,7 @@ export async function derivedAnswer<T, B>(
   const known = derived.get(memoKey);
   if (known !== undefined && known.source === text) return { text: known.text };
   const out = JSON.stringify(derive.reshape(JSON.parse(text) as AnalyticsEnvelope<T>));
-  derived.set(memoKey, { source: text, text: out });
+  if (!ctx.bulk) derived.set(memoKey, { source: text, text: out });
   return { text: out };
 }
 
@@ -202,7 +208,8 @@ async function answer<T>(
 ): Promise<{ key: string; text: string }> {
   const ctx = "var" in ctxOrC ? readContext(ctxOrC) : ctxOrC;
   const { deps, tenantId, logger } = ctx;
-  const cacheCtx: CacheContext = { cache: deps.cache, logger, metrics: deps.metrics, localBytes: deps.config.analytics.localCacheBytes };
+  const localBytes = ctx.bulk ? 0 : deps.config.analytics.localCacheBytes;
+  const cacheCtx: CacheContext = { cache: deps.cache, logger, metrics: deps.metrics, localBytes };
   const hash = paramsHash(params);
 
   const reuseMs = deps.config.analytics.generationReuseMs;
@@ -219,7 +226,8 @@ async function answer<T>(
     deps.config.analytics.cacheTtlSeconds,
     async () => JSON.stringify(await runQuery(ctx, operationId, params, query, opts)),
     {
-      store: gen.ok,
+      // a bulk reader keeps nothing in process: with the memory driver the shared cache IS this process
+      store: gen.ok && !(ctx.bulk && deps.cache.driver === "memory"),
     },
   );
   return { key, text };

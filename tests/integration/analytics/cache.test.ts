@@ -76,6 +76,23 @@ describe("analytics cache in process", () => {
     expect(a.gets).toHaveLength(2);
   });
 
+  test("a bulk reader (an export's pages) is answered through Redis but leaves nothing in process: its next read goes to Redis again", async () => {
+    const t = crypto.randomUUID();
+    const a = await replica(t, 60_000);
+    const read = counter();
+    const bulk: ReadContext = { ...a.ctx, bulk: true };
+    const first = await read(bulk);
+    expect(a.gets.map((k) => k.split(":").slice(0, 2).join(":"))).toEqual(["pulse:gen", "pulse:a"]);
+    // the answer is in Redis (computed once) but not in the local cache: a second bulk read asks Redis again
+    const second = await read(bulk);
+    expect(second).toEqual(first);
+    expect(a.gets.map((k) => k.split(":").slice(0, 2).join(":"))).toEqual(["pulse:gen", "pulse:a", "pulse:a"]);
+    // an ordinary reader then keeps it in process
+    await read(a.ctx);
+    await read(a.ctx);
+    expect(a.gets).toHaveLength(4);
+  });
+
   test("a write through another replica is seen here once ANALYTICS_GENERATION_REUSE_MS has passed, and a write through this one at once", async () => {
     const t = crypto.randomUUID();
     const a = await replica(t, 300);
