@@ -226,8 +226,7 @@ async function answer<T>(
     deps.config.analytics.cacheTtlSeconds,
     async () => JSON.stringify(await runQuery(ctx, operationId, params, query, opts)),
     {
-      // a bulk reader keeps nothing in process: with the memory driver the shared cache IS this process
-      store: gen.ok && !(ctx.bulk && deps.cache.driver === "memory"),
+      store: gen.ok,
     },
   );
   return { key, text };
