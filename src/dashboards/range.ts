@@ -3,11 +3,8 @@
  * dashboard's time zone, ending with today (so `today` = [local midnight, next local midnight), and a
  * day on a DST change has 23 or 25 hours); `custom` is the stored [from, to). Whole local days keep the
  * widgets' cache keys the same all day long, so a dashboard opened twice is answered from the cache.
- *
- * (localDate / addDays / localMidnight: the same arithmetic as revenue/projection.ts, which is another
- * feature's internal; both rest on analytics/shared/buckets.ts utcOffsetMs.)
  */
-import { utcOffsetMs } from "../analytics/shared/buckets.ts";
+import { addDays, localDate, localMidnight } from "../analytics/shared/days.ts";
 
 export const RANGE_PRESETS = ["today", "7d", "28d", "90d", "custom"] as const;
 export type RangePreset = (typeof RANGE_PRESETS)[number];
@@ -20,33 +17,6 @@ export interface ResolvedRange {
   from: Date;
   to: Date;
   timezone: string;
-}
-
-const dayFormatters = new Map<string, Intl.DateTimeFormat>();
-
-/** the local date (YYYY-MM-DD) of an instant in a zone */
-export function localDate(tz: string, at: Date): string {
-  let f = dayFormatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" });
-    if (dayFormatters.size > 1_000) dayFormatters.clear();
-    dayFormatters.set(tz, f);
-  }
-  return f.format(at);
-}
-
-/** the date `days` after a YYYY-MM-DD date */
-export function addDays(date: string, days: number): string {
-  const [y, m, d] = date.split("-").map(Number);
-  return new Date(Date.UTC(y!, m! - 1, d! + days)).toISOString().slice(0, 10);
-}
-
-/** the instant local midnight of a YYYY-MM-DD date begins in a zone */
-export function localMidnight(tz: string, date: string): Date {
-  const [y, m, d] = date.split("-").map(Number);
-  const wall = Date.UTC(y!, m! - 1, d!);
-  const first = wall - utcOffsetMs(tz, wall);
-  return new Date(wall - utcOffsetMs(tz, first));
 }
 
 /** the [from, to) of a preset at `now`, or of a custom range */

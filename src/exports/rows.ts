@@ -7,6 +7,7 @@
  *   spreadsheet dates;
  * - text from event data is neutralised for spreadsheets by the writers (neutralise()).
  */
+import { utcOffsetMs } from "../analytics/shared/buckets.ts";
 import { isCurrency, minorExponent } from "../lib/currency.ts";
 import type { Column, TableLayout } from "./layout.ts";
 
@@ -29,34 +30,11 @@ export class MajorCell {
 
 export type Cell = string | number | boolean | null | TimeCell | MajorCell;
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(tz: string): Intl.DateTimeFormat {
-  let f = formatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: tz,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    });
-    formatters.set(tz, f);
-  }
-  return f;
-}
-
 const pad = (n: number, w = 2) => String(Math.abs(n)).padStart(w, "0");
 
 /** the zone's UTC offset in minutes at an instant, from Intl (the slow part: see offsetAt) */
 function intlOffset(tz: string, ms: number): number {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(tz).formatToParts(new Date(ms))) if (p.type !== "literal") parts[p.type] = Number(p.value);
-  const local = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!, 0);
-  return Math.round((local - (ms - (((ms % 1000) + 1000) % 1000))) / 60_000);
+  return Math.round(utcOffsetMs(tz, ms) / 60_000);
 }
 
 /** offsets per zone and quarter hour (zones change their offset on quarter hours at the finest) */

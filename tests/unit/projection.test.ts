@@ -3,7 +3,8 @@
  * out by hand on tiny series.
  */
 import { describe, expect, test } from "bun:test";
-import { forecast, linearFit, localMidnight, mape, project, projectionWindow, roundMinor } from "../../src/analytics/revenue/projection.ts";
+import { forecast, linearFit, mape, project, projectionWindow, roundMinor } from "../../src/analytics/revenue/projection.ts";
+import { localMidnight } from "../../src/analytics/shared/days.ts";
 import { growth } from "../../src/analytics/sales/sales.queries.ts";
 
 describe("linear trend", () => {

@@ -11,7 +11,7 @@
  *   skipped (their count is reported), null when every day is 0.
  */
 import { LRUCache } from "lru-cache";
-import { utcOffsetMs } from "../shared/buckets.ts";
+import { addDays, localDate, localMidnight } from "../shared/days.ts";
 
 export const HISTORY_DAYS = 56;
 export const BACKTEST_DAYS = 28;
@@ -96,33 +96,6 @@ export function project(history: readonly number[], horizon: number, backtestDay
 
 /** integer minor units, halves towards +∞ */
 export const roundMinor = (v: number): number => Math.floor(v + 0.5);
-
-// ─── local days ─────────────────────────────────────────────────────────────────────────────────────
-
-const dayFormatters = new Map<string, Intl.DateTimeFormat>();
-/** the local date (YYYY-MM-DD) of an instant in a zone */
-export function localDate(tz: string, at: Date): string {
-  let f = dayFormatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" });
-    dayFormatters.set(tz, f);
-  }
-  return f.format(at);
-}
-
-/** the date `days` after a YYYY-MM-DD date */
-export function addDays(date: string, days: number): string {
-  const [y, m, d] = date.split("-").map(Number);
-  return new Date(Date.UTC(y!, m! - 1, d! + days)).toISOString().slice(0, 10);
-}
-
-/** the instant local midnight of a YYYY-MM-DD date begins in a zone */
-export function localMidnight(tz: string, date: string): Date {
-  const [y, m, d] = date.split("-").map(Number);
-  const wall = Date.UTC(y!, m! - 1, d!);
-  const first = wall - utcOffsetMs(tz, wall);
-  return new Date(wall - utcOffsetMs(tz, first));
-}
 
 export interface ProjectionWindow {
   today: string;

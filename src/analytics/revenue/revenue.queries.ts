@@ -27,7 +27,8 @@ import type { Bucket, Source } from "../shared/buckets.ts";
 import type { AnalyticsRange } from "../shared/params.ts";
 import { chooseSource } from "../shared/buckets.ts";
 import { bucketLabel, eventsSource, linesSource } from "../shared/source.queries.ts";
-import { localDate, type ProjectionWindow } from "./projection.ts";
+import { localDate } from "../shared/days.ts";
+import type { ProjectionWindow } from "./projection.ts";
 
 export interface RevenueQuery {
   range: AnalyticsRange;

@@ -12,7 +12,8 @@ import { analyticsOperation } from "../shared/operation.ts";
 import { bucketedRange, normaliseParams, rangeOf } from "../shared/params.ts";
 import { envelopeAnswer, type ReadContext, readContext, sendAnswer } from "../shared/read.ts";
 import { analyticsProblemResponses, envelopeJson } from "../shared/schemas.ts";
-import { addDays, BACKTEST_DAYS, HISTORY_DAYS, PROJECTION_METHOD, project, projectionWindow, roundMinor, Z_95 } from "./projection.ts";
+import { addDays } from "../shared/days.ts";
+import { BACKTEST_DAYS, HISTORY_DAYS, PROJECTION_METHOD, project, projectionWindow, roundMinor, Z_95 } from "./projection.ts";
 import { categoryRows, dailyNet, revenueRows, type RevenueFigures } from "./revenue.queries.ts";
 import {
   CategoryQuery,
