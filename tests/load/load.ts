@@ -100,7 +100,8 @@ export const MIX: Operation[] = [
   { name: "items performance", weight: 10, path: (c) => `/v1/items/performance?${dashboardRange(c)}` },
   { name: "ingest stats", weight: 5, path: (c) => `/v1/ingest/stats?${dashboardRange(c)}` },
   // the exports branch's operation: its body is the example of its request body in /openapi.json
-  { name: "export", weight: 5, method: "POST", requires: "/v1/exports", path: () => "/v1/exports" },
+  // one user of the mix queues exports back to back (a month of daily revenue each; the worker writes them meanwhile)
+  { name: "export", weight: 1, method: "POST", requires: "/v1/exports", path: () => "/v1/exports" },
 ];
 
 // ─── seed ───────────────────────────────────────────────────────────────────────────────────────────
@@ -168,6 +169,8 @@ async function main(): Promise<number> {
     NATS_SUBJECT_PREFIX: prefix,
     NATS_CONSUMER: `pulse-load-${suffix}`,
     RATE_LIMIT_ENABLED: "false",
+    // the export user queues faster than a tenant's 3 active jobs would admit: measure the service, not that limit
+    EXPORT_MAX_ACTIVE_JOBS_PER_TENANT: "1000",
     LOG_LEVEL: "warn",
   });
   const base = service.url;
@@ -208,13 +211,17 @@ async function main(): Promise<number> {
     const spec = (await (await fetch(`${base}/openapi.json`)).json()) as {
       paths: Record<
         string,
-        Record<string, { requestBody?: { content?: Record<string, { example?: unknown; schema?: { example?: unknown } }> } }>
+        Record<string, { requestBody?: { content?: Record<string, { example?: unknown; schema?: { example?: unknown; $ref?: string } }> } }>
       >;
+      components?: { schemas?: Record<string, { example?: unknown }> };
     };
+    /** a request body's example: on the content, on its schema, or on the component its schema refers to */
+    const exampleOf = (content: { example?: unknown; schema?: { example?: unknown; $ref?: string } } | undefined) =>
+      content?.example ?? content?.schema?.example ?? spec.components?.schemas?.[content?.schema?.$ref?.split("/").pop() ?? ""]?.example;
     const ops = MIX.flatMap((op) => {
       if (!op.requires) return [op];
       const content = spec.paths[op.requires]?.[(op.method ?? "GET").toLowerCase()]?.requestBody?.content?.["application/json"];
-      const example = content?.example ?? content?.schema?.example;
+      const example = exampleOf(content);
       if (!spec.paths[op.requires]) {
         process.stdout.write(`skipped "${op.name}": the service has no ${op.requires}\n`);
         return [];
