@@ -164,18 +164,6 @@ export async function derivedAnswer<T, B>(
   return { text: out };
 }
 
-/** derivedAnswer sent as the route's 200 answer */
-export async function analyticsDerivedJson<T, B>(
-  c: Context<AppEnv>,
-  operationId: string,
-  params: NormalisedParams,
-  query: (tx: TxSql) => Promise<T>,
-  derive: { variant: string; reshape: (envelope: AnalyticsEnvelope<T>) => B },
-  opts: ReadOptions = {},
-): Promise<TypedResponse<JSONParsed<B>, 200, "json">> {
-  return sendAnswer(c, await derivedAnswer(readContext(c), operationId, params, query, derive, opts));
-}
-
 /** the answer of an operation whose body is the envelope's `data` alone */
 export function dataAnswer<T>(
   ctx: ReadContext,

@@ -7,7 +7,7 @@ import { type CacheContext, REFRESH_AHEAD_SHARE, withCacheText } from "../../../
 import { bumpGeneration } from "../../../src/analytics/shared/generation.ts";
 import { normaliseParams } from "../../../src/analytics/shared/params.ts";
 import { Hono } from "hono";
-import { analyticsDerivedJson, analyticsRead, type ReadContext } from "../../../src/analytics/shared/read.ts";
+import { analyticsRead, derivedAnswer, type ReadContext, readContext, sendAnswer } from "../../../src/analytics/shared/read.ts";
 import type { AppEnv } from "../../../src/http/env.ts";
 import type { Cache } from "../../../src/cache/cache.ts";
 import { createCache } from "../../../src/cache/index.ts";
@@ -238,10 +238,10 @@ describe("derived answers (a route answering a page or the data of the cached en
       c.set("principal", { sub: "test", tenantId: ctx.tenantId, roles: ["viewer"] });
       await next();
     });
-    app.get("/t", (c) => {
+    app.get("/t", async (c) => {
       const limit = Number(c.req.query("limit"));
-      return analyticsDerivedJson(
-        c,
+      const answer = await derivedAnswer(
+        readContext(c),
         "testDerived",
         normaliseParams({ probe: "derived" }),
         async (tx) => {
@@ -257,6 +257,7 @@ describe("derived answers (a route answering a page or the data of the cached en
           },
         },
       );
+      return sendAnswer(c, answer);
     });
     const get = async (limit: number) => {
       const res = await app.request(`/t?limit=${limit}`);
