@@ -29,7 +29,6 @@ import autocannon from "autocannon";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
 import { bumpGeneration } from "../../src/analytics/shared/generation.ts";
 import { createCache } from "../../src/cache/index.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -39,14 +38,8 @@ import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
 import { createLogger } from "../../src/logger.ts";
 import { mulberry32 } from "../helpers/random.ts";
 import { engineChildPid, procCpuSeconds } from "./proc.ts";
-
-function flag(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
+import { flag } from "./cli.ts";
+import { freePort } from "../helpers/service.ts";
 
 const N = flag("events", 1_000_000);
 const DURATION = flag("duration", 30);
@@ -237,16 +230,6 @@ async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seco
 }
 
 // ─── the service and the load ───────────────────────────────────────────────────────────────────────
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 interface Op {
   operationId: string;

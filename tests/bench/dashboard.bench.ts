@@ -27,21 +27,13 @@ import { buildDeps, closeDeps } from "../../src/deps.ts";
 import { signToken } from "../../src/http/auth.ts";
 import { createLogger } from "../../src/logger.ts";
 import { benchTenant, prepareData } from "./api.bench.ts";
+import { flag, stringFlag } from "./cli.ts";
+import { freePort } from "../helpers/service.ts";
 
-function flag(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
 const VIEWERS = flag("viewers", 20);
 const DURATION = flag("duration", 20);
 const LOADS = flag("loads", 3);
-const DATA_DIR_FLAG = (() => {
-  const i = process.argv.indexOf("--data-dir");
-  return i < 0 ? undefined : process.argv[i + 1];
-})();
+const DATA_DIR_FLAG = stringFlag("data-dir");
 const REDIS_URL = "redis://127.0.0.1:6379";
 /** the service reuses a generation it read for ANALYTICS_GENERATION_REUSE_MS (1 s): wait that out after a bump */
 const REUSE_MS = 1_000;
@@ -62,13 +54,6 @@ const ARGS = [
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-
-async function freePort(): Promise<number> {
-  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = s.port!;
-  s.stop(true);
-  return port;
-}
 
 /** ms from navigation start to every widget drawn, and the widgets' statuses */
 async function firstLoad(page: import("playwright-core").Page, url: string): Promise<{ ms: number; statuses: string[] }> {

@@ -22,35 +22,21 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSql } from "../../src/db/client.ts";
 import { EmbeddedEngine } from "../../src/db/embedded/manager.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { createLogger } from "../../src/logger.ts";
+import { freePort } from "../helpers/service.ts";
+import { stringFlag } from "./cli.ts";
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const ROWS = Number(arg("rows") ?? 1_000_000);
+const ROWS = Number(stringFlag("rows") ?? 1_000_000);
 if (!Number.isInteger(ROWS) || ROWS <= 0) throw new Error("--rows needs a positive integer");
-const FORMATS = (arg("formats") ?? "csv,xlsx").split(",").filter(Boolean);
-const SYNTHETIC = Number(arg("synthetic-rows") ?? 1_000_000);
-const DATA_DIR = arg("data-dir");
+const FORMATS = (stringFlag("formats") ?? "csv,xlsx").split(",").filter(Boolean);
+const SYNTHETIC = Number(stringFlag("synthetic-rows") ?? 1_000_000);
+const DATA_DIR = stringFlag("data-dir");
 const logger = createLogger({ level: "warn", format: "json" });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 const root = mkdtempSync(join(tmpdir(), "pulse-bench-exports-"));
 const dataDir = DATA_DIR ?? join(root, "db");

@@ -22,14 +22,8 @@ import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
 import { createLogger } from "../../src/logger.ts";
 import { mulberry32 } from "../helpers/random.ts";
 import { engineChildPid, procCpuSeconds } from "./proc.ts";
+import { flag } from "./cli.ts";
 
-function flag(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
-  return v;
-}
 const ITEMS = flag("items", 5_000);
 const EVENTS = flag("events", 1_000_000);
 const RUNS = flag("runs", 3);

@@ -1,18 +1,8 @@
 /** Support of the load test (tests/load/load.ts): the service child process, /metrics samples, percentiles. */
-import { createServer } from "node:net";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
+export { freePort } from "../helpers/service.ts";
 
 /** the value at percentile p (nearest rank) of an ascending list; NaN when empty */
 export function percentile(sorted: number[], p: number): number {
