@@ -142,7 +142,11 @@ function snapshot<T>(meta: ScoresMeta, asOf: Date, data: T) {
   return { as_of: asOf.toISOString(), watermark: iso(meta.newest_order_at), scored_at: iso(meta.scored_at), data };
 }
 /** a listCustomers cursor: the last row's key, and `t` the first page's as_of (one snapshot for every page) */
-const CursorShape = z.object({ c: z.string().max(300), k: z.string().regex(/^[A-Z]{3}$/), t: z.number().int().positive().optional() });
+const CursorShape = z.object({
+  c: z.string().max(300),
+  k: z.string().regex(/^[A-Z]{3}$/),
+  t: z.number().int().positive().max(8_640_000_000_000_000).optional(), // a valid Date
+});
 function afterOf(cursor: string | undefined) {
   if (cursor === undefined) return undefined;
   const v = decodeCursor(cursor, CursorShape);

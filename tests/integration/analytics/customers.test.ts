@@ -294,6 +294,8 @@ describe("listCustomers", () => {
       ["tier=extreme", "tier"],
       ["limit=0", "limit"],
       ["cursor=not-a-cursor", "cursor"],
+      // a cursor whose snapshot instant is beyond any date
+      [`cursor=${Buffer.from(JSON.stringify({ c: "c-alice", k: "EUR", t: 9e15 })).toString("base64url")}`, "cursor"],
     ] as const) {
       const { res, body } = await call(`/v1/customers?${q}`);
       expect(res.status).toBe(400);
