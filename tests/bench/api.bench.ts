@@ -34,11 +34,11 @@ import { createCache } from "../../src/cache/index.ts";
 import { loadConfig } from "../../src/config.ts";
 import { buildDeps, closeDeps } from "../../src/deps.ts";
 import { signToken } from "../../src/http/auth.ts";
-import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
 import { createLogger } from "../../src/logger.ts";
 import { mulberry32 } from "../helpers/random.ts";
 import { engineChildPid, procCpuSeconds } from "./proc.ts";
 import { flag } from "./cli.ts";
+import { PipelineSeeder } from "./seeder.ts";
 import { freePort } from "../helpers/service.ts";
 
 const N = flag("events", 1_000_000);
@@ -166,16 +166,13 @@ function sessionEvents(tenant: string, n: number, r: () => number, start: number
 }
 
 async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seconds: number; events: number; rejected: number }> {
-  const t0 = performance.now();
   const end = Date.now() - 60_000;
   const start = end - 60 * DAY;
   const tenants = [
     { id: TENANT, n: N },
     ...Array.from({ length: NOISE_TENANTS }, () => ({ id: crypto.randomUUID(), n: Math.floor(N / 10 / NOISE_TENANTS) })),
   ];
-  let events = 0;
-  let rejected = 0;
-  let lastReport = performance.now();
+  const seeder = new PipelineSeeder(deps);
   for (const [ti, tenant] of tenants.entries()) {
     const r = mulberry32(42 + ti); // deterministic, so runs are comparable
     const catalog = ITEMS.map((it, i) => ({
@@ -199,24 +196,8 @@ async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seco
     let made = catalog.length;
     let session = 0;
     const flush = async () => {
-      const msgs: IncomingMessage[] = batch.map((input) => ({
-        input,
-        expectedTenant: tenant.id,
-        transport: "http",
-        subject: null,
-        stream: null,
-        streamSequence: null,
-      }));
-      const outcomes = await deps.ingest.process(msgs);
-      for (const o of outcomes) if (o.status === "rejected") rejected += 1;
-      events += msgs.length;
+      await seeder.ingest(tenant.id, batch);
       batch = [];
-      if (performance.now() - lastReport > 10_000) {
-        lastReport = performance.now();
-        console.log(
-          `  … seeded ${events.toLocaleString("en-US")} events (${Math.round(events / ((performance.now() - t0) / 1000)).toLocaleString("en-US")}/s)`,
-        );
-      }
     };
     while (made < tenant.n) {
       const evs = sessionEvents(tenant.id, session++, r, start, end).slice(0, tenant.n - made);
@@ -226,7 +207,7 @@ async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seco
     }
     if (batch.length > 0) await flush();
   }
-  return { seconds: (performance.now() - t0) / 1000, events, rejected };
+  return seeder.result();
 }
 
 // ─── the service and the load ───────────────────────────────────────────────────────────────────────

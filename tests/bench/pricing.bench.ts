@@ -18,11 +18,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
 import { buildDeps, closeDeps } from "../../src/deps.ts";
-import type { IncomingMessage } from "../../src/ingest/pipeline.ts";
 import { createLogger } from "../../src/logger.ts";
 import { mulberry32 } from "../helpers/random.ts";
 import { engineChildPid, procCpuSeconds } from "./proc.ts";
 import { flag } from "./cli.ts";
+import { PipelineSeeder } from "./seeder.ts";
 
 const ITEMS = flag("items", 5_000);
 const EVENTS = flag("events", 1_000_000);
@@ -64,7 +64,6 @@ function catalog(r: () => number): Item[] {
 }
 
 async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seconds: number; events: number; rejected: number }> {
-  const t0 = performance.now();
   const r = mulberry32(7);
   const items = catalog(r);
   const end = Date.now() - 60_000;
@@ -104,28 +103,12 @@ async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seco
       ...(it.ticketed ? { capacity: it.capacity, starts_at: new Date(end + it.startsInDays! * DAY).toISOString() } : {}),
     },
   }));
-  let events = 0;
-  let rejected = 0;
+  const seeder = new PipelineSeeder(deps);
   let made = batch.length;
   let session = 0;
-  let lastReport = performance.now();
   const flush = async () => {
-    const msgs: IncomingMessage[] = batch.map((input) => ({
-      input,
-      expectedTenant: TENANT,
-      transport: "http",
-      subject: null,
-      stream: null,
-      streamSequence: null,
-    }));
-    const outcomes = await deps.ingest.process(msgs);
-    for (const o of outcomes) if (o.status === "rejected") rejected += 1;
-    events += msgs.length;
+    await seeder.ingest(TENANT, batch);
     batch = [];
-    if (performance.now() - lastReport > 10_000) {
-      lastReport = performance.now();
-      console.log(`  … seeded ${fmt(events)} events (${fmt(Math.round(events / ((performance.now() - t0) / 1000)))}/s)`);
-    }
   };
   while (made < EVENTS) {
     const it = pick();
@@ -167,7 +150,7 @@ async function seed(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<{ seco
     if (batch.length >= 1_000) await flush();
   }
   if (batch.length > 0) await flush();
-  return { seconds: (performance.now() - t0) / 1000, events, rejected };
+  return seeder.result();
 }
 
 async function main(): Promise<void> {
