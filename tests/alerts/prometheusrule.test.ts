@@ -9,12 +9,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildIngest, type Deps } from "../../src/deps.ts";
-import { IngestConsumer } from "../../src/ingest/consumer.ts";
+import type { Deps } from "../../src/deps.ts";
+import type { IngestConsumer } from "../../src/ingest/consumer.ts";
 import type { NatsHandle } from "../../src/nats/connection.ts";
-import { testApp, testLogger, token } from "../helpers/deps.ts";
+import { type testApp, token } from "../helpers/deps.ts";
 import { orderCompleted, pageViewed } from "../helpers/events.ts";
-import { privateNats, until } from "../helpers/nats.ts";
+import { natsTestApp, until } from "../helpers/nats.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -167,24 +167,15 @@ describe("deploy/k8s/prometheusrule.yaml", () => {
 
 describe("the metrics the rules use are in /metrics", () => {
   let nats: NatsHandle;
-  let cleanup: () => Promise<void>;
+  let stop: () => Promise<void>;
   let consumer: IngestConsumer;
   let deps: Deps;
   let app: Awaited<ReturnType<typeof testApp>>["app"];
 
   beforeAll(async () => {
-    let config: Awaited<ReturnType<typeof privateNats>>["config"];
-    ({ nats, config, cleanup } = await privateNats({ INGEST_FLUSH_MS: "50" }));
-    const shared = (await testApp()).deps;
-    const ingest = buildIngest({ config, logger: testLogger, sql: shared.sql, metrics: shared.metrics, nats });
-    ({ deps, app } = await testApp({ nats, ...ingest }));
-    consumer = new IngestConsumer({ nats, pipeline: deps.ingest, cfg: config.ingest, logger: testLogger, metrics: deps.metrics });
-    await consumer.start();
+    ({ nats, deps, app, consumer, stop } = await natsTestApp());
   });
-  afterAll(async () => {
-    await consumer.stop();
-    await cleanup();
-  });
+  afterAll(() => stop());
 
   test("after ingest over NATS (a stored event and a dead letter), a 5xx-free read, a readiness check: every rule's metric and label is there", async () => {
     const t = crypto.randomUUID();

@@ -10,7 +10,7 @@ import { createMetrics } from "../../../src/metrics/metrics.ts";
 import type { NatsHandle } from "../../../src/nats/connection.ts";
 import { testApp, testLogger, token } from "../../helpers/deps.ts";
 import { type CloudEvent, orderCompleted, pageViewed } from "../../helpers/events.ts";
-import { privateNats, until } from "../../helpers/nats.ts";
+import { natsTestApp, privateNats, until } from "../../helpers/nats.ts";
 import { tempDir } from "../../helpers/tmp.ts";
 
 const enc = new TextEncoder();
@@ -29,21 +29,12 @@ describe("ingest from NATS JetStream", () => {
   let app: Awaited<ReturnType<typeof testApp>>["app"];
   let nats: NatsHandle;
   let config: Config;
-  let cleanup: () => Promise<void>;
-  let consumer: IngestConsumer;
+  let stop: () => Promise<void>;
 
   beforeAll(async () => {
-    ({ nats, config, cleanup } = await privateNats({ INGEST_FLUSH_MS: "50" }));
-    const shared = (await testApp()).deps;
-    const ingest = buildIngest({ config, logger: testLogger, sql: shared.sql, metrics: shared.metrics, nats });
-    ({ deps, app } = await testApp({ nats, ...ingest }));
-    consumer = new IngestConsumer({ nats, pipeline: deps.ingest, cfg: config.ingest, logger: testLogger, metrics: deps.metrics });
-    await consumer.start();
+    ({ nats, config, deps, app, stop } = await natsTestApp());
   });
-  afterAll(async () => {
-    await consumer.stop();
-    await cleanup();
-  });
+  afterAll(() => stop());
 
   const count = async (t: string) => Number((await deps.sql`select count(*)::int as n from events where tenant_id = ${t}`)[0]!.n);
 
