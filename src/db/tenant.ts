@@ -6,14 +6,22 @@ const tenantIdSchema = z.uuid();
 /** the non-owner role that tenant queries run as (RLS and the tenant views apply to it) */
 export const APP_ROLE = "pulse_app";
 
+export interface TenantOptions {
+  /** `SET LOCAL statement_timeout` for the transaction, in the same statement as the tenant's settings */
+  statementTimeoutMs?: number;
+}
+
 /**
  * The one way to run tenant queries: a transaction as the application role with `app.tenant_id`
  * set locally, so row-level security and the tenant views see exactly this tenant.
  */
-export async function withTenant<T>(sql: Sql, tenantId: string, fn: (tx: TxSql) => Promise<T>): Promise<T> {
+export async function withTenant<T>(sql: Sql, tenantId: string, fn: (tx: TxSql) => Promise<T>, opts: TenantOptions = {}): Promise<T> {
   const id = tenantIdSchema.parse(tenantId);
+  const timeout = opts.statementTimeoutMs === undefined ? null : String(opts.statementTimeoutMs);
   const result = await sql.begin(async (tx) => {
-    await tx`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${id}, true)`;
+    // one round trip: the statement timeout (when given) with the role and the tenant
+    await tx`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${id}, true),
+                    set_config('statement_timeout', coalesce(${timeout}::text, current_setting('statement_timeout')), true)`;
     return fn(tx);
   });
   return result as T;

@@ -14,7 +14,7 @@ import { decodeCursor, encodeCursor } from "../http/query.ts";
 import { deleteJob, getJob, insertJob, listJobs, lockTenantExports, tenantUsage } from "./exports.queries.ts";
 import { CreateExportBody, ExportIdParam, ExportJob, ExportPage, jobView, ListExportsQuery } from "./exports.schemas.ts";
 import { CONTENT_TYPES, type ExportFormat } from "./formats/writer.ts";
-import { answerPages, asParamsProblem, countRows, paramStrings, validateParams } from "./pages.ts";
+import { checkAnswers, countRows, paramStrings, validateParams } from "./pages.ts";
 
 const problemJson = { "application/problem+json": { schema: ProblemSchema } };
 const LIMITS =
@@ -157,7 +157,7 @@ export const exportsRoutes = new OpenAPIHono<AppEnv>()
     const ctx = readContext(c);
     let rowsTotal: number | null = null;
     if (body.format === "pdf") {
-      const n = await countRows(op, ctx, params, cfg.pdfMaxRows);
+      const n = await countRows(op, { ...ctx, bulk: true }, params, cfg.pdfMaxRows);
       if (!n.complete) {
         throw new HttpProblem(422, `the PDF would hold more than ${cfg.pdfMaxRows} rows (EXPORT_PDF_MAX_ROWS); export it as csv or xlsx`, {
           title: "Too many rows for a PDF",
@@ -165,11 +165,7 @@ export const exportsRoutes = new OpenAPIHono<AppEnv>()
       }
       if (!op.list) rowsTotal = n.rows;
     } else {
-      try {
-        for await (const _ of answerPages(op, ctx, params)) break;
-      } catch (err) {
-        throw asParamsProblem(err);
-      }
+      await checkAnswers(op, ctx, params);
     }
     const id = crypto.randomUUID();
     const job = await withTenant(deps.sql, principal.tenantId, async (tx) => {

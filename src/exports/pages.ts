@@ -10,8 +10,14 @@ import { type FieldError, fieldErrors, HttpProblem } from "../http/problem.ts";
 import { type ExportLayout, layoutOf } from "./layout.ts";
 import { rowsOf } from "./rows.ts";
 
-/** rows per page read from a list operation (its largest page) */
-export const PAGE_SIZE = 500;
+/**
+ * Rows per page an export reads from a list operation: above the API's largest page (500, which
+ * bounds one HTTP response), since each page costs a transaction and its round trips besides its
+ * rows, and an export is trusted in-process code. A list answer function takes any limit; the rows
+ * are the API's pages laid end to end. Measured (bench:exports, 200,000 rows, CSV): 500 ⇒ 14,600
+ * rows/s, 2,000 ⇒ ~35,000; 5,000 is no faster and takes the worker past 300 MB (two pages in hand).
+ */
+export const PAGE_SIZE = 2_000;
 
 /** the parameters as a query string carries them */
 export function paramStrings(params: Record<string, string | number | boolean>): Record<string, string> {
@@ -37,12 +43,20 @@ export function asParamsProblem(err: unknown): unknown {
   return new HttpProblem(err.status, errors.map((e) => `${e.path}: ${e.message}`).join("; "), { ...err.extra, errors });
 }
 
-/** the query of every page: the largest page, from the first row (the caller's cursor and limit do not apply) */
-function firstPageQuery(op: AnalyticsOperation, params: Record<string, string>): unknown {
+/** the query of every page: `limit` rows, from the first row (the caller's cursor and limit do not apply) */
+function firstPageQuery(op: AnalyticsOperation, params: Record<string, string>, limit = PAGE_SIZE): unknown {
   if (!op.list) return validateParams(op, params);
   const { cursor: _cursor, limit: _limit, ...rest } = params;
-  const parsed = op.query.safeParse({ ...rest, limit: String(PAGE_SIZE) });
-  return parsed.success ? parsed.data : validateParams(op, rest);
+  return { ...(validateParams(op, rest) as Record<string, unknown>), limit };
+}
+
+/** runs the operation once (a list: its first row) so that its refusals (a range too wide…) surface now, naming `params.<field>` */
+export async function checkAnswers(op: AnalyticsOperation, ctx: ReadContext, params: Record<string, string>): Promise<void> {
+  try {
+    await op.answer(ctx, firstPageQuery(op, params, 1));
+  } catch (err) {
+    throw asParamsProblem(err);
+  }
 }
 
 export interface Page {
@@ -51,19 +65,30 @@ export interface Page {
   rows?: unknown[];
 }
 
-/** the answer bodies of an export: one, or every page of a list operation */
+/**
+ * The answer bodies of an export: one, or every page of a list operation. The next page is asked for
+ * before the current one is handed out, so the database works on it while the caller writes this one.
+ */
 export async function* answerPages(op: AnalyticsOperation, ctx: ReadContext, params: Record<string, string>): AsyncGenerator<Page> {
-  let query = firstPageQuery(op, params) as Record<string, unknown>;
+  const query = firstPageQuery(op, params) as Record<string, unknown>;
+  const read = async (q: Record<string, unknown>): Promise<unknown> => {
+    const answer = await op.answer(ctx, q);
+    return answer.value !== undefined ? answer.value : JSON.parse(answer.text);
+  };
+  if (!op.list) {
+    yield { body: await read(query) };
+    return;
+  }
+  let pending = read(query);
   for (;;) {
-    const body: unknown = JSON.parse((await op.answer(ctx, query)).text);
-    if (!op.list) {
-      yield { body };
-      return;
+    const body = await pending;
+    const next = op.list.next(body);
+    if (next) {
+      pending = read({ ...query, cursor: next });
+      pending.catch(() => undefined); // the caller may stop first (a lost lease): the late outcome is dropped
     }
     yield { body, rows: op.list.rows(body) };
-    const next = op.list.next(body);
     if (!next) return;
-    query = { ...query, cursor: next };
   }
 }
 

@@ -38,6 +38,8 @@ function collectIfLarge(): void {
   lastGc = Date.now();
   Bun.gc(true);
 }
+/** rows written between two turns of the event loop */
+const WRITE_SLICE = 500;
 const WRITERS = { csv: csvWriter, xlsx: xlsxWriter, pdf: pdfWriter } as const satisfies Record<string, (o: WriterOptions) => ReportWriter>;
 
 /** the job is no longer ours: deleted, or its lease was taken */
@@ -175,7 +177,7 @@ export class ExportWorker {
       const op = findAnalyticsOperation(job.operation);
       if (!op) throw new Error(`${job.operation} is not an analytics operation`);
       validateParams(op, job.params);
-      // bulk: thousands of pages go to the shared cache, not into this process's answer caches
+      // bulk: thousands of pages nobody reads again are stored in no cache (read.ts ReadContext.bulk)
       const ctx = { deps, tenantId: job.tenant_id, logger: log, bulk: true };
       const usage = await withTenantUsage(deps, job.tenant_id);
       upload = await deps.exportStorage.create(key);
@@ -206,7 +208,12 @@ export class ExportWorker {
         if (job.format === "pdf" && progress.rowsWritten > cfg.pdfMaxRows) {
           throw new Error(`the PDF would hold more than ${cfg.pdfMaxRows} rows (EXPORT_PDF_MAX_ROWS); export it as csv or xlsx`);
         }
-        await guard(writer!.rows(rows));
+        // in slices, giving the event loop a turn between them: the next page's round trips to the
+        // database (asked for by answerPages) move on while this one is written
+        for (let i = 0; i < rows.length; i += WRITE_SLICE) {
+          await guard(writer!.rows(rows.length <= WRITE_SLICE ? rows : rows.slice(i, i + WRITE_SLICE)));
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         collectIfLarge();
       }
       progress.rowsTotal = progress.rowsWritten;

@@ -4,7 +4,7 @@
  * - default: the service's deps from the environment and ExportWorker.drain() over the queued jobs
  *   (readMs = database time of the pages read, from pulse_analytics_query_seconds);
  * - BENCH_SYNTHETIC_ROWS=N BENCH_FORMAT=csv|xlsx: the worker's own steps for N listCustomers rows
- *   without the database: 500-row pages as JSON text (as the answer cache holds them) → parse →
+ *   without the database: pages of PAGE_SIZE rows as objects (what a bulk reader's answer holds) →
  *   rows.ts → the format writer → the local storage driver (readMs = time making the pages).
  */
 import { loadConfig } from "../../src/config.ts";
@@ -12,6 +12,7 @@ import { buildDeps, closeDeps } from "../../src/deps.ts";
 import { csvWriter } from "../../src/exports/formats/csv.ts";
 import { xlsxWriter } from "../../src/exports/formats/xlsx.ts";
 import { layoutOf } from "../../src/exports/layout.ts";
+import { PAGE_SIZE } from "../../src/exports/pages.ts";
 import { rowsOf } from "../../src/exports/rows.ts";
 import { createLocalStorage } from "../../src/exports/storage/local.ts";
 import { ExportWorker } from "../../src/exports/worker.ts";
@@ -25,31 +26,30 @@ const synthetic = Number(process.env.BENCH_SYNTHETIC_ROWS ?? 0);
 if (synthetic > 0) {
   const format = process.env.BENCH_FORMAT === "xlsx" ? "xlsx" : "csv";
   const dir = process.env.EXPORTS_DIR ?? "/tmp/pulse-bench-exports";
-  const pageText = (k: number) =>
-    JSON.stringify({
-      as_of: "2026-12-04T00:00:00.000Z",
-      watermark: "2026-12-03T23:59:00.000Z",
-      scored_at: "2026-12-03T23:00:00.000Z",
-      data: Array.from({ length: 500 }, (_, i) => {
-        const g = k * 500 + i + 1;
-        return {
-          customer_id: `cust-${String(g).padStart(8, "0")}`,
-          currency: g % 10 === 0 ? "USD" : "EUR",
-          first_order_at: new Date(Date.UTC(2026, 0, 1) + (g % 300) * 86_400_000).toISOString(),
-          last_order_at: new Date(Date.UTC(2026, 5, 1) + (g % 180) * 86_400_000).toISOString(),
-          days_since_last_order: g % 200,
-          orders: 1 + (g % 9),
-          net_minor: (g % 977) * 131 - 20_000,
-          r_score: 1 + (g % 5),
-          f_score: 1 + (((g / 5) | 0) % 5),
-          m_score: 1 + (((g / 25) | 0) % 5),
-          segment: "potential_loyalist",
-          churn_tier: g % 3 === 0 ? "high" : "low",
-          clv_minor: (g % 977) * 262,
-        };
-      }),
-      next_cursor: "x",
-    });
+  const pageOf = (k: number) => ({
+    as_of: "2026-12-04T00:00:00.000Z",
+    watermark: "2026-12-03T23:59:00.000Z",
+    scored_at: "2026-12-03T23:00:00.000Z",
+    data: Array.from({ length: PAGE_SIZE }, (_, i) => {
+      const g = k * PAGE_SIZE + i + 1;
+      return {
+        customer_id: `cust-${String(g).padStart(8, "0")}`,
+        currency: g % 10 === 0 ? "USD" : "EUR",
+        first_order_at: new Date(Date.UTC(2026, 0, 1) + (g % 300) * 86_400_000).toISOString(),
+        last_order_at: new Date(Date.UTC(2026, 5, 1) + (g % 180) * 86_400_000).toISOString(),
+        days_since_last_order: g % 200,
+        orders: 1 + (g % 9),
+        net_minor: (g % 977) * 131 - 20_000,
+        r_score: 1 + (g % 5),
+        f_score: 1 + (((g / 5) | 0) % 5),
+        m_score: 1 + (((g / 25) | 0) % 5),
+        segment: "potential_loyalist",
+        churn_tier: g % 3 === 0 ? "high" : "low",
+        clv_minor: (g % 977) * 262,
+      };
+    }),
+    next_cursor: "x",
+  });
   const storage = createLocalStorage(dir);
   const upload = await storage.create(`bench/synthetic/1.${format}`);
   const meta = {
@@ -71,9 +71,8 @@ if (synthetic > 0) {
   let lastGc = 0;
   for (let k = 0; rows < synthetic; k++) {
     const t = performance.now();
-    const text = pageText(k);
+    const body = pageOf(k);
     readMs += performance.now() - t;
-    const body = JSON.parse(text) as { data: unknown[] };
     if (!layout) {
       layout = layoutOf("listCustomers", body, body.data);
       await writer.begin(layout.tables[layout.main]!, true);

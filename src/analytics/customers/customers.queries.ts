@@ -141,47 +141,69 @@ export async function currencyPopulation(tx: TxSql, asOf: Date): Promise<Populat
 
 /**
  * One page of scored rows ordered by (customer_id, currency); limit + 1 rows tell there is more. The
- * page walks the primary key (tenant_id, customer_id, currency) from the cursor, in its own column
- * types so the index serves both the range and the order, and finds each row's customer tier from
- * that customer's own rows: a page costs its rows, not the table.
+ * page walks the primary key (tenant_id, customer_id, currency) from the cursor's customer, in the
+ * key's own column types so the index serves both the range and the order. A row's churn tier comes
+ * from its customer's newest order in any currency: unfiltered, a window over the customer's rows
+ * (they are all read anyway; the cursor applies after the window, so it sees whole customers); with
+ * a segment or currency filter, a look-up of the customer's rows for the rows that pass (a window
+ * would run over every row the filter rejects). A page costs its rows, not the table.
+ *
+ * Each row comes back as two fields: customer_id (any text) and `packed`, the other values joined by
+ * '|' in their own text forms (none of them can hold a '|': a currency code, timestamps, integers,
+ * a segment or tier name; a null is empty). The embedded engine pays about 1 µs per field of every
+ * row it sends (measured: 20,000 rows of 13 fields 340 ms, of 2 fields 60 ms), which made this the
+ * most of an export's time; a real server does not care either way.
  */
 export async function customerRows(tx: TxSql, q: ListQuery, population: Population): Promise<CustomerRow[]> {
+  const filtered = q.segment !== undefined || q.currency !== undefined;
+  const customerLast = filtered
+    ? tx`(select max(c.last_order_at) from customer_scores c where c.customer_id = s.customer_id and c.orders >= 1)`
+    : tx`max(s.last_order_at) over (partition by s.customer_id)`;
   const rows = await tx`
-    select r.*, ${tierSql(tx)} as tier
+    select r.customer_id,
+           concat_ws('|', r.currency, r.first_order_at, r.last_order_at, r.orders, r.net_minor,
+                     coalesce(r.r_score::text, ''), coalesce(r.f_score::text, ''), coalesce(r.m_score::text, ''),
+                     coalesce(r.segment, ''), r.row_days, ${tierSql(tx)}) as packed
       from (
-        select s.customer_id, s.currency as currency_key, s.currency::text as currency, s.first_order_at, s.last_order_at,
-               s.orders, s.net_minor,
-               s.r_score, s.f_score, s.m_score, s.segment,
-               floor(extract(epoch from (${q.asOf}::timestamptz - s.last_order_at)) / 86400)::int as row_days,
-               floor(extract(epoch from (${q.asOf}::timestamptz - (
-                 select max(c.last_order_at) from customer_scores c where c.customer_id = s.customer_id and c.orders >= 1
-               ))) / 86400)::int as days
-          from customer_scores s
-         where s.orders >= 1
-           ${q.segment !== undefined ? tx`and s.segment = ${q.segment}` : tx``}
-           ${q.currency !== undefined ? tx`and s.currency = ${q.currency}` : tx``}
-           ${q.after ? tx`and (s.tenant_id, s.customer_id, s.currency) > (app_tenant_id(), ${q.after.customer_id}::text, ${q.after.currency}::bpchar)` : tx``}
+        select w.*,
+               floor(extract(epoch from (${q.asOf}::timestamptz - w.last_order_at)) / 86400)::int as row_days,
+               floor(extract(epoch from (${q.asOf}::timestamptz - w.customer_last)) / 86400)::int as days
+          from (
+            select s.customer_id, s.currency, s.first_order_at, s.last_order_at, s.orders, s.net_minor,
+                   s.r_score, s.f_score, s.m_score, s.segment,
+                   ${customerLast} as customer_last
+              from customer_scores s
+             where s.orders >= 1
+               ${q.after ? tx`and s.customer_id >= ${q.after.customer_id}::text` : tx``}
+               ${q.segment !== undefined ? tx`and s.segment = ${q.segment}` : tx``}
+               ${q.currency !== undefined ? tx`and s.currency = ${q.currency}` : tx``}
+          ) w
+         where true
+           ${q.after ? tx`and (w.customer_id, w.currency) > (${q.after.customer_id}::text, ${q.after.currency}::bpchar)` : tx``}
       ) r
      where true
        ${q.tier !== undefined ? tx`and ${tierSql(tx)} = ${q.tier}` : tx``}
-     order by r.customer_id, r.currency_key
+     order by r.customer_id, r.currency
      limit ${q.limit + 1}`;
   return rows.map((r) => {
-    const pop = population.get(r.currency as string) ?? { n: 0n, churned: 0n };
+    const [currency, first, last, orders, net, rs, fs, ms, segment, rowDays, tier] = (r.packed as string).split("|") as string[];
+    const pop = population.get(currency!) ?? { n: 0n, churned: 0n };
+    const netMinor = BigInt(net!);
+    const score = (v: string | undefined) => (v ? Number(v) : null);
     return {
       customer_id: r.customer_id as string,
-      currency: r.currency as string,
-      first_order_at: r.first_order_at as Date,
-      last_order_at: r.last_order_at as Date,
-      days_since_last_order: Number(r.row_days),
-      orders: big(r.orders),
-      net: big(r.net_minor),
-      r_score: r.r_score === null ? null : Number(r.r_score),
-      f_score: r.f_score === null ? null : Number(r.f_score),
-      m_score: r.m_score === null ? null : Number(r.m_score),
-      segment: (r.segment as Segment | null) ?? null,
-      churn_tier: r.tier as Tier,
-      clv: clvOf(big(r.net_minor), pop.n, pop.churned),
+      currency: currency!,
+      first_order_at: new Date(first!),
+      last_order_at: new Date(last!),
+      days_since_last_order: Number(rowDays),
+      orders: BigInt(orders!),
+      net: netMinor,
+      r_score: score(rs),
+      f_score: score(fs),
+      m_score: score(ms),
+      segment: (segment || null) as Segment | null,
+      churn_tier: tier as Tier,
+      clv: clvOf(netMinor, pop.n, pop.churned),
     };
   });
 }

@@ -217,6 +217,21 @@ export interface CacheContext {
 }
 
 /**
+ * The JSON text under `key` in the shared cache, or undefined (absent, or the cache failed or is
+ * degraded): a look-up that stores nothing and joins no flight (a bulk reader's page, see read.ts).
+ */
+export async function lookupText(ctx: CacheContext, key: string): Promise<string | undefined> {
+  if (!cacheUsable(ctx.cache)) {
+    ctx.metrics.cacheRequests.inc({ result: "bypass" });
+    return undefined;
+  }
+  const got = await guarded(ctx, () => ctx.cache.get(key));
+  const hit = got.ok && got.value !== null;
+  ctx.metrics.cacheRequests.inc({ result: hit ? "hit" : got.ok ? "miss" : "error" });
+  return hit ? (got.value as string) : undefined;
+}
+
+/**
  * The JSON text under `key`, or compute()'s text stored under it for ttlSeconds (± 10 %). A hit is
  * returned as stored, with no parse and no serialisation (what an HTTP answer needs).
  * `store: false` skips the cache look-up and store (e.g. the generation could not be read) but keeps

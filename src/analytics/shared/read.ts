@@ -36,7 +36,7 @@ import type { Deps } from "../../deps.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { HttpProblem } from "../../http/problem.ts";
 import type { Logger } from "../../logger.ts";
-import { type CacheContext, guarded, withCacheText } from "./cache.ts";
+import { type CacheContext, guarded, lookupText, withCacheText } from "./cache.ts";
 import { answerKey, currentGeneration, reusedGeneration } from "./generation.ts";
 import type { NormalisedParams } from "./params.ts";
 import { eventsWatermark } from "./source.queries.ts";
@@ -47,9 +47,11 @@ export interface ReadContext {
   tenantId: string;
   logger: Logger;
   /**
-   * A bulk reader (an export walking every page): its answers go through the shared cache as always
-   * but are not kept in this process (the local answer LRU, the derived-answer memo), where thousands
-   * of pages nobody reads again would push out the answers dashboards and clients do read.
+   * A bulk reader (an export walking every page): it takes an answer from the shared cache when one is
+   * there, but stores nothing, neither there nor in this process (the local answer LRU, the
+   * derived-answer memo), where thousands of pages nobody reads again would push out the answers
+   * dashboards and clients do read. Its answers hold their body as an object (`Answer.value`, see
+   * bulkEnvelope): no serialisation and no parse per page.
    */
   bulk?: boolean;
 }
@@ -111,6 +113,20 @@ export interface Answer<B> {
   readonly text: string;
   /** compile-time only: the body's type */
   readonly body?: B;
+  /** a bulk reader's answer: the body as an object, what JSON.parse(text) gives (text is then made when asked for) */
+  readonly value?: unknown;
+}
+
+/** an answer holding its body as an object; its text is made once, when asked for */
+function valueAnswer<B>(value: unknown): Answer<B> {
+  let text: string | undefined;
+  return {
+    value,
+    get text() {
+      text ??= JSON.stringify(value);
+      return text;
+    },
+  };
 }
 
 /** the envelope as an object (code that needs its fields; a route sends an Answer instead) */
@@ -121,6 +137,7 @@ export async function analyticsRead<T>(
   query: (tx: TxSql) => Promise<T>,
   opts: ReadOptions = {},
 ): Promise<AnalyticsEnvelope<T>> {
+  if ("bulk" in ctxOrC && ctxOrC.bulk) return bulkEnvelope(ctxOrC, operationId, params, query, opts);
   return JSON.parse(await analyticsText(ctxOrC, operationId, params, query, opts)) as AnalyticsEnvelope<T>;
 }
 
@@ -132,6 +149,7 @@ export async function envelopeAnswer<T>(
   query: (tx: TxSql) => Promise<T>,
   opts: ReadOptions = {},
 ): Promise<Answer<AnalyticsEnvelope<T>>> {
+  if (ctx.bulk) return valueAnswer(await bulkEnvelope(ctx, operationId, params, query, opts));
   return { text: await analyticsText(ctx, operationId, params, query, opts) };
 }
 
@@ -155,12 +173,13 @@ export async function derivedAnswer<T, B>(
   derive: { variant: string; reshape: (envelope: AnalyticsEnvelope<T>) => B },
   opts: ReadOptions = {},
 ): Promise<Answer<B>> {
+  if (ctx.bulk) return valueAnswer(derive.reshape(await bulkEnvelope(ctx, operationId, params, query, opts)));
   const { key, text } = await answer(ctx, operationId, params, query, opts);
   const memoKey = `${key}\n${derive.variant}`;
   const known = derived.get(memoKey);
   if (known !== undefined && known.source === text) return { text: known.text };
   const out = JSON.stringify(derive.reshape(JSON.parse(text) as AnalyticsEnvelope<T>));
-  if (!ctx.bulk) derived.set(memoKey, { source: text, text: out });
+  derived.set(memoKey, { source: text, text: out });
   return { text: out };
 }
 
@@ -183,7 +202,46 @@ export async function analyticsText<T>(
   query: (tx: TxSql) => Promise<T>,
   opts: ReadOptions = {},
 ): Promise<string> {
+  if ("bulk" in ctxOrC && ctxOrC.bulk) return JSON.stringify(await bulkEnvelope(ctxOrC, operationId, params, query, opts));
   return (await answer(ctxOrC, operationId, params, query, opts)).text;
+}
+
+/** an answer's cache key under the tenant's generation; `known` false when the generation could not be read (then "-") */
+async function keyOf(
+  ctx: ReadContext,
+  cacheCtx: CacheContext,
+  operationId: string,
+  params: NormalisedParams,
+): Promise<{ key: string; known: boolean }> {
+  const { deps, tenantId } = ctx;
+  const reuseMs = deps.config.analytics.generationReuseMs;
+  // within the reuse window the generation is in memory: no cache call, so no timeout guard either
+  const reused = reusedGeneration(deps.cache, tenantId, reuseMs);
+  const gen =
+    reused !== undefined
+      ? { ok: true as const, value: reused }
+      : await guarded(cacheCtx, () => currentGeneration(deps.cache, tenantId, reuseMs));
+  return { key: answerKey(tenantId, gen.ok ? gen.value : "-", operationId, paramsHash(params)), known: gen.ok };
+}
+
+/**
+ * A bulk reader's envelope as an object: the shared cache's answer when there is one (an export of
+ * what a client just read holds that very answer, as_of included), else computed and neither stored
+ * nor serialised. Answer functions build plain JSON values (strings, finite numbers, booleans, null,
+ * arrays, objects), so the object is what its JSON text parses back to (registry.test.ts checks it
+ * for every operation). No single flight: a bulk reader reads an answer once.
+ */
+async function bulkEnvelope<T>(
+  ctx: ReadContext,
+  operationId: string,
+  params: NormalisedParams,
+  query: (tx: TxSql) => Promise<T>,
+  opts: ReadOptions,
+): Promise<AnalyticsEnvelope<T>> {
+  const cacheCtx: CacheContext = { cache: ctx.deps.cache, logger: ctx.logger, metrics: ctx.deps.metrics };
+  const { key, known } = await keyOf(ctx, cacheCtx, operationId, params);
+  const cached = known ? await lookupText(cacheCtx, key) : undefined;
+  return cached !== undefined ? (JSON.parse(cached) as AnalyticsEnvelope<T>) : runQuery(ctx, operationId, params, query, opts);
 }
 
 /** the envelope's JSON text and its cache key */
@@ -195,27 +253,15 @@ async function answer<T>(
   opts: ReadOptions,
 ): Promise<{ key: string; text: string }> {
   const ctx = "var" in ctxOrC ? readContext(ctxOrC) : ctxOrC;
-  const { deps, tenantId, logger } = ctx;
-  const localBytes = ctx.bulk ? 0 : deps.config.analytics.localCacheBytes;
-  const cacheCtx: CacheContext = { cache: deps.cache, logger, metrics: deps.metrics, localBytes };
-  const hash = paramsHash(params);
-
-  const reuseMs = deps.config.analytics.generationReuseMs;
-  // within the reuse window the generation is in memory: no cache call, so no timeout guard either
-  const reused = reusedGeneration(deps.cache, tenantId, reuseMs);
-  const gen =
-    reused !== undefined
-      ? { ok: true as const, value: reused }
-      : await guarded(cacheCtx, () => currentGeneration(deps.cache, tenantId, reuseMs));
-  const key = answerKey(tenantId, gen.ok ? gen.value : "-", operationId, hash);
+  const { deps, logger } = ctx;
+  const cacheCtx: CacheContext = { cache: deps.cache, logger, metrics: deps.metrics, localBytes: deps.config.analytics.localCacheBytes };
+  const { key, known } = await keyOf(ctx, cacheCtx, operationId, params);
   const text = await withCacheText(
     cacheCtx,
     key,
     deps.config.analytics.cacheTtlSeconds,
     async () => JSON.stringify(await runQuery(ctx, operationId, params, query, opts)),
-    {
-      store: gen.ok,
-    },
+    { store: known },
   );
   return { key, text };
 }
@@ -234,12 +280,16 @@ async function runQuery<T>(
   const from = typeof params.from === "string" ? new Date(params.from) : undefined;
   const to = typeof params.to === "string" ? new Date(params.to) : undefined;
 
-  const work = withTenant(deps.sql, tenantId, async (tx) => {
-    await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true)`;
-    const data = await query(tx);
-    const watermark = from && to ? await eventsWatermark(tx, from, to, opts.watermarkTypes) : null;
-    return { data, watermark };
-  });
+  const work = withTenant(
+    deps.sql,
+    tenantId,
+    async (tx) => {
+      const data = await query(tx);
+      const watermark = from && to ? await eventsWatermark(tx, from, to, opts.watermarkTypes) : null;
+      return { data, watermark };
+    },
+    { statementTimeoutMs: timeoutMs },
+  );
   work.catch(() => undefined); // the deadline may win the race; the late outcome is dropped
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {

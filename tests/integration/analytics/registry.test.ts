@@ -84,6 +84,40 @@ describe("analytics operations registry", () => {
     ]);
   });
 
+  test("a bulk reader (exports) gets every operation's body as a plain JSON object, the API's figures, and stores nothing in any cache", async () => {
+    const bearer = await token({ tenantId: T, roles: ["viewer"] });
+    const bulk = { deps, tenantId: T, logger: testLogger, bulk: true };
+    const counts = async () =>
+      Object.fromEntries((await deps.metrics.cacheRequests.get()).values.map((v) => [String(v.labels.result), v.value]));
+    // what an answer's time of computing changes (the rest must be equal): as_of, and a list cursor that carries it
+    const timeless = (body: unknown) => JSON.parse(JSON.stringify(body, (k, v) => (k === "as_of" || k === "next_cursor" ? undefined : v)));
+    const candidates = [{ ...RANGE, bucket: "hour" }, RANGE, {}];
+    let answered = 0;
+    for (const [id, op] of analyticsOperations) {
+      const params = candidates.find((p) => op.query.safeParse(p).success);
+      expect(params, `${id} accepts one of the candidate parameter sets`).toBeDefined();
+      const answer = await op.answer(bulk, op.query.parse(params));
+      expect(answer.value, id).toBeDefined();
+      // no Date, bigint, undefined, NaN or Infinity: the object is what its JSON text parses back to
+      expect(JSON.parse(JSON.stringify(answer.value)), id).toStrictEqual(answer.value);
+      const res = await app.request(`${op.path}?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${bearer}` } });
+      expect(res.status, id).toBe(200);
+      expect(timeless(answer.value), id).toEqual(timeless(await res.json()));
+      answered += 1;
+    }
+    expect(answered).toBe(18);
+    // stored nothing: after a bulk read, a client's read of the same parameters misses; after the
+    // client's (stored) answer, a bulk read takes it as it is, as_of included
+    const fresh = crypto.randomUUID();
+    const op = findAnalyticsOperation("getRevenueSummary")!;
+    const q = op.query.parse(RANGE);
+    await op.answer({ ...bulk, tenantId: fresh }, q);
+    const misses = (await counts()).miss ?? 0;
+    const client = JSON.parse((await op.answer({ deps, tenantId: fresh, logger: testLogger }, q)).text);
+    expect(((await counts()).miss ?? 0) - misses).toBe(1);
+    expect((await op.answer({ ...bulk, tenantId: fresh }, q)).value).toEqual(client);
+  });
+
   test("list operations say where their rows are and give the next page's cursor", async () => {
     const op = findAnalyticsOperation("getItemPerformance")!;
     const ctx = { deps, tenantId: T, logger: testLogger };
