@@ -23,23 +23,9 @@ import type { ReportMeta, ReportWriter, WriterOptions } from "./formats/writer.t
 import { xlsxWriter } from "./formats/xlsx.ts";
 import type { ExportLayout } from "./layout.ts";
 import { answerPages, layoutOfPage, timezoneOf, validateParams } from "./pages.ts";
-import { rowsOf } from "./rows.ts";
 import { type ObjectUpload, storageKey } from "./storage/storage.ts";
+import { collectIfLarge, inProcessWriter, type PageWriter, threadedWriter } from "./threaded.ts";
 
-/**
- * Above this resident size between two pages the worker runs a full garbage collection (at most once a
- * second): JavaScriptCore otherwise lets the garbage of a long export (page texts, rows, XML) grow to
- * 2-3 × the live heap (measured: XLSX of 200,000 rows peaks at 330 MB without, 220 MB with it).
- */
-const GC_ABOVE_BYTES = 160 * 1024 * 1024;
-let lastGc = 0;
-function collectIfLarge(): void {
-  if (typeof Bun === "undefined" || process.memoryUsage.rss() < GC_ABOVE_BYTES || Date.now() - lastGc < 1_000) return;
-  lastGc = Date.now();
-  Bun.gc(true);
-}
-/** rows written between two turns of the event loop */
-const WRITE_SLICE = 500;
 const WRITERS = { csv: csvWriter, xlsx: xlsxWriter, pdf: pdfWriter } as const satisfies Record<string, (o: WriterOptions) => ReportWriter>;
 
 /** the job is no longer ours: deleted, or its lease was taken */
@@ -190,40 +176,41 @@ export class ExportWorker {
       });
       broken.catch(() => undefined);
       const guard = <T>(p: Promise<T>) => Promise.race([p, broken]);
-      let writer: ReportWriter | undefined;
+      let writer: PageWriter | undefined;
       let layout: ExportLayout | undefined;
       let firstBody: unknown;
       const tz = timezoneOf(validateParams(op, job.params));
-      for await (const page of answerPages(op, ctx, job.params)) {
-        if (lost || signal.aborted) throw new LostLease();
-        if (!layout) {
-          layout = layoutOfPage(op, page);
-          firstBody = page.body;
-          writer = WRITERS[job.format]({ out: counter, meta: metaOf(job, op.summary, tz, page.body) });
-          await guard(writer.begin(layout.tables[layout.main]!, true));
+      try {
+        for await (const page of answerPages(op, ctx, job.params)) {
+          if (lost || signal.aborted) throw new LostLease();
+          if (!layout) {
+            layout = layoutOfPage(op, page);
+            firstBody = page.body;
+            const opts = { out: counter, meta: metaOf(job, op.summary, tz, page.body) };
+            // a list as CSV or XLSX: rows and file on the writer thread while this one reads the next pages
+            writer = op.list && job.format !== "pdf" ? threadedWriter(job.format, opts) : inProcessWriter(WRITERS[job.format](opts));
+            await guard(writer.begin(layout.tables[layout.main]!, true));
+          }
+          await guard(writer!.page(layout.tables[layout.main]!, page.body, tz));
+          progress.rowsWritten = writer!.rowsWritten;
+          if (job.format === "pdf" && progress.rowsWritten > cfg.pdfMaxRows) {
+            throw new Error(`the PDF would hold more than ${cfg.pdfMaxRows} rows (EXPORT_PDF_MAX_ROWS); export it as csv or xlsx`);
+          }
+          collectIfLarge();
         }
-        const rows = rowsOf(layout.tables[layout.main]!, page.body, tz);
-        if (!op.list) progress.rowsTotal = rows.length; // one answer: the total is known at once
-        progress.rowsWritten += rows.length;
-        if (job.format === "pdf" && progress.rowsWritten > cfg.pdfMaxRows) {
-          throw new Error(`the PDF would hold more than ${cfg.pdfMaxRows} rows (EXPORT_PDF_MAX_ROWS); export it as csv or xlsx`);
+        await guard(writer!.settled());
+        progress.rowsWritten = writer!.rowsWritten;
+        progress.rowsTotal = progress.rowsWritten;
+        // the other tables of the answer (the first page's), after the main one
+        for (const [i, t] of layout!.tables.entries()) {
+          if (i === layout!.main) continue;
+          await guard(writer!.begin(t, false));
+          await guard(writer!.page(t, firstBody, tz));
         }
-        // in slices, giving the event loop a turn between them: the next page's round trips to the
-        // database (asked for by answerPages) move on while this one is written
-        for (let i = 0; i < rows.length; i += WRITE_SLICE) {
-          await guard(writer!.rows(rows.length <= WRITE_SLICE ? rows : rows.slice(i, i + WRITE_SLICE)));
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
-        collectIfLarge();
+        await guard(writer!.end());
+      } finally {
+        writer?.close();
       }
-      progress.rowsTotal = progress.rowsWritten;
-      // the other tables of the answer (the first page's), after the main one
-      for (const [i, t] of layout!.tables.entries()) {
-        if (i === layout!.main) continue;
-        await guard(writer!.begin(t, false));
-        await guard(writer!.rows(rowsOf(t, firstBody, tz)));
-      }
-      await guard(writer!.end());
       if (lost || signal.aborted) throw new LostLease();
       const size = await guard(upload.commit());
       if (

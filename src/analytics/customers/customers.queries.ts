@@ -161,7 +161,7 @@ export async function customerRows(tx: TxSql, q: ListQuery, population: Populati
     : tx`max(s.last_order_at) over (partition by s.customer_id)`;
   const rows = await tx`
     select r.customer_id,
-           concat_ws('|', r.currency, r.first_order_at, r.last_order_at, r.orders, r.net_minor,
+           concat_ws('|', r.currency, floor(extract(epoch from r.first_order_at) * 1000)::int8, floor(extract(epoch from r.last_order_at) * 1000)::int8, r.orders, r.net_minor,
                      coalesce(r.r_score::text, ''), coalesce(r.f_score::text, ''), coalesce(r.m_score::text, ''),
                      coalesce(r.segment, ''), r.row_days, ${tierSql(tx)}) as packed
       from (
@@ -193,8 +193,8 @@ export async function customerRows(tx: TxSql, q: ListQuery, population: Populati
     return {
       customer_id: r.customer_id as string,
       currency: currency!,
-      first_order_at: new Date(first!),
-      last_order_at: new Date(last!),
+      first_order_at: new Date(Number(first)),
+      last_order_at: new Date(Number(last)),
       days_since_last_order: Number(rowDays),
       orders: BigInt(orders!),
       net: netMinor,

@@ -27,6 +27,26 @@ function sheetName(name: string, part: number, used: Set<string>): string {
 
 const decimalsFormat = (d: number) => (d === 0 ? "0" : `0.${"0".repeat(d)}`);
 
+/**
+ * Cell styles shared by every cell that has them: exceljs recognises a style object it has seen (a
+ * WeakMap by identity) and otherwise works a new style out for every cell, which was the most of its
+ * time per row. Never mutated (a cell's own number format takes another shared object).
+ */
+const PLAIN_STYLE: Partial<ExcelJS.Style> = {};
+const DATE_STYLE: Partial<ExcelJS.Style> = { numFmt: DATE_FORMAT };
+const decimalsStyles = new Map<number, Partial<ExcelJS.Style>>();
+function decimalsStyle(d: number): Partial<ExcelJS.Style> {
+  let style = decimalsStyles.get(d);
+  if (!style) {
+    style = { numFmt: decimalsFormat(d) };
+    decimalsStyles.set(d, style);
+  }
+  return style;
+}
+function columnStyle(kind: string): Partial<ExcelJS.Style> {
+  return kind === "time" ? DATE_STYLE : kind === "major" ? decimalsStyle(2) : PLAIN_STYLE;
+}
+
 function widthOf(kind: string, key: string): number {
   if (kind === "time") return 20;
   if (kind === "text") return Math.max(14, Math.min(40, key.length + 2));
@@ -46,6 +66,7 @@ export function xlsxWriter(opts: WriterOptions): ReportWriter {
   const used = new Set<string>();
   const counts: Array<[string, number]> = [];
   let table: TableLayout | undefined;
+  let styles: Array<Partial<ExcelJS.Style>> = [];
   let sheet: ExcelJS.Worksheet | undefined;
   let part = 0;
   let inSheet = 0;
@@ -59,7 +80,7 @@ export function xlsxWriter(opts: WriterOptions): ReportWriter {
     sheet.columns = table!.columns.map((c) => ({
       key: c.key,
       width: widthOf(c.kind, c.key),
-      ...(c.kind === "time" ? { style: { numFmt: DATE_FORMAT } } : c.kind === "major" ? { style: { numFmt: decimalsFormat(2) } } : {}),
+      ...(c.kind === "time" || c.kind === "major" ? { style: columnStyle(c.kind) } : {}),
     }));
     const header = sheet.addRow(table!.columns.map((c) => c.key));
     header.font = { bold: true };
@@ -79,6 +100,7 @@ export function xlsxWriter(opts: WriterOptions): ReportWriter {
     async begin(t) {
       closeSheet();
       table = t;
+      styles = t.columns.map((c) => columnStyle(c.kind));
       part = 0;
       openSheet();
     },
@@ -91,7 +113,7 @@ export function xlsxWriter(opts: WriterOptions): ReportWriter {
         const row = sheet!.addRow(cells.map(cellValue));
         for (let i = 0; i < cells.length; i++) {
           const cell = cells[i];
-          if (cell instanceof MajorCell && cell.decimals !== 2) row.getCell(i + 1).numFmt = decimalsFormat(cell.decimals);
+          row.getCell(i + 1).style = cell instanceof MajorCell && cell.decimals !== 2 ? decimalsStyle(cell.decimals) : styles[i]!;
         }
         row.commit();
         inSheet += 1;

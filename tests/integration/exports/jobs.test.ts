@@ -128,14 +128,17 @@ describe("POST /v1/exports", () => {
     expect(((await full.json()) as any).detail).toContain("EXPORT_MAX_STORED_MB_PER_TENANT");
   });
 
-  test("a file that would take the tenant past its stored bytes fails with that reason", async () => {
+  test.each([
+    ["getChurnRisk", "written in process"],
+    ["listCustomers", "a list: written on the writer thread"],
+  ])("a file that would take the tenant past its stored bytes fails with that reason (%s, %s)", async (operation) => {
     const T = crypto.randomUUID();
     const { app: limited, worker: w } = await exportsApp({ EXPORT_MAX_STORED_MB_PER_TENANT: "1" }, createLocalStorage(dir));
     const first = (await (await create(limited, T, { operation: "getChurnRisk", params: {}, format: "csv" })).json()) as any;
     await w.drain();
-    // 1,048,576 − 10 bytes stored: a 2-line CSV (> 10 bytes) does not fit
+    // 1,048,576 − 10 bytes stored: a CSV with its header line (> 10 bytes) does not fit
     await deps.sql`update export_jobs set size_bytes = 1048566 where id = ${first.id}`;
-    const second = (await (await create(limited, T, { operation: "getChurnRisk", params: {}, format: "csv" })).json()) as any;
+    const second = (await (await create(limited, T, { operation, params: {}, format: "csv" })).json()) as any;
     await w.drain();
     const job = (await (await call(limited, T, `/v1/exports/${second.id}`)).json()) as any;
     expect(job.status).toBe("failed");
