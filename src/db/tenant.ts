@@ -20,8 +20,8 @@ export async function withTenant<T>(sql: Sql, tenantId: string, fn: (tx: TxSql) 
   const timeout = opts.statementTimeoutMs === undefined ? null : String(opts.statementTimeoutMs);
   const result = await sql.begin(async (tx) => {
     // one round trip: the statement timeout (when given) with the role and the tenant
-    await tx`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${id}, true),
-                    set_config('statement_timeout', coalesce(${timeout}::text, current_setting('statement_timeout')), true)`;
+    const withTimeout = timeout === null ? tx`` : tx`, set_config('statement_timeout', ${timeout}, true)`;
+    await tx`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${id}, true)${withTimeout}`;
     return fn(tx);
   });
   return result as T;

@@ -61,6 +61,16 @@ describe("withTenant: tenancy enforced in the database", () => {
     expect(rows).toHaveLength(0);
   });
 
+  test("statementTimeoutMs sets the transaction's statement_timeout in the tenant's round trip, and only for it", async () => {
+    const [before] = await sql`select current_setting('statement_timeout') as t`;
+    const [inside] = await withTenant(sql, A, (tx) => tx`select current_setting('statement_timeout') as t`, { statementTimeoutMs: 1234 });
+    expect(inside?.t).toBe("1234ms");
+    const [plain] = await withTenant(sql, A, (tx) => tx`select current_setting('statement_timeout') as t`);
+    const [after] = await sql`select current_setting('statement_timeout') as t`;
+    expect(plain?.t).toBe(before?.t);
+    expect(after?.t).toBe(before?.t);
+  });
+
   test("the tenant setting does not leak out of the transaction", async () => {
     await withTenant(sql, A, (tx) => tx`select 1`);
     const [row] = await sql`select current_user as role, coalesce(current_setting('app.tenant_id', true), '') as tenant`;
