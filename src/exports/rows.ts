@@ -7,7 +7,7 @@
  *   spreadsheet dates;
  * - text from event data is neutralised for spreadsheets by the writers (neutralise()).
  */
-import { utcOffsetMs } from "../analytics/shared/buckets.ts";
+import { utcOffsetMs } from "../lib/zones.ts";
 import { isCurrency, minorExponent } from "../lib/currency.ts";
 import type { Column, TableLayout } from "./layout.ts";
 

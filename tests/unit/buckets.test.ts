@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { chooseSource, utcOffsetMs, zoneOffsets } from "../../src/analytics/shared/buckets.ts";
+import { chooseSource, zoneOffsets } from "../../src/analytics/shared/buckets.ts";
+import { utcOffsetMs } from "../../src/lib/zones.ts";
 import { canonicalTimeZone, checkBucketCount, normaliseParams, parseRange } from "../../src/analytics/shared/params.ts";
 import { HttpProblem } from "../../src/http/problem.ts";
 import { getTestDeps } from "../helpers/deps.ts";

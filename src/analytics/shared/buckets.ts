@@ -23,6 +23,7 @@
  * boundaries the first/last bucket holds only the part inside [from, to).
  */
 import { LRUCache } from "lru-cache";
+import { utcOffsetMs } from "../../lib/zones.ts";
 import { type AnalyticsRange, type Bucket, BUCKET_NOMINAL_MS } from "./params.ts";
 
 export type { Bucket } from "./params.ts";
@@ -48,34 +49,6 @@ const GRIDS: ReadonlyArray<readonly [Exclude<Source, "raw">, number]> = [
   ["5m", 5 * MINUTE],
 ];
 const SAMPLE_MS = 6 * HOUR;
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(tz: string): Intl.DateTimeFormat {
-  let f = formatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: tz,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
-    formatters.set(tz, f);
-  }
-  return f;
-}
-
-/** the zone's UTC offset (local − UTC) in ms at an instant: +3 600 000 for Berlin in winter */
-export function utcOffsetMs(tz: string, at: number): number {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(tz).formatToParts(new Date(at))) if (p.type !== "literal") parts[p.type] = Number(p.value);
-  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
-  const whole = at - (((at % 1000) + 1000) % 1000);
-  return wall - whole;
-}
 
 /** offsets at the 6-hour sample instants, per zone: formatToParts costs ~9 µs, a 400-day range has 1,600 samples */
 const sampled = new Map<string, Map<number, number>>();

@@ -2,7 +2,7 @@
  * Local calendar days in an IANA zone: the local date of an instant, date arithmetic on YYYY-MM-DD,
  * and the instant a local day begins (DST-correct: a day on a change has 23 or 25 hours).
  */
-import { utcOffsetMs } from "./buckets.ts";
+import { utcOffsetMs } from "../../lib/zones.ts";
 
 const dayFormatters = new Map<string, Intl.DateTimeFormat>();
 /** the local date (YYYY-MM-DD) of an instant in a zone */
