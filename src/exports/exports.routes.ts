@@ -157,7 +157,8 @@ export const exportsRoutes = new OpenAPIHono<AppEnv>()
     const ctx = readContext(c);
     let rowsTotal: number | null = null;
     if (body.format === "pdf") {
-      const n = await countRows(op, { ...ctx, bulk: true }, params, cfg.pdfMaxRows);
+      // a list's pages are read as a bulk reader (stored nowhere); a single answer is stored for the worker to find
+      const n = await countRows(op, op.list ? { ...ctx, bulk: true } : ctx, params, cfg.pdfMaxRows);
       if (!n.complete) {
         throw new HttpProblem(422, `the PDF would hold more than ${cfg.pdfMaxRows} rows (EXPORT_PDF_MAX_ROWS); export it as csv or xlsx`, {
           title: "Too many rows for a PDF",
