@@ -15,8 +15,14 @@ import type { Column, TableLayout } from "./layout.ts";
 export class TimeCell {
   constructor(
     readonly text: string,
-    readonly local: Date,
+    /** the local wall-clock time as ms since the epoch (what `local` holds) */
+    readonly localMs: number,
   ) {}
+
+  /** made when asked for (XLSX's typed dates): CSV and PDF need only the text */
+  get local(): Date {
+    return new Date(this.localMs);
+  }
 }
 
 /** a major-unit amount: its exact decimal text and its value with the currency's decimals */
@@ -60,14 +66,25 @@ function offsetAt(tz: string, ms: number): number {
 
 /** an instant in a time zone: "2026-10-25T02:30:00+01:00" (milliseconds only when not zero) */
 export function zonedTime(instant: string | Date, tz: string): TimeCell {
-  const ms = typeof instant === "string" ? Date.parse(instant) : instant.getTime();
+  return typeof instant === "string" ? zonedText(instant, Date.parse(instant), tz) : zonedAt(instant.getTime(), tz);
+}
+
+/** an instant given as ISO-8601 text (`ms` its Date.parse): in UTC, a canonical "…T…​.sssZ" text is rewritten without a Date */
+function zonedText(iso: string, ms: number, tz: string): TimeCell {
+  if (tz === "UTC" && iso.length === 24 && iso[10] === "T" && iso[19] === "." && iso[23] === "Z") {
+    return new TimeCell(`${iso.slice(0, 19)}${iso.startsWith(".000", 19) ? "" : iso.slice(19, 23)}+00:00`, ms);
+  }
+  return zonedAt(ms, tz);
+}
+
+function zonedAt(ms: number, tz: string): TimeCell {
   const offsetMin = offsetAt(tz, ms);
-  const local = new Date(ms + offsetMin * 60_000);
-  const iso = local.toISOString(); // "YYYY-MM-DDTHH:mm:ss.sssZ" of the wall-clock time
-  const millis = local.getUTCMilliseconds();
+  const localMs = ms + offsetMin * 60_000;
+  const iso = new Date(localMs).toISOString(); // "YYYY-MM-DDTHH:mm:ss.sssZ" of the wall-clock time
   const sign = offsetMin < 0 ? "-" : "+";
-  const text = `${iso.slice(0, 19)}${millis ? iso.slice(19, 23) : ""}${sign}${pad(Math.trunc(offsetMin / 60))}:${pad(offsetMin % 60)}`;
-  return new TimeCell(text, local);
+  const millis = iso.startsWith(".000", 19) ? "" : iso.slice(19, 23);
+  const text = `${iso.slice(0, 19)}${millis}${sign}${pad(Math.trunc(offsetMin / 60))}:${pad(offsetMin % 60)}`;
+  return new TimeCell(text, localMs);
 }
 
 /** minor units → the major-unit decimal ("-12.05" for -1205 EUR); undefined for an unknown currency */
@@ -100,8 +117,10 @@ function at(value: unknown, path: readonly string[]): unknown {
 function cellOf(c: Column, value: unknown, tz: string): Cell {
   if (value === undefined || value === null) return null;
   switch (c.kind) {
-    case "time":
-      return typeof value === "string" && Number.isFinite(Date.parse(value)) ? zonedTime(value, tz) : String(value);
+    case "time": {
+      const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
+      return Number.isFinite(ms) ? zonedText(value as string, ms, tz) : String(value);
+    }
     case "integer":
     case "number":
       return typeof value === "number" ? value : Number(value);

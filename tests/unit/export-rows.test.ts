@@ -24,6 +24,20 @@ describe("zonedTime", () => {
     expect(zonedTime("2026-06-01T00:00:00.000Z", "Asia/Kathmandu").text).toBe("2026-06-01T05:45:00+05:45");
   });
 
+  test("UTC from ISO text (rewritten without a Date) is what the same instant as a Date gives, milliseconds or not", () => {
+    for (const iso of ["2026-01-01T00:00:00.000Z", "2026-07-09T23:59:59.999Z", "2026-03-29T01:00:00.040Z", "1969-12-31T23:59:59.500Z"]) {
+      const fromText = zonedTime(iso, "UTC");
+      const fromDate = zonedTime(new Date(iso), "UTC");
+      expect(fromText.text).toBe(fromDate.text);
+      expect(fromText.local.getTime()).toBe(fromDate.local.getTime());
+    }
+    expect(zonedTime("2026-07-09T23:59:59.999Z", "UTC").text).toBe("2026-07-09T23:59:59.999+00:00");
+    expect(zonedTime("2026-03-29T01:00:00.040Z", "UTC").text).toBe("2026-03-29T01:00:00.040+00:00");
+    // not the canonical form (a date alone, an offset): parsed, then written in the zone
+    expect(zonedTime("2026-03-29", "UTC").text).toBe("2026-03-29T00:00:00+00:00");
+    expect(zonedTime("2026-03-29T03:00:00+02:00", "UTC").text).toBe("2026-03-29T01:00:00+00:00");
+  });
+
   test("the local date's UTC fields are the wall-clock time (what a spreadsheet date shows)", () => {
     expect(zonedTime("2026-10-25T01:30:00.000Z", "Europe/Berlin").local.toISOString()).toBe("2026-10-25T02:30:00.000Z");
   });
