@@ -26,8 +26,8 @@ import { rowsOf } from "./rows.ts";
  */
 const GC_ABOVE_BYTES = 128 * 1024 * 1024;
 let lastGc = 0;
-export function collectIfLarge(everyMs = 1_000): void {
-  if (typeof Bun === "undefined" || process.memoryUsage.rss() < GC_ABOVE_BYTES || Date.now() - lastGc < everyMs) return;
+export function collectIfLarge(): void {
+  if (typeof Bun === "undefined" || process.memoryUsage.rss() < GC_ABOVE_BYTES || Date.now() - lastGc < 1_000) return;
   lastGc = Date.now();
   Bun.gc(true);
 }
