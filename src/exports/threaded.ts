@@ -21,8 +21,9 @@ import { rowsOf } from "./rows.ts";
  * Above this resident size (the process's: both threads' heaps) a thread runs a full garbage
  * collection of its own heap between two pages, at most once a second: JavaScriptCore otherwise lets
  * the garbage of a long export (pages, rows, XML) grow to 2-3 × the live heap (measured, one thread:
- * XLSX of 200,000 rows peaks at 330 MB without, 220 MB with it; with the writer thread 128 MB keeps
- * both formats under 300 MB at no cost in speed, where 160 MB let them reach 290-315 MB).
+ * XLSX of 200,000 rows peaks at 330 MB without, 220 MB with it; with the writer thread, 128 MB kept
+ * most runs at 249-295 MB, XLSX of 1,000,000 rows twice at 300-307 MB, where 160 MB let them reach
+ * 290-315 MB, at no cost in speed).
  */
 const GC_ABOVE_BYTES = 128 * 1024 * 1024;
 let lastGc = 0;
@@ -47,8 +48,8 @@ export interface PageWriter {
   close(): void;
 }
 
-/** rows handed to the format writer between two turns of the event loop (the next page's reads move on meanwhile) */
-const SLICE = 500;
+/** rows handed to the format writer at a time (in process: with a turn of the event loop between, so the next page's reads move on) */
+export const SLICE = 500;
 
 export function inProcessWriter(writer: ReportWriter): PageWriter {
   let rowsWritten = 0;

@@ -10,15 +10,12 @@ import { csvWriter } from "./formats/csv.ts";
 import type { ReportWriter } from "./formats/writer.ts";
 import { xlsxWriter } from "./formats/xlsx.ts";
 import { rowsOf } from "./rows.ts";
-import { collectIfLarge, type ThreadReply, type ThreadRequest } from "./threaded.ts";
+import { collectIfLarge, SLICE, type ThreadReply, type ThreadRequest } from "./threaded.ts";
 
 declare const self: {
   postMessage(message: ThreadReply, transfer?: Transferable[]): void;
   onmessage: ((event: MessageEvent<ThreadRequest>) => void) | null;
 };
-
-/** rows handed to the format writer at a time */
-const SLICE = 500;
 
 const post = (message: ThreadReply, transfer?: Transferable[]) => self.postMessage(message, transfer);
 let writer: ReportWriter | undefined;
