@@ -139,6 +139,9 @@ export async function currencyPopulation(tx: TxSql, asOf: Date): Promise<Populat
   return new Map(rows.map((r) => [r.currency as string, { n: big(r.n), churned: big(r.churned) }]));
 }
 
+/** a packed score field: empty is null */
+const packedScore = (v: string | undefined): number | null => (v ? Number(v) : null);
+
 /**
  * One page of scored rows ordered by (customer_id, currency); limit + 1 rows tell there is more. The
  * page walks the primary key (tenant_id, customer_id, currency) from the cursor's customer, in the
@@ -189,7 +192,6 @@ export async function customerRows(tx: TxSql, q: ListQuery, population: Populati
     const [currency, first, last, orders, net, rs, fs, ms, segment, rowDays, tier] = (r.packed as string).split("|") as string[];
     const pop = population.get(currency!) ?? { n: 0n, churned: 0n };
     const netMinor = BigInt(net!);
-    const score = (v: string | undefined) => (v ? Number(v) : null);
     return {
       customer_id: r.customer_id as string,
       currency: currency!,
@@ -198,9 +200,9 @@ export async function customerRows(tx: TxSql, q: ListQuery, population: Populati
       days_since_last_order: Number(rowDays),
       orders: BigInt(orders!),
       net: netMinor,
-      r_score: score(rs),
-      f_score: score(fs),
-      m_score: score(ms),
+      r_score: packedScore(rs),
+      f_score: packedScore(fs),
+      m_score: packedScore(ms),
       segment: (segment || null) as Segment | null,
       churn_tier: tier as Tier,
       clv: clvOf(netMinor, pop.n, pop.churned),
