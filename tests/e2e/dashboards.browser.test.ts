@@ -211,7 +211,9 @@ describe("the web app in Chromium", () => {
         body: JSON.stringify([
           orderCompleted(
             T,
-            { time: iso(Date.now() - 2_000) },
+            // now, not earlier: beforeAll's refresh materialised the 5-minute aggregate up to the current
+            // bucket's start, and an order dated before it would be a late event, not a live one
+            { time: iso(Date.now()) },
             {
               channel: "web",
               currency: "EUR",

@@ -103,17 +103,20 @@ const AGGREGATE_LEVELS = [
 
 /**
  * What the refresh policies do in production, on demand: refresh every continuous aggregate, lower
- * levels first, over [from, to) widened to each level's whole buckets (the end never past the start
- * of the level's current bucket, which stays real-time; a level with no whole bucket is skipped).
+ * levels first, over [from, to) widened to each level's whole buckets, the end never past the policy's
+ * (sql/repeatable/030_analytics_policies.sql: end_offset = one bucket of the level, so the current and
+ * the previous bucket stay real-time; a level with no whole bucket is skipped).
  * Analytics tests call this after seeding: real-time aggregation only covers data newer than an
  * aggregate's watermark, and an earlier test file may already have moved a watermark past the times
  * this one seeds (in production the next policy run picks such late data up; the bound is in
- * src/analytics/shared/generation.ts).
+ * src/analytics/shared/generation.ts). The end offset matters: an event dated a few seconds back and
+ * ingested by a later test must not land in a bucket a refresh already materialised (a late event,
+ * hidden until the next refresh), as in production it never does.
  */
 export async function refreshAggregates(sql: Deps["sql"], from: Date, to: Date): Promise<void> {
   for (const [level, ms] of AGGREGATE_LEVELS) {
     const start = Math.floor(from.getTime() / ms) * ms;
-    const end = Math.min(Math.ceil(to.getTime() / ms) * ms, Math.floor(Date.now() / ms) * ms);
+    const end = Math.min(Math.ceil(to.getTime() / ms) * ms, Math.floor((Date.now() - ms) / ms) * ms);
     if (end <= start) continue;
     for (const family of ["agg_events", "agg_lines"]) {
       await sql`call refresh_continuous_aggregate(${`${family}_${level}`}::regclass, ${new Date(start)}::timestamptz, ${new Date(end)}::timestamptz)`;

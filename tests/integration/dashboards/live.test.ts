@@ -71,10 +71,15 @@ async function open(tenantId: string, path: string) {
   return sse(res);
 }
 
+/**
+ * An order placed now. Not a few seconds back: an earlier test file's refreshAggregates materialises the
+ * 5-minute aggregate up to the start of the current bucket, and an order dated before that start, ingested
+ * after the refresh, is a late event (shown after the next policy refresh), not a live one.
+ */
 const order = (t: string, total: number) =>
   orderCompleted(
     t,
-    { time: new Date(Date.now() - 5_000).toISOString() },
+    { time: new Date().toISOString() },
     { currency: "EUR", discount_minor: 0, total_minor: total, lines: [{ item_id: "live-1", quantity: 1, unit_price_minor: total }] },
   );
 
