@@ -1,12 +1,14 @@
 /**
  * CSV (RFC 4180): UTF-8 with a byte-order mark (so spreadsheets read it as UTF-8), a header row, CRLF
- * line ends, fields quoted when needed; streamed through csv-stringify. Only the main table.
+ * line ends, fields quoted when needed (a delimiter, a quote, CR or LF inside, or a leading or trailing
+ * space; quotes doubled); written by papaparse's unparse. Only the main table.
  * Times: ISO-8601 with the time zone's offset; money: minor units, then the major-unit decimal.
- * Each page of rows is stringified at once (csv-stringify's sync API: far fewer calls per row than its
- * stream) and written with backpressure.
+ * Each page of rows is written at once and with backpressure. papaparse, not csv-stringify: the same
+ * bytes for a customers page at 2.5 µs a row instead of 6.0 (15 text fields; csv-stringify was the
+ * largest single cost of a CSV export's writer thread, see docs/exports.md "Performance").
  * Text cells are neutralised against formula injection (rows.ts neutralise).
  */
-import { stringify } from "csv-stringify/sync";
+import Papa from "papaparse";
 import { finished } from "../storage/storage.ts";
 import { type Cell, cellText, neutralise } from "../rows.ts";
 import { drained, type ReportWriter, type WriterOptions } from "./writer.ts";
@@ -15,7 +17,11 @@ function csvField(cell: Cell): string {
   return typeof cell === "string" ? neutralise(cell) : cellText(cell);
 }
 
-const OPTIONS = { record_delimiter: "windows" } as const;
+const NEWLINE = "\r\n";
+const OPTIONS = { newline: NEWLINE, header: false } as const;
+
+/** rows as CSV records, each ending with CRLF */
+const records = (rows: string[][]): string => Papa.unparse(rows, OPTIONS) + NEWLINE;
 
 export function csvWriter(opts: WriterOptions): ReportWriter {
   const out = opts.out;
@@ -27,16 +33,11 @@ export function csvWriter(opts: WriterOptions): ReportWriter {
       active = main;
       if (!main || started) return;
       started = true;
-      await write(stringify([table.columns.map((c) => c.key)], { ...OPTIONS, bom: true }));
+      await write(`\ufeff${records([table.columns.map((c) => c.key)])}`);
     },
     async rows(rows) {
       if (!active || rows.length === 0) return;
-      await write(
-        stringify(
-          rows.map((r) => r.map(csvField)),
-          OPTIONS,
-        ),
-      );
+      await write(records(rows.map((r) => r.map(csvField))));
     },
     async end() {
       out.end();
