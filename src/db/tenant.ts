@@ -19,10 +19,14 @@ export async function withTenant<T>(sql: Sql, tenantId: string, fn: (tx: TxSql) 
   const id = tenantIdSchema.parse(tenantId);
   const timeout = opts.statementTimeoutMs === undefined ? null : String(opts.statementTimeoutMs);
   const result = await sql.begin(async (tx) => {
-    // one round trip: the statement timeout (when given) with the role and the tenant
+    // one statement: the statement timeout (when given) with the role and the tenant; not waited for
+    // before `fn` starts: its first statements go out right behind it on the transaction's connection
+    // (pipelined, run in order), which saves a round trip per transaction. Should the settings fail,
+    // every later statement fails too (the transaction is aborted) and this rejects with their error.
     const withTimeout = timeout === null ? tx`` : tx`, set_config('statement_timeout', ${timeout}, true)`;
-    await tx`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${id}, true)${withTimeout}`;
-    return fn(tx);
+    const settings = tx`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${id}, true)${withTimeout}`.execute();
+    const [, value] = await Promise.all([settings, fn(tx)]);
+    return value;
   });
   return result as T;
 }

@@ -7,18 +7,23 @@
 import type { AnalyticsOperation } from "../analytics/registry.ts";
 import type { ReadContext } from "../analytics/shared/read.ts";
 import { type FieldError, fieldErrors, HttpProblem } from "../http/problem.ts";
+import type { ExportFormat } from "./formats/writer.ts";
 import { type ExportLayout, layoutOf } from "./layout.ts";
 import { rowsOf } from "./rows.ts";
 
 /**
- * Rows per page an export reads from a list operation: above the API's largest page (500, which
- * bounds one HTTP response), since each page costs a transaction and its round trips besides its
- * rows, and an export is trusted in-process code. A list answer function takes any limit; the rows
- * are the API's pages laid end to end. Measured (bench:exports, 1,000,000 rows, with the writer
- * thread): 1,000 ⇒ CSV 30,000 rows/s; 1,500 ⇒ 40,600 (peak RSS 293 MB); 2,000 ⇒ 41,700 but XLSX
- * peaks at 305-312 MB (pages in hand on both threads). Before the writer thread, 500 ⇒ 12,400.
+ * Rows per page an export reads from a list operation, by format: above the API's largest page (500,
+ * which bounds one HTTP response), since each page costs a transaction and its round trips besides
+ * its rows, and an export is trusted in-process code. A list answer function takes any limit; the
+ * rows are the API's pages laid end to end.
+ * CSV is bound by the reads (the embedded engine's one connection, idle between two pages while this
+ * process answers), so its pages are larger; XLSX is bound by its writer, so larger pages would only
+ * wait in memory (pages in hand on both threads). Measured (bench:exports, 1,000,000 rows, writer
+ * thread, formats' libraries loaded on use): CSV 1,500 ⇒ 50,773 rows/s (peak RSS 219 MB); 3,000 ⇒
+ * 50,715 / 47,831 (241 MB); 5,000 ⇒ 51,994 / 58,776 / 70,881 (265-277 MB). XLSX 1,500 ⇒ 28,520
+ * (273 MB); 5,000 ⇒ 32,944 but 304 MB.
  */
-export const PAGE_SIZE = 1_500;
+export const PAGE_SIZES = { csv: 5_000, xlsx: 1_500, pdf: 1_500 } as const satisfies Record<ExportFormat, number>;
 
 /** the parameters as a query string carries them */
 export function paramStrings(params: Record<string, string | number | boolean>): Record<string, string> {
@@ -45,7 +50,7 @@ export function asParamsProblem(err: unknown): unknown {
 }
 
 /** the query of every page: `limit` rows, from the first row (the caller's cursor and limit do not apply) */
-function firstPageQuery(op: AnalyticsOperation, params: Record<string, string>, limit = PAGE_SIZE): unknown {
+function firstPageQuery(op: AnalyticsOperation, params: Record<string, string>, limit: number): unknown {
   if (!op.list) return validateParams(op, params);
   const { cursor: _cursor, limit: _limit, ...rest } = params;
   return { ...(validateParams(op, rest) as Record<string, unknown>), limit };
@@ -70,8 +75,13 @@ export interface Page {
  * The answer bodies of an export: one, or every page of a list operation. The next page is asked for
  * before the current one is handed out, so the database works on it while the caller writes this one.
  */
-export async function* answerPages(op: AnalyticsOperation, ctx: ReadContext, params: Record<string, string>): AsyncGenerator<Page> {
-  const query = firstPageQuery(op, params) as Record<string, unknown>;
+export async function* answerPages(
+  op: AnalyticsOperation,
+  ctx: ReadContext,
+  params: Record<string, string>,
+  pageSize: number,
+): AsyncGenerator<Page> {
+  const query = firstPageQuery(op, params, pageSize) as Record<string, unknown>;
   const read = async (q: Record<string, unknown>): Promise<unknown> => {
     const answer = await op.answer(ctx, q);
     return answer.value !== undefined ? answer.value : JSON.parse(answer.text);
@@ -111,7 +121,7 @@ export async function countRows(
   let rows = 0;
   let layout: ExportLayout | undefined;
   try {
-    for await (const page of answerPages(op, ctx, params)) {
+    for await (const page of answerPages(op, ctx, params, PAGE_SIZES.pdf)) {
       layout ??= layoutOfPage(op, page);
       rows += rowsOf(layout.tables[layout.main]!, page.body, "UTC").length;
       if (rows > max) return { rows, complete: false };

@@ -18,16 +18,11 @@ import { withTenant } from "../db/tenant.ts";
 import type { Deps } from "../deps.ts";
 import type { Logger } from "../logger.ts";
 import * as q from "./exports.queries.ts";
-import { csvWriter } from "./formats/csv.ts";
-import { pdfWriter } from "./formats/pdf.ts";
-import type { ReportMeta, ReportWriter, WriterOptions } from "./formats/writer.ts";
-import { xlsxWriter } from "./formats/xlsx.ts";
+import { loadWriter, type ReportMeta } from "./formats/writer.ts";
 import type { ExportLayout } from "./layout.ts";
-import { answerPages, layoutOfPage, timezoneOf, validateParams } from "./pages.ts";
+import { answerPages, layoutOfPage, PAGE_SIZES, timezoneOf, validateParams } from "./pages.ts";
 import { type ObjectUpload, storageKey } from "./storage/storage.ts";
 import { collectIfLarge, inProcessWriter, type PageWriter, threadedWriter } from "./threaded.ts";
-
-const WRITERS = { csv: csvWriter, xlsx: xlsxWriter, pdf: pdfWriter } as const satisfies Record<string, (o: WriterOptions) => ReportWriter>;
 
 /** the job is no longer ours: deleted, or its lease was taken */
 class LostLease extends Error {}
@@ -182,14 +177,15 @@ export class ExportWorker {
       let firstBody: unknown;
       const tz = timezoneOf(validateParams(op, job.params));
       try {
-        for await (const page of answerPages(op, ctx, job.params)) {
+        for await (const page of answerPages(op, ctx, job.params, PAGE_SIZES[job.format])) {
           if (lost || signal.aborted) throw new LostLease();
           if (!layout) {
             layout = layoutOfPage(op, page);
             firstBody = page.body;
             const opts = { out: counter, meta: metaOf(job, op.summary, tz, page.body) };
             // a list as CSV or XLSX: rows and file on the writer thread while this one reads the next pages
-            writer = op.list && job.format !== "pdf" ? threadedWriter(job.format, opts) : inProcessWriter(WRITERS[job.format](opts));
+            writer =
+              op.list && job.format !== "pdf" ? threadedWriter(job.format, opts) : inProcessWriter((await loadWriter(job.format))(opts));
             await guard(writer.begin(layout.tables[layout.main]!, true));
           }
           await guard(writer!.page(layout.tables[layout.main]!, page.body, tz));

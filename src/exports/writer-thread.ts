@@ -6,9 +6,7 @@
  * order; the protocol (ThreadRequest / ThreadReply) is in threaded.ts.
  */
 import { Writable } from "node:stream";
-import { csvWriter } from "./formats/csv.ts";
-import type { ReportWriter } from "./formats/writer.ts";
-import { xlsxWriter } from "./formats/xlsx.ts";
+import { loadWriter, type ReportWriter } from "./formats/writer.ts";
 import { rowsOf } from "./rows.ts";
 import { collectIfLarge, SLICE, type ThreadReply, type ThreadRequest } from "./threaded.ts";
 
@@ -42,8 +40,7 @@ function output(): Writable {
 async function handle(m: ThreadRequest): Promise<void> {
   switch (m.t) {
     case "open": {
-      const make = m.format === "csv" ? csvWriter : xlsxWriter;
-      writer = make({ out: output(), meta: m.meta, maxRowsPerSheet: m.maxRowsPerSheet });
+      writer = (await loadWriter(m.format))({ out: output(), meta: m.meta, maxRowsPerSheet: m.maxRowsPerSheet });
       return;
     }
     case "begin":

@@ -4,15 +4,14 @@
  * - default: the service's deps from the environment and ExportWorker.drain() over the queued jobs
  *   (readMs = database time of the pages read, from pulse_analytics_query_seconds);
  * - BENCH_SYNTHETIC_ROWS=N BENCH_FORMAT=csv|xlsx: the worker's own steps for N listCustomers rows
- *   without the database: pages of PAGE_SIZE rows as objects (what a bulk reader's answer holds) →
+ *   without the database: pages of the format's PAGE_SIZES rows as objects (what a bulk reader's answer holds) →
  *   rows.ts → the format writer → the local storage driver (readMs = time making the pages).
  */
 import { loadConfig } from "../../src/config.ts";
 import { buildDeps, closeDeps } from "../../src/deps.ts";
-import { csvWriter } from "../../src/exports/formats/csv.ts";
-import { xlsxWriter } from "../../src/exports/formats/xlsx.ts";
+import { loadWriter } from "../../src/exports/formats/writer.ts";
 import { layoutOf } from "../../src/exports/layout.ts";
-import { PAGE_SIZE } from "../../src/exports/pages.ts";
+import { PAGE_SIZES } from "../../src/exports/pages.ts";
 import { rowsOf } from "../../src/exports/rows.ts";
 import { createLocalStorage } from "../../src/exports/storage/local.ts";
 import { ExportWorker } from "../../src/exports/worker.ts";
@@ -25,6 +24,7 @@ function report(r: { rows: number; ms: number; bytes: number; readMs: number; st
 const synthetic = Number(process.env.BENCH_SYNTHETIC_ROWS ?? 0);
 if (synthetic > 0) {
   const format = process.env.BENCH_FORMAT === "xlsx" ? "xlsx" : "csv";
+  const PAGE_SIZE = PAGE_SIZES[format];
   const dir = process.env.EXPORTS_DIR ?? "/tmp/pulse-bench-exports";
   const pageOf = (k: number) => ({
     as_of: "2026-12-04T00:00:00.000Z",
@@ -63,7 +63,7 @@ if (synthetic > 0) {
     scoredAt: null,
     generatedAt: new Date().toISOString(),
   };
-  const writer = (format === "csv" ? csvWriter : xlsxWriter)({ out: upload.stream, meta });
+  const writer = (await loadWriter(format))({ out: upload.stream, meta });
   const started = performance.now();
   let readMs = 0;
   let rows = 0;

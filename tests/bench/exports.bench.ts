@@ -6,8 +6,8 @@
  *      TimescaleDB (--data-dir DIR: seeded once, reused by later runs);
  *   2. starts a private redis-server on a free port (the production set-up: answers cached in Redis,
  *      not in the worker's memory);
- *   3. per format: queues a listCustomers export (every row: N / 2,000 pages through the API's own
- *      answer function, src/exports/pages.ts PAGE_SIZE) and runs the export worker in a child process
+ *   3. per format: queues a listCustomers export (every row: pages of the format's PAGE_SIZES through
+ *      the API's own answer function, src/exports/pages.ts) and runs the export worker in a child process
  *      (exports-worker.ts: `ExportWorker.drain()` with the service's deps) that reports rows, time,
  *      bytes and its peak RSS (getrusage maxrss);
  *   4. prints a table: rows/s, MB, seconds, worker peak RSS, and the time in the pages' database

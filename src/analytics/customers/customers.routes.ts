@@ -213,10 +213,13 @@ async function listCustomers(ctx: ReadContext, q: z.output<typeof ListQuery>) {
   const params = normaliseParams({ segment: q.segment, tier: q.tier, currency: q.currency, limit: q.limit, cursor: q.cursor });
   return dataAnswer(ctx, "listCustomers", params, async (tx) => {
     const asOf = after?.asOf ?? new Date();
-    const meta = await scoresMeta(tx);
-    const population = await populationOf(tx, ctx.tenantId, asOf, meta);
+    // the scores' meta and the page's rows in one round trip (pipelined); the CLV inputs, which depend
+    // on the meta, once the rows are in (computed by a listing's first page only)
+    const metaRead = scoresMeta(tx);
+    metaRead.catch(() => undefined); // a failed meta aborts the transaction: the rows' read fails too and is what rejects
     const query = { asOf, limit: q.limit, after, segment: q.segment, tier: q.tier, currency: q.currency };
-    const rows = await customerRows(tx, query, population);
+    const rows = await customerRows(tx, query, async () => populationOf(tx, ctx.tenantId, asOf, await metaRead));
+    const meta = await metaRead;
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     const next = rows.length > q.limit && last ? encodeCursor({ c: last.customer_id, k: last.currency, t: asOf.getTime() }) : null;
