@@ -72,9 +72,12 @@ export function inProcessWriter(writer: ReportWriter): PageWriter {
   };
 }
 
+/** the formats a writer thread writes (a PDF is laid out in process) */
+export type ThreadFormat = Extract<ExportFormat, "csv" | "xlsx">;
+
 /** main thread → writer thread */
 export type ThreadRequest =
-  | { t: "open"; format: "csv" | "xlsx"; meta: ReportMeta; maxRowsPerSheet?: number }
+  | { t: "open"; format: ThreadFormat; meta: ReportMeta; maxRowsPerSheet?: number }
   | { t: "begin"; table: TableLayout; main: boolean }
   | { t: "page"; table: TableLayout; json: string; timezone: string }
   | { t: "end" }
@@ -91,7 +94,7 @@ export type ThreadReply =
 /** pages handed to the thread and not yet written, at most */
 export const MAX_PAGES_IN_FLIGHT = 2;
 
-export function threadedWriter(format: Extract<ExportFormat, "csv" | "xlsx">, opts: WriterOptions): PageWriter {
+export function threadedWriter(format: ThreadFormat, opts: WriterOptions): PageWriter {
   const out: Writable = opts.out;
   const thread = new Worker(new URL("./writer-thread.ts", import.meta.url).href);
   let failure: Error | undefined;

@@ -5,8 +5,8 @@
  * SKIP LOCKED, so replicas never take the same job), renews its lease every lease/3 while writing
  * (recording progress), and streams the file: answer pages (read as a bulk reader, pages.ts) → rows →
  * format writer → storage upload (committed only at the end); for a list as CSV or XLSX, rows and
- * format run on a writer thread (threaded.ts) while this thread reads the next pages. A worker killed mid-file leaves a lease that runs out: the next worker
- * claims the job again (attempts + 1) and writes it from the start under a new key; after
+ * format run on a writer thread (threaded.ts) while this thread reads the next pages. A worker killed
+ * mid-file leaves a lease that runs out: the next worker claims the job again (attempts + 1) and writes it from the start under a new key; after
  * EXPORT_MAX_ATTEMPTS it fails. A lost lease (the job was deleted, or its lease expired and another
  * worker took it) stops the write and drops the upload; the completion only counts while the lease is
  * ours, so a job completes once. On shutdown the job in hand is given back to the queue.

@@ -39,10 +39,9 @@ function output(): Writable {
 
 async function handle(m: ThreadRequest): Promise<void> {
   switch (m.t) {
-    case "open": {
+    case "open":
       writer = (await loadWriter(m.format))({ out: output(), meta: m.meta, maxRowsPerSheet: m.maxRowsPerSheet });
       return;
-    }
     case "begin":
       await writer!.begin(m.table, m.main);
       return;

@@ -61,7 +61,7 @@ describe("withTenant: tenancy enforced in the database", () => {
     expect(rows).toHaveLength(0);
   });
 
-  test("statementTimeoutMs sets the transaction's statement_timeout in the tenant's round trip, and only for it", async () => {
+  test("statementTimeoutMs sets the transaction's statement_timeout with the tenant's settings, and only for it", async () => {
     const [before] = await sql`select current_setting('statement_timeout') as t`;
     const [inside] = await withTenant(sql, A, (tx) => tx`select current_setting('statement_timeout') as t`, { statementTimeoutMs: 1234 });
     expect(inside?.t).toBe("1234ms");
@@ -69,6 +69,24 @@ describe("withTenant: tenancy enforced in the database", () => {
     const [after] = await sql`select current_setting('statement_timeout') as t`;
     expect(plain?.t).toBe(before?.t);
     expect(after?.t).toBe(before?.t);
+  });
+
+  test("settings that fail (a statement timeout out of range) reject the transaction with their error; fn's pipelined statements run none, and the connection serves the next one", async () => {
+    const seen: string[] = [];
+    const failed = withTenant(
+      sql,
+      A,
+      async (tx) => {
+        const [row] = await tx`select current_setting('app.tenant_id') as t`;
+        seen.push(String(row?.t));
+        return row;
+      },
+      { statementTimeoutMs: -1 },
+    );
+    await expect(failed).rejects.toThrow(/statement_timeout/);
+    expect(seen).toEqual([]);
+    const [row] = await withTenant(sql, A, (tx) => tx`select current_setting('app.tenant_id') as t`);
+    expect(row?.t).toBe(A);
   });
 
   test("the tenant setting does not leak out of the transaction", async () => {
